@@ -1,0 +1,1 @@
+"""The WHMCS wire layer: ``POST /includes/api.php``."""

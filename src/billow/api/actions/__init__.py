@@ -1,0 +1,1 @@
+"""Action handlers, one module per area; each exports ``ACTIONS`` for the action table."""

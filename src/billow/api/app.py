@@ -1,0 +1,88 @@
+"""The ASGI application: the WHMCS endpoint, a health endpoint, and Billow's own routes."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from billow.api.dispatch import dispatch
+from billow.api.encode import to_json, to_xml
+from billow.api.params import Params, parse_php_pairs
+from billow.api.registry import build_table
+from billow.config import get_settings
+from billow.db.engine import session_factory
+
+JSON_TYPE = "application/json"
+XML_TYPE = "text/xml; charset=utf-8"
+
+
+def client_ip(request: Request, trusted: list[str]) -> str:
+    """The caller's address: the socket peer, unless that peer is a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _in_networks(ip: str, networks: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in networks
+               if ipaddress.ip_network(n, strict=False).version == address.version)
+
+
+async def _read_params(request: Request) -> Params:
+    pairs: list[tuple[str, Any]] = list(request.query_params.multi_items())
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/json"):
+            try:
+                body = await request.json()
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                pairs.extend((str(k), v) for k, v in body.items())
+        else:
+            form = await request.form()
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    value = {"filename": value.filename or "", "data": await value.read()}
+                pairs.append((key, value))
+    return Params(parse_php_pairs(pairs))
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="Billow", docs_url=None, redoc_url=None, openapi_url=None)
+    table = build_table()
+    factory = session_factory()
+    app.state.table = table
+    app.state.session_factory = factory
+
+    @app.api_route("/includes/api.php", methods=["GET", "POST"])
+    async def whmcs_api(request: Request) -> Response:
+        params = await _read_params(request)
+        ip = client_ip(request, settings.trusted_proxies)
+        outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
+        if params.str("responsetype").lower() == "xml":
+            return Response(to_xml(outcome.result, outcome.action), outcome.http_status,
+                            media_type=XML_TYPE)
+        return Response(to_json(outcome.result), outcome.http_status, media_type=JSON_TYPE)
+
+    @app.api_route("/healthz", methods=["GET", "POST"])
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type=JSON_TYPE)
+
+    return app

@@ -1,0 +1,114 @@
+"""Authenticate, authorise, run one action in one transaction, and log the call.
+
+Order of checks follows what WHMCS is observed to do: lock-out, IP allow-list (or access
+key), credentials, action existence, role permission. A handler's :class:`BillowError`
+becomes ``{"result": "error", "message": ...}`` and rolls the transaction back; any other
+exception is logged with its traceback and answered with a generic error, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from billow.api.context import Context
+from billow.api.params import Params
+from billow.api.registry import ActionTable, UnknownAction
+from billow.db.models import ApiLog
+from billow.errors import AuthError, BillowError
+from billow.services import access
+from billow.uow import Actor, UnitOfWork
+
+log = logging.getLogger("billow.api")
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    http_status: int
+    action: str
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"result": "error", "message": message}
+
+
+def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
+    started = time.perf_counter()
+    action_name = params.str("action")
+    identifier = params.str("identifier") or params.str("username")
+    secret = params.str("secret") or params.str("password")
+    uow = UnitOfWork(factory, Actor(kind="admin", ip=ip))
+    with uow:
+        status, auth_failed = 200, False
+        try:
+            if access.is_locked_out(uow, ip):
+                log.warning("api login refused: %s is locked out", ip)
+                raise AuthError("IP Banned")
+            credential = access.find_credential(uow, identifier)
+            access.check_ip(uow, ip, credential, params.str("accesskey"))
+            try:
+                admin, credential = access.authenticate(uow, identifier, secret)
+            except AuthError:
+                auth_failed = True
+                raise
+            uow.actor.admin_id, uow.actor.admin_username = admin.id, admin.username
+            try:
+                action = table.resolve(action_name)
+            except UnknownAction:
+                raise BillowError(
+                    f'Invalid API Action: "{action_name.lower()}" is not a valid API action'
+                ) from None
+            if not access.allows(credential, action.name):
+                raise AuthError(
+                    f'Invalid Permissions: API action "{action_name.lower()}" is not allowed'
+                )
+            ctx = Context(uow=uow, action=action.name, ip=ip, credential=credential)
+            data = action.handler(ctx, params)
+            result: dict[str, Any] = {"result": "success"}
+            result.update(data)
+            if credential is not None:
+                credential.last_used_at = uow.now
+            _log_call(uow, action_name, identifier, ip, result, status, started)
+            uow.commit()
+            return Outcome(result, status, action_name)
+        except BillowError as exc:
+            result, status = _error(exc.message), exc.http_status
+        except Exception:  # noqa: BLE001 - the wire never answers with a traceback
+            log.exception("action %s failed", action_name)
+            result, status = _error("An unexpected error occurred"), 200
+        uow.session.rollback()
+        if auth_failed:
+            access.record_failure(uow, ip, identifier)
+        _log_call(uow, action_name, identifier, ip, result, status, started)
+        uow.commit()
+        return Outcome(result, status, action_name)
+
+
+def _log_call(
+    uow: UnitOfWork,
+    action: str,
+    identifier: str,
+    ip: str,
+    result: dict[str, Any],
+    status: int,
+    started: float,
+) -> None:
+    # Only the identifier is kept; secrets and passwords never reach the log.
+    username = identifier if len(identifier) <= 64 else identifier[:64]
+    uow.session.add(
+        ApiLog(
+            at=uow.now,
+            action=action[:100],
+            identifier=username,
+            ip=ip,
+            result=str(result.get("result", "")),
+            message=str(result.get("message", ""))[:1000],
+            http_status=status,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+    )

@@ -1,0 +1,216 @@
+"""Request parameters as PHP's ``$_POST`` sees them, with typed, WHMCS-tolerant readers.
+
+PHP turns ``pid[0]=1&pid[1]=2``, ``pid[]=1`` and ``configoptions[1][2]=3`` into nested
+arrays; WHMCS clients rely on that. :func:`parse_php_pairs` rebuilds the same nesting,
+and :class:`Params` reads values the way WHMCS does: booleans from PHP truthiness, lists
+from any of the array spellings (or a scalar, as a list of one), base64 PHP-serialised
+arrays for custom fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import phpserialize
+
+from billow.errors import ValidationError
+from billow.money import to_decimal
+
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_PART = re.compile(r"\[([^\[\]]*)\]")
+TRUE_WORDS = frozenset({"1", "true", "on", "yes", "y"})
+FALSE_WORDS = frozenset({"0", "false", "off", "no", "n", ""})
+
+
+def parse_php_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Nest ``key[a][b]=v`` pairs into dicts as PHP does (``[]`` appends).
+
+    A repeated plain key (``pid=1&pid=2``) becomes a list, which PHP would not do but
+    some non-PHP clients send.
+    """
+    out: dict[str, Any] = {}
+    for raw_key, value in pairs:
+        match = _KEY.match(raw_key)
+        if not match or not match.group(2):
+            if raw_key in out and not isinstance(out[raw_key], dict):
+                prev = out[raw_key]
+                out[raw_key] = (prev if isinstance(prev, list) else [prev]) + [value]
+            else:
+                out[raw_key] = value
+            continue
+        name, rest = match.group(1), _PART.findall(match.group(2))
+        container: Any = out
+        key: str = name
+        for part in rest:
+            nxt = container.get(key) if isinstance(container, dict) else None
+            if not isinstance(nxt, dict):
+                nxt = {} if not isinstance(nxt, list) else dict(enumerate(nxt))
+                container[key] = nxt
+            container = nxt
+            key = part if part != "" else str(_next_index(container))
+        container[key] = value
+    return out
+
+
+def _next_index(container: dict[str, Any]) -> int:
+    ints = [int(k) for k in container if isinstance(k, str) and k.lstrip("-").isdigit()]
+    return max(ints) + 1 if ints else 0
+
+
+def decode_php_array(value: str) -> dict[str, Any]:
+    """Decode WHMCS's base64(serialize(array)) form (custom fields, config options).
+
+    JSON objects are accepted too, since newer clients send them. Keys come back as str.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    text = str(value).strip()
+    if not text:
+        return {}
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = text.encode()
+    try:
+        data = phpserialize.loads(raw, decode_strings=True)
+    except (ValueError, TypeError, IndexError, KeyError):
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationError("Invalid serialized array") from exc
+    if isinstance(data, list):
+        data = dict(enumerate(data))
+    if not isinstance(data, dict):
+        raise ValidationError("Invalid serialized array")
+    return {str(k): _plain(v) for k, v in data.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def encode_php_array(data: Mapping[Any, Any]) -> str:
+    """Encode a mapping as WHMCS does for custom fields: base64(serialize(array))."""
+    return base64.b64encode(phpserialize.dumps(dict(data))).decode()
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    return str(value).strip().lower() in TRUE_WORDS
+
+
+class Params(Mapping[str, Any]):
+    """The request's parameters with typed readers that raise WHMCS-style errors."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def has(self, key: str) -> bool:
+        """True when *key* was sent (even empty): WHMCS's ``isset`` for update actions."""
+        return key in self._data
+
+    def str(self, key: str, default: str = "") -> str:
+        value = self._data.get(key)
+        if value is None or isinstance(value, dict | list):
+            return default
+        return str(value).strip()
+
+    def int(self, key: str, default: int = 0, *, error: str | None = None) -> int:
+        value = self._data.get(key)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return default
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ValidationError(error or f"Invalid {key}") from None
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        if key not in self._data:
+            return default
+        return as_bool(self._data[key])
+
+    def opt_bool(self, key: str) -> bool | None:
+        return as_bool(self._data[key]) if key in self._data else None
+
+    def decimal(self, key: str, default: Decimal | None = None, *, error: str | None = None):  # type: ignore[no-untyped-def]
+        value = self._data.get(key)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return default
+        try:
+            return to_decimal(str(value).replace(",", ""))
+        except (ValueError, TypeError):
+            raise ValidationError(error or f"Invalid {key}") from None
+
+    def date(self, key: str, default: date | None = None, *, error: str | None = None):  # type: ignore[no-untyped-def]
+        """Read a date sent as ``YYYY-MM-DD`` (or ``YYYYMMDD``, or with a time part)."""
+        text = self.str(key)
+        if not text or text.startswith("0000-00-00"):
+            return default
+        return parse_date(text, error or f"Invalid {key} date")
+
+    def list(self, key: str) -> list[Any]:
+        """Read an array parameter however it was spelled; a scalar is a list of one."""
+        value = self._data.get(key)
+        if value is None:
+            return []
+        if isinstance(value, dict):
+            items = sorted(value.items(), key=lambda kv: _sort_key(kv[0]))
+            return [v for _, v in items]
+        if isinstance(value, list):
+            return value
+        return [value]
+
+    def dict(self, key: str) -> dict[str, Any]:
+        value = self._data.get(key)
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list):
+            return {str(i): v for i, v in enumerate(value)}
+        return {}
+
+    def php_array(self, key: str) -> dict[str, Any]:
+        """Read a base64 PHP-serialised array (or an already nested one)."""
+        value = self._data.get(key)
+        if value is None or value == "":
+            return {}
+        if isinstance(value, dict):
+            return value
+        return decode_php_array(value)
+
+
+def _sort_key(key: Any) -> tuple[int, Any]:
+    text = str(key)
+    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
+
+
+def parse_date(text: str, error: str) -> date:
+    text = text.strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValidationError(error)

@@ -1,0 +1,70 @@
+"""Settings of an installation, read once from ``BILLOW_*`` environment variables.
+
+Everything a deployment can change lives here so that no module reads the environment
+itself. Business settings that WHMCS keeps in ``tblconfiguration`` (``AutoSuspension``,
+``CreateInvoiceDaysBefore`` ...) are not here: they live in the database
+(:mod:`billow.services.settings`) so the API can read and write them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLOW_", env_file=".env", extra="ignore")
+
+    #: Where mutable state lives for the embedded set-up (database, key, attachments).
+    data_dir: Path = Path("var")
+    #: Any SQLAlchemy URL; empty means the embedded SQLite file in ``data_dir``.
+    database_url: str = ""
+    #: Server-side key for keyed digests of API secrets and for encrypting stored
+    #: credentials. Empty: generated once and kept in ``data_dir/secret.key``.
+    secret_key: str = ""
+    #: WHMCS ``$api_access_key``: a request carrying it skips the IP allow-list.
+    api_access_key: str = ""
+    #: Restrict the API to the allow-list (WHMCS default). Off only for local development.
+    api_ip_restriction: bool = True
+    #: Addresses (IPs or CIDRs) of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Failed logins from one address within the window before it is locked out.
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+    #: Folder of hook files (``*.py``) loaded at start.
+    hooks_dir: Path = Path("hooks")
+    #: Billing time zone: the zone in which "today" is a billing date.
+    timezone: str = "UTC"
+    #: Installation name shown in e-mails and invoices.
+    company_name: str = "Billow Hosting"
+    system_url: str = "http://127.0.0.1:8000/"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'billow.db').as_posix()}"
+
+    def resolved_secret_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between runs)."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Database: engine, session, column types and the models of every area."""

@@ -1,0 +1,30 @@
+"""All models, imported here so ``Base.metadata`` is complete for migrations and tests.
+
+Each area keeps its tables in its own module; add the module to this import list.
+"""
+
+from billow.db.models import clients, core, logs, outbox  # noqa: F401
+from billow.db.models.clients import (  # noqa: F401
+    Client,
+    ClientGroup,
+    ClientNote,
+    Contact,
+    CustomField,
+    CustomFieldValue,
+    User,
+    UserClient,
+)
+from billow.db.models.core import (  # noqa: F401
+    Admin,
+    AdminRole,
+    AllowedIP,
+    ApiCredential,
+    ApiRole,
+    ApiRoleAction,
+    Currency,
+    LoginFailure,
+    Setting,
+    credential_roles,
+)
+from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
+from billow.db.models.outbox import OutboxEvent  # noqa: F401

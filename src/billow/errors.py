@@ -1,0 +1,50 @@
+"""The error family of the services.
+
+A service raises a :class:`BillowError` whose ``message`` is WHMCS's own text where WHMCS
+has one, so the wire layer can answer ``{"result": "error", "message": ...}`` without
+translating. ``code`` is a stable snake_case identifier for Billow's own faces (REST, CLI).
+"""
+
+from __future__ import annotations
+
+
+class BillowError(Exception):
+    """A refusal the caller can act on; never a bug."""
+
+    http_status = 200
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFound(BillowError):
+    code = "not_found"
+
+
+class ValidationError(BillowError):
+    code = "invalid"
+
+
+class Conflict(BillowError):
+    code = "conflict"
+
+
+class NotAllowed(BillowError):
+    code = "not_allowed"
+
+
+class AuthError(BillowError):
+    """Authentication, IP and permission failures: WHMCS answers these with HTTP 403."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class ModuleError(BillowError):
+    """A provisioning, registrar or gateway module refused or failed."""
+
+    code = "module_error"

@@ -1,0 +1,148 @@
+"""Events: WHMCS hook names and variables, dispatched to in-process hooks and the outbox.
+
+Services call ``uow.emit(name, variables)`` inside their transaction. Hooks registered for
+*name* run at once, in priority order (WHMCS runs hooks at the point of the event); the
+event is also written to the outbox table in the same transaction, so webhooks and
+e-mails are sent only for committed changes and never lost once committed.
+
+A "Pre" hook may stop the operation by raising :class:`HookAbort` or returning a dict
+with ``abortcmd`` true (WHMCS's convention); :func:`emit` turns that into a
+:class:`HookAbort` the service lets through (the request then fails and rolls back).
+An exception in any other hook is logged and does not break the operation, as in WHMCS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from billow.errors import BillowError
+
+if TYPE_CHECKING:
+    from billow.uow import UnitOfWork
+
+log = logging.getLogger("billow.hooks")
+
+Hook = Callable[[dict[str, Any]], Any]
+
+
+class HookAbort(BillowError):
+    """A Pre hook refused the operation; ``message`` is the hook's reason."""
+
+    code = "hook_abort"
+
+
+@dataclass(order=True)
+class _Registered:
+    priority: int
+    seq: int
+    fn: Hook = field(compare=False)
+
+
+@dataclass
+class HookRegistry:
+    hooks: dict[str, list[_Registered]] = field(default_factory=dict)
+    _seq: int = 0
+
+    def add(self, name: str, fn: Hook, priority: int = 1) -> None:
+        self._seq += 1
+        entries = self.hooks.setdefault(name, [])
+        entries.append(_Registered(priority, self._seq, fn))
+        entries.sort()
+
+    def for_event(self, name: str) -> list[Hook]:
+        return [r.fn for r in self.hooks.get(name, ())]
+
+    def clear(self) -> None:
+        self.hooks.clear()
+
+
+#: The process-wide hook registry (``billow.hooks`` entry points and the hooks folder fill it).
+registry = HookRegistry()
+
+
+def add_hook(name: str, priority: int = 1) -> Callable[[Hook], Hook]:
+    """Register the decorated function for WHMCS hook *name* (lower priority runs first)."""
+
+    def decorate(fn: Hook) -> Hook:
+        registry.add(name, fn, priority)
+        return fn
+
+    return decorate
+
+
+def is_pre_hook(name: str) -> bool:
+    return name.startswith("Pre") or name.endswith("Validate") or "Validate" in name
+
+
+def run_hooks(name: str, variables: dict[str, Any]) -> list[Any]:
+    results: list[Any] = []
+    for fn in registry.for_event(name):
+        try:
+            result = fn(dict(variables))
+        except HookAbort:
+            raise
+        except Exception:  # noqa: BLE001 - a broken hook must not break billing (WHMCS does the same)
+            log.exception("hook %s for %s failed", getattr(fn, "__name__", fn), name)
+            continue
+        if isinstance(result, dict) and result.get("abortcmd") and is_pre_hook(name):
+            raise HookAbort(str(result.get("message") or result.get("abortmsg") or f"{name} aborted"))
+        results.append(result)
+    return results
+
+
+def emit(
+    uow: UnitOfWork,
+    name: str,
+    variables: dict[str, Any],
+    *,
+    resource_type: str = "",
+    resource_id: int = 0,
+    outbox: bool = True,
+    hooks: bool = True,
+) -> list[Any]:
+    """Run *name*'s hooks and write the event to the outbox in *uow*'s transaction."""
+    from billow.db.models import OutboxEvent
+
+    # Internal events (``hooks=False``) carry data no third-party hook should see.
+    results = run_hooks(name, variables) if hooks else []
+    if outbox:
+        uow.session.add(
+            OutboxEvent(
+                name=name,
+                payload=_jsonable(variables),
+                resource_type=resource_type,
+                resource_id=int(resource_id or 0),
+                created_at=uow.now,
+            )
+        )
+    return results
+
+
+def _jsonable(value: Any) -> Any:
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+#: The internal event the e-mail sender consumes: ``{"template": ..., "relid": ...}``.
+EMAIL_REQUESTED = "EmailRequested"
+
+
+def request_email(uow: UnitOfWork, template: str, relid: int, **extra: Any) -> None:
+    """Ask for WHMCS e-mail *template* about record *relid*, sent after commit by the worker."""
+    payload = {"template": template, "relid": relid, **extra}
+    emit(uow, EMAIL_REQUESTED, payload, resource_type="email", resource_id=relid, hooks=False)

@@ -1,0 +1,52 @@
+"""The Activity Log: services record what they did, in their own transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from billow.db.models import ActivityLog
+from billow.uow import UnitOfWork
+
+
+def log_activity(uow: UnitOfWork, description: str, *, client_id: int = 0, user_id: int = 0) -> ActivityLog:
+    actor = uow.actor
+    entry = ActivityLog(
+        date=uow.now,
+        description=description,
+        user=actor.label,
+        userid=client_id,
+        user_id=user_id or (actor.user_id or 0),
+        admin_id=actor.admin_id or 0,
+        ipaddr=actor.ip,
+    )
+    uow.session.add(entry)
+    return entry
+
+
+def list_activity(
+    uow: UnitOfWork,
+    *,
+    client_id: int | None = None,
+    date_from=None,  # type: ignore[no-untyped-def]
+    user: str = "",
+    description: str = "",
+    ipaddress: str = "",
+    offset: int = 0,
+    limit: int = 25,
+) -> tuple[int, list[ActivityLog]]:
+    query = select(ActivityLog)
+    if client_id:
+        query = query.where(ActivityLog.userid == client_id)
+    if date_from is not None:
+        query = query.where(func.date(ActivityLog.date) == date_from)
+    if user:
+        query = query.where(ActivityLog.user == user)
+    if description:
+        query = query.where(ActivityLog.description.like(f"%{description}%"))
+    if ipaddress:
+        query = query.where(ActivityLog.ipaddr == ipaddress)
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = uow.session.scalars(
+        query.order_by(ActivityLog.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return total, list(rows)
