@@ -164,7 +164,9 @@ def add_client(
     return client
 
 
-def update_client(uow: UnitOfWork, client_id: int, data: ClientInput, *, skip_validation: bool = False) -> Client:
+def update_client(
+    uow: UnitOfWork, client_id: int, data: ClientInput, *, skip_validation: bool = False
+) -> Client:
     client = get_client(uow, client_id)
     values = dict(data.values)
     if "phonenumber" in values:
@@ -283,7 +285,9 @@ def save_custom_fields(uow: UnitOfWork, kind: str, relid: int, values: dict[str,
             row.value = str(value)
 
 
-def custom_field_values(uow: UnitOfWork, kind: str, relid: int, defs_relid: int = 0) -> list[tuple[CustomField, str]]:
+def custom_field_values(
+    uow: UnitOfWork, kind: str, relid: int, defs_relid: int = 0
+) -> list[tuple[CustomField, str]]:
     defs = custom_field_defs(uow, kind, defs_relid)
     if not defs:
         return []
