@@ -1,0 +1,53 @@
+"""What the billing engine and the areas that bill (services, addons, domains) agree on.
+
+The billing area owns invoices; other areas only describe what is due and react when an
+invoice is paid. Keeping the shapes here lets each area be built and tested on its own:
+
+* An area that bills registers a *due-items source* in
+  ``billow.services.invoicegen.DUE_SOURCES`` (a dotted path
+  ``"module:function"``); the function is ``fn(uow, as_of: date, client_id: int | None)
+  -> list[DueItem]``. Invoice generation (the ``GenInvoices`` action and the daily run)
+  collects them, groups them into invoices and calls each item's ``on_invoiced``.
+* An area that reacts to payment registers a *paid step* in
+  ``billow.services.invoices.PAID_STEPS``: ``fn(uow, invoice)`` runs in the paying
+  transaction once the invoice's balance reaches zero (provisioning on payment,
+  unsuspension, domain registration).
+* Orders create their first invoice with ``billow.services.invoices.create_invoice(uow,
+  client_id, lines, ...)`` passing :class:`InvoiceLine` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from billow.uow import UnitOfWork
+
+
+@dataclass
+class InvoiceLine:
+    """One line of an invoice being created (WHMCS ``tblinvoiceitems``)."""
+
+    description: str
+    amount: Decimal
+    taxed: bool = False
+    #: WHMCS item type: "Hosting", "Addon", "Setup", "PromoHosting", "DomainRegister",
+    #: "Domain", "Upgrade", "LateFee", "Item", "Invoice" (mass pay), "" (manual line).
+    type: str = ""
+    #: id of the service/addon/domain/billable item the line bills (0 for none).
+    relid: int = 0
+    #: the due date this line pays for (the service's next due date); None: invoice's.
+    duedate: date | None = None
+
+
+@dataclass
+class DueItem(InvoiceLine):
+    """Something due for invoicing, found by a due-items source."""
+
+    client_id: int = 0
+    #: advances the source's next-invoice date once the line is on invoice ``invoice_id``.
+    on_invoiced: Callable[[UnitOfWork, int], None] | None = field(default=None, repr=False)
