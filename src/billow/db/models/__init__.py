@@ -3,7 +3,14 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import clients, core, logs, outbox  # noqa: F401
+from billow.db.models import automation, clients, core, logs, outbox  # noqa: F401
+from billow.db.models.automation import (  # noqa: F401
+    AutomationLock,
+    AutomationMark,
+    AutomationRun,
+    AutomationTaskDay,
+    AutomationTaskLog,
+)
 from billow.db.models.clients import (  # noqa: F401
     Client,
     ClientGroup,
