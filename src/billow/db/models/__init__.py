@@ -3,13 +3,23 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import automation, clients, core, logs, outbox  # noqa: F401
+from billow.db.models import automation, billing, clients, core, logs, outbox  # noqa: F401
 from billow.db.models.automation import (  # noqa: F401
     AutomationLock,
     AutomationMark,
     AutomationRun,
     AutomationTaskDay,
     AutomationTaskLog,
+)
+from billow.db.models.billing import (  # noqa: F401
+    BillableItem,
+    CreditLog,
+    GatewaySetting,
+    Invoice,
+    InvoiceItem,
+    InvoiceNumberCounter,
+    TaxRule,
+    Transaction,
 )
 from billow.db.models.clients import (  # noqa: F401
     Client,
