@@ -252,6 +252,10 @@ class RunContext:
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         log.warning("automation task %s failed on %s: %s", task.name, task.describe(item), reason,
                     exc_info=not hasattr(exc, "message"))
+        self.fail(task, item, reason)
+
+    def fail(self, task: Task, item: int, reason: str) -> None:
+        """Record that *item* failed with *reason* (its own transaction); it stays pending."""
         failure = {"item": task.describe(item), "reason": reason}
         with self.unit_of_work() as uow:
             self._record_progress(uow, 1, {}, [failure], failed=1)

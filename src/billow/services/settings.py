@@ -66,11 +66,30 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+#: Other areas' default tables (``"module:NAME"``), consulted after :data:`DEFAULTS`, so
+#: every key an area reads has one default and ``GetConfigurationValue`` knows it.
+AREA_DEFAULTS: tuple[str, ...] = ("billow.services.billing_settings:BILLING_DEFAULTS",)
+
+
+def known_defaults() -> dict[str, str]:
+    """Every setting key with a default: the foundation's and the areas' tables merged."""
+    import importlib
+
+    merged: dict[str, str] = {}
+    for path in AREA_DEFAULTS:
+        module, _, name = path.partition(":")
+        merged.update(getattr(importlib.import_module(module), name))
+    merged.update(DEFAULTS)
+    return merged
+
+
 def get_setting(uow: UnitOfWork, key: str) -> str:
     row = uow.session.get(Setting, key)
     if row is not None:
         return row.value
-    return DEFAULTS.get(key, "")
+    if key in DEFAULTS:
+        return DEFAULTS[key]
+    return known_defaults().get(key, "")
 
 
 def set_setting(uow: UnitOfWork, key: str, value: str) -> None:
@@ -82,7 +101,7 @@ def set_setting(uow: UnitOfWork, key: str, value: str) -> None:
 
 
 def all_settings(uow: UnitOfWork) -> dict[str, str]:
-    values = dict(DEFAULTS)
+    values = known_defaults()
     values.update({s.key: s.value for s in uow.session.scalars(select(Setting))})
     return values
 
@@ -116,4 +135,4 @@ def is_known_setting(uow: UnitOfWork, key: str) -> bool:
     ``GetConfigurationValue``/``SetConfigurationValue`` refuse other names with WHMCS's
     "Invalid name for parameter setting".
     """
-    return key in DEFAULTS or uow.session.get(Setting, key) is not None
+    return key in known_defaults() or uow.session.get(Setting, key) is not None

@@ -14,6 +14,10 @@ from billow.automation.base import Task
 
 #: Billow's built-in tasks (``module:Class``). Add one line to add a task.
 TASKS: tuple[str, ...] = (
+    "billow.automation.tasks.billing:CreateInvoices",
+    "billow.automation.tasks.billing:InvoiceReminders",
+    "billow.automation.tasks.billing:AddLateFees",
+    "billow.automation.tasks.billing:ProcessCreditCardPayments",
     "billow.automation.tasks.housekeeping:DataRetentionPrune",
 )
 

@@ -10,6 +10,7 @@ from billow.db.models.automation import (  # noqa: F401
     AutomationRun,
     AutomationTaskDay,
     AutomationTaskLog,
+    PayMethod,
 )
 from billow.db.models.billing import (  # noqa: F401
     BillableItem,

@@ -101,3 +101,29 @@ class AutomationMark(Base):
     key: Mapped[str] = mapped_column(String(191))
     run_date: Mapped[date] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class PayMethod(Base):
+    """A stored way for a client to pay without being present (WHMCS ``tblpaymethods``).
+
+    Only the gateway's token is kept (encrypted), never card numbers: the gateway holds
+    the card. The automatic capture task charges invoices through it.
+    """
+
+    __tablename__ = "pay_methods"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    #: ``CreditCard`` | ``RemoteCreditCard`` | ``BankAccount`` | ``RemoteBankAccount``
+    type: Mapped[str] = mapped_column(String(30), default="RemoteCreditCard")
+    #: System name of the gateway that holds the card (``paymentmethod`` vocabulary).
+    gateway: Mapped[str] = mapped_column(String(50), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    #: The gateway's token for the stored card, encrypted with the installation key.
+    token_enc: Mapped[str] = mapped_column(Text, default="")
+    card_last_four: Mapped[str] = mapped_column(String(4), default="")
+    #: ``MM/YY``
+    card_expiry: Mapped[str] = mapped_column(String(5), default="")
+    #: Lower is preferred; the capture uses the first usable method.
+    order_preference: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
