@@ -3,7 +3,21 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import clients, core, logs, outbox  # noqa: F401
+from billow.db.models import catalog, clients, core, logs, orders, outbox  # noqa: F401
+from billow.db.models.catalog import (  # noqa: F401
+    Addon,
+    ConfigOption,
+    ConfigOptionChoice,
+    ConfigOptionGroup,
+    Price,
+    Product,
+    ProductConfigLink,
+    ProductGroup,
+    Promotion,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+)
 from billow.db.models.clients import (  # noqa: F401
     Client,
     ClientGroup,
@@ -28,3 +42,14 @@ from billow.db.models.core import (  # noqa: F401
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
+from billow.db.models.orders import (  # noqa: F401
+    CancelRequest,
+    ModuleLog,
+    ModuleQueueEntry,
+    ModuleSetting,
+    Order,
+    Service,
+    ServiceAddon,
+    ServiceConfigOption,
+    Upgrade,
+)
