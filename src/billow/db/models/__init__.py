@@ -41,7 +41,6 @@ from billow.db.models.core import (  # noqa: F401
     credential_roles,
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
-from billow.db.models.outbox import OutboxEvent  # noqa: F401
 from billow.db.models.orders import (  # noqa: F401
     CancelRequest,
     ModuleLog,
@@ -53,3 +52,4 @@ from billow.db.models.orders import (  # noqa: F401
     ServiceConfigOption,
     Upgrade,
 )
+from billow.db.models.outbox import OutboxEvent  # noqa: F401

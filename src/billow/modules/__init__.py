@@ -1,0 +1,1 @@
+"""Plugins called by services: provisioning (servers), fraud checks, and later registrars and gateways."""
