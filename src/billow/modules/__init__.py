@@ -1,1 +1,1 @@
-"""Plugins called by services: provisioning (servers), fraud checks, and later registrars and gateways."""
+"""Plugins called by services: servers, registrars, gateways and fraud checks, each with a small base."""
