@@ -23,6 +23,10 @@ ACTION_MODULES = (
     "system",
     "clients",
     "users",
+    "catalog",
+    "orders",
+    "services",
+    "modules",
 )
 
 

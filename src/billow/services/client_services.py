@@ -421,9 +421,7 @@ def _advance_addon(addon_id: int):  # type: ignore[no-untyped-def]
 
 def on_invoice_paid(uow: UnitOfWork, invoice: Any) -> None:
     """The paid step: what a paid invoice means for services, addons, orders and upgrades."""
-    from billow.services.invoices import invoice_lines
-
-    for line in invoice_lines(uow, invoice):
+    for line in list(invoice.items):
         if line.type in ("Hosting", "Setup", "PromoHosting") and line.relid:
             if line.type == "Hosting":
                 _service_paid(uow, line.relid, line.duedate)

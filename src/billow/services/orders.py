@@ -323,11 +323,26 @@ def create_order_invoice(uow: UnitOfWork, client: Client, order: Order, lines: l
 
 def check_payment_method(uow: UnitOfWork, method: str) -> None:
     """Refuse a payment method that is not an active gateway, with WHMCS's message."""
-    from billow.services.gateways import active_gateways
+    from billow.modules.gateways import active_gateways
 
-    names = [g for g in active_gateways(uow)]
+    names = [g.system_name for g in active_gateways(uow)]
     if method not in names:
         raise ValidationError("Invalid Payment Method. Valid options include " + ",".join(names))
+
+
+def payment_method_name(uow: UnitOfWork, method: str) -> str:
+    from billow.modules.gateways import display_name, load_gateway
+
+    gateway = load_gateway(uow, method)
+    return display_name(uow, gateway) if gateway is not None else method
+
+
+def payment_status(uow: UnitOfWork, order: Order) -> str:
+    """The order's invoice status as GetOrders shows it ("" without an invoice)."""
+    from billow.db.models import Invoice
+
+    invoice = uow.session.get(Invoice, order.invoiceid) if order.invoiceid else None
+    return invoice.status if invoice is not None else ""
 
 
 # -- order status changes -------------------------------------------------------------------
@@ -490,20 +505,28 @@ def _return_stock(uow: UnitOfWork, order: Order) -> None:
 
 
 def _cancel_invoice(uow: UnitOfWork, order: Order) -> None:
-    """Cancel the order's unpaid invoice through the billing service."""
-    if not order.invoiceid:
-        return
-    from billow.services.invoices import cancel_unpaid_invoice
+    """Cancel the order's invoice if nothing was paid on it (WHMCS does the same)."""
+    from billow.db.models import Invoice
 
-    cancel_unpaid_invoice(uow, order.invoiceid)
+    invoice = uow.session.get(Invoice, order.invoiceid) if order.invoiceid else None
+    if invoice is None or invoice.status not in ("Draft", "Unpaid", "Payment Pending"):
+        return
+    invoice.status = "Cancelled"
+    invoice.date_cancelled = uow.now
+    uow.emit("InvoiceCancelled", {"invoiceid": invoice.id}, resource_type="invoice", resource_id=invoice.id)
 
 
 def _delete_invoice(uow: UnitOfWork, order: Order) -> None:
-    if not order.invoiceid:
-        return
-    from billow.services.invoices import delete_invoice
+    """Delete the order's invoice unless money moved on it (the ledger stays whole)."""
+    from billow.db.models import Invoice, Transaction
 
-    delete_invoice(uow, order.invoiceid)
+    invoice = uow.session.get(Invoice, order.invoiceid) if order.invoiceid else None
+    if invoice is None:
+        return
+    moved = uow.session.scalar(select(func.count()).select_from(Transaction).where(
+        Transaction.invoice_id == invoice.id))
+    if not moved and invoice.status != "Paid":
+        uow.session.delete(invoice)
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -29,10 +29,11 @@ def _nth(params: Params, key: str, index: int) -> Any:
     raw = params.get(key)
     if raw is None:
         return None
-    if not isinstance(raw, dict | list):
-        return raw
-    values = params.list(key)
-    return values[index] if index < len(values) else None
+    if isinstance(raw, dict):
+        return raw.get(str(index))
+    if isinstance(raw, list):
+        return raw[index] if index < len(raw) else None
+    return raw
 
 
 def _int_list(text: Any, what: str) -> list[int]:
@@ -109,11 +110,11 @@ def add_order(ctx: Context, params: Params) -> dict[str, Any]:
     )
     placed = svc.add_order(ctx.uow, request)
     return {
-        "orderid": placed.order.id,
+        "orderid": str(placed.order.id),
         "serviceids": ",".join(map(str, placed.service_ids)),
         "addonids": ",".join(map(str, placed.addon_ids)),
         "domainids": ",".join(map(str, placed.domain_ids)),
-        "invoiceid": placed.invoice_id,
+        "invoiceid": str(placed.invoice_id),
     }
 
 
