@@ -24,6 +24,10 @@ ACTION_MODULES = (
     "clients",
     "users",
     "billing",
+    "catalog",
+    "orders",
+    "services",
+    "modules",
     "automation",
 )
 

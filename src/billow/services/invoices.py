@@ -41,7 +41,7 @@ from billow.services.credit import adjust_credit, lock_client
 from billow.uow import UnitOfWork
 
 #: ``fn(uow, invoice)`` run once an invoice becomes Paid, in the paying transaction.
-PAID_STEPS: tuple[str, ...] = ()
+PAID_STEPS: tuple[str, ...] = ("billow.services.client_services:on_invoice_paid",)
 
 STATUS_BY_NAME = {s.lower(): s for s in INVOICE_STATUSES}
 #: Statuses from which a zero balance makes the invoice Paid (WHMCS processPaidInvoice).
