@@ -18,6 +18,14 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.billing:InvoiceReminders",
     "billow.automation.tasks.billing:AddLateFees",
     "billow.automation.tasks.billing:ProcessCreditCardPayments",
+    "billow.automation.tasks.services:AutoSuspensions",
+    "billow.automation.tasks.services:AutoUnsuspensions",
+    "billow.automation.tasks.services:AutoTerminations",
+    "billow.automation.tasks.services:FixedTermTerminations",
+    "billow.automation.tasks.services:CancellationRequests",
+    "billow.automation.tasks.services:CancelUnpaidOrders",
+    "billow.automation.tasks.services:UpdateServerUsage",
+    "billow.automation.tasks.services:AutoClientStatusSync",
     "billow.automation.tasks.housekeeping:DataRetentionPrune",
 )
 
