@@ -69,6 +69,18 @@ class CreateInvoices(Task):
     def describe(self, item: int) -> str:
         return f"client:{item}"
 
+    def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
+        # Hold the page's services and addons in the session: the sources re-read them by
+        # id to advance their dates, and the identity map only keeps what is referenced.
+        from billow.db.models import Service, ServiceAddon
+
+        held: list[object] = list(uow.session.scalars(select(Client).where(Client.id.in_(items))))
+        held += list(uow.session.scalars(select(Service).where(Service.userid.in_(items))))
+        held += list(uow.session.scalars(select(ServiceAddon).where(ServiceAddon.userid.in_(items))))
+        for item in items:
+            self.process(ctx, uow, item)
+        held.clear()
+
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
         from billow.services.invoicegen import generate_invoices
 
