@@ -373,9 +373,7 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
     timing = invoice_timing(uow)
     horizon = as_of + timedelta(days=timing.longest)
     items: list[DueItem] = []
-    query = select(Service).where(Service.status.in_(BILLABLE), Service.nextinvoicedate.is_not(None),
-                                  Service.nextinvoicedate <= horizon,
-                                  Service.billingcycle.not_in(("Free Account", "One Time")))
+    query = select(Service).where(*_due_services(horizon))
     if client_id:
         query = query.where(Service.userid == client_id)
     if ids is not None:
@@ -394,9 +392,7 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
             f"{title} ({due.strftime('%d/%m/%Y')} - {(end - timedelta(days=1)).strftime('%d/%m/%Y')})",
             service.amount, taxed=bool(product and product.tax), type="Hosting", relid=service.id, duedate=due,
             client_id=service.userid, on_invoiced=_advance_service(service.id)))
-    addon_query = select(ServiceAddon).where(
-        ServiceAddon.status.in_(BILLABLE), ServiceAddon.nextinvoicedate.is_not(None),
-        ServiceAddon.nextinvoicedate <= horizon, ServiceAddon.billingcycle.not_in(("Free Account", "One Time")))
+    addon_query = select(ServiceAddon).where(*_due_addons(horizon))
     if client_id:
         addon_query = addon_query.where(ServiceAddon.userid == client_id)
     if ids is not None:
@@ -410,6 +406,37 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
                              taxed=addon.tax, type="Addon", relid=addon.id, duedate=due, client_id=addon.userid,
                              on_invoiced=_advance_addon(addon.id)))
     return items
+
+
+def _due_services(horizon: date) -> tuple[Any, ...]:
+    return (Service.status.in_(BILLABLE), Service.nextinvoicedate.is_not(None),
+            Service.nextinvoicedate <= horizon, Service.billingcycle.not_in(("Free Account", "One Time")))
+
+
+def _due_addons(horizon: date) -> tuple[Any, ...]:
+    return (ServiceAddon.status.in_(BILLABLE), ServiceAddon.nextinvoicedate.is_not(None),
+            ServiceAddon.nextinvoicedate <= horizon,
+            ServiceAddon.billingcycle.not_in(("Free Account", "One Time")))
+
+
+def due_clients(uow: UnitOfWork, as_of: date) -> set[int]:
+    """The clients :func:`due_items` has something for on *as_of*, read as plain columns.
+
+    The daily run plans its pages with this: a 100,000-service book costs a few tuples
+    per service instead of every service loaded as an object.
+    """
+    from billow.services.invoice_timing import invoice_timing
+
+    timing = invoice_timing(uow)
+    horizon = as_of + timedelta(days=timing.longest)
+    clients: set[int] = set()
+    for model, conditions in ((Service, _due_services(horizon)), (ServiceAddon, _due_addons(horizon))):
+        rows = uow.session.execute(
+            select(model.userid, model.nextinvoicedate, model.nextduedate, model.billingcycle)
+            .where(*conditions).execution_options(yield_per=5000))
+        clients.update(userid for userid, invoice_on, due_on, cycle_name in rows
+                       if timing.due(as_of, invoice_on, due_on, cycle_name))
+    return clients
 
 
 def _advance_service(service_id: int):  # type: ignore[no-untyped-def]

@@ -53,9 +53,7 @@ class CreateInvoices(Task):
 
     def _due_clients(self, ctx: RunContext, uow: UnitOfWork) -> list[int]:
         if self._clients is None:
-            from billow.services.invoicegen import collect_due_items
-
-            self._clients = sorted({item.client_id for item in collect_due_items(uow, ctx.today, None, None)})
+            self._clients = sorted(due_client_ids(uow, ctx.today))
         return self._clients
 
     def total(self, ctx: RunContext, uow: UnitOfWork) -> int | None:
@@ -103,6 +101,29 @@ class CreateInvoices(Task):
         if len(fresh) != len(keys):
             taken = sorted(set(keys) - fresh) or sorted(k for k in set(keys) if keys.count(k) > 1)
             raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
+
+
+def due_client_ids(uow: UnitOfWork, as_of: date) -> set[int]:
+    """Clients with something due for invoicing on *as_of*, over every due-items source.
+
+    A source module may offer ``due_clients(uow, as_of) -> set[int]`` beside its
+    ``due_items``: a cheap answer for planning (ids only). Without one, its due items are
+    collected and their clients taken.
+    """
+    import importlib
+
+    from billow.services.invoicegen import DUE_SOURCES
+
+    clients: set[int] = set()
+    for path in DUE_SOURCES:
+        module_name, _, name = path.partition(":")
+        module = importlib.import_module(module_name)
+        planner = getattr(module, "due_clients", None)
+        if planner is not None and name == "due_items":
+            clients |= planner(uow, as_of)
+        else:
+            clients |= {item.client_id for item in getattr(module, name)(uow, as_of, None, ids=None)}
+    return clients
 
 
 #: (type for the hook, setting with the day offset, sign, WHMCS e-mail template)
