@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,10 +20,12 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
+app.add_typer(invoice_app, name="invoice")
 
 console = Console()
 
@@ -314,6 +317,25 @@ def ip_list() -> None:
         for e in access.list_allowed_ips(uow):
             table.add_row(e.network, str(e.credential_id or "all"), e.note)
     console.print(table)
+
+
+# --- invoices ---------------------------------------------------------------------------
+
+@invoice_app.command("pdf")
+def invoice_pdf(
+    invoice_id: int,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write the PDF to")],
+) -> None:
+    """Render invoice INVOICE_ID as a PDF file."""
+    from billow.services.invoice_pdf import render_invoice_pdf
+
+    with _uow() as uow:
+        try:
+            pdf = render_invoice_pdf(uow, invoice_id)
+        except BillowError as exc:
+            _fail(exc)
+    output.write_bytes(pdf)
+    console.print(f"invoice {invoice_id} written to {output} ({len(pdf)} bytes)")
 
 
 if __name__ == "__main__":
