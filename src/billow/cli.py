@@ -338,5 +338,34 @@ def invoice_pdf(
     console.print(f"invoice {invoice_id} written to {output} ({len(pdf)} bytes)")
 
 
+@invoice_app.command("refund")
+def invoice_refund(
+    transaction_id: int,
+    amount: Annotated[str, typer.Option("--amount", help="Amount to refund (default: all)")] = "",
+    to_credit: Annotated[bool, typer.Option("--to-credit", help="Refund onto the client's credit")] = False,
+    gateway: Annotated[bool, typer.Option("--gateway", help="Pay it back through the gateway")] = False,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Paid invoice back to Unpaid")] = False,
+    transid: Annotated[str, typer.Option("--transid", help="The refund's own transaction id")] = "",
+) -> None:
+    """Refund payment TRANSACTION_ID in full or in part (to the gateway record or to credit)."""
+    from decimal import Decimal, InvalidOperation
+
+    from billow.services.payments import refund_payment
+
+    try:
+        value = Decimal(amount) if amount else None
+    except InvalidOperation:
+        console.print(f"[red]error:[/red] not an amount: {amount}")
+        raise typer.Exit(1) from None
+    with _uow() as uow:
+        try:
+            refund = refund_payment(uow, transaction_id, value, to_credit=to_credit, through_gateway=gateway,
+                                    refund_transid=transid, reverse=reverse)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"refunded {refund.amountout} (transaction {refund.id})")
+
+
 if __name__ == "__main__":
     app()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 
-from billing_helpers import make_client, make_currency, settings, tax_rule
+from billing_helpers import make_client, make_currency, peek, settings, tax_rule
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from billow.cli import app as cli
+from billow.db.models import Client, Invoice, Transaction
 from billow.services import payments
 from billow.services.billing_contract import InvoiceLine
 from billow.services.currency import format_amount
 from billow.services.invoice_pdf import render_invoice_html
-from billow.services.invoices import create_invoice
+from billow.services.invoices import create_invoice, invoice_balance
 
 
 def _invoice(uow):
@@ -71,3 +73,17 @@ def test_http_route_needs_credentials(api, uow):
     refused = api.client.get(url, headers={"Authorization": bad})
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
     assert api.client.get("/admin/invoices/999.pdf", headers={"Authorization": good}).status_code == 404
+
+
+def test_cli_refund(uow, db):
+    invoice = _invoice(uow)
+    payment_id = uow.session.scalar(select(Transaction.id).where(Transaction.invoice_id == invoice.id))
+    client_id = invoice.client_id
+    uow.session.close()
+    result = CliRunner().invoke(cli, ["invoice", "refund", str(payment_id), "--amount", "400", "--to-credit"])
+    assert result.exit_code == 0, result.output
+    credit, balance = peek(db, lambda u: (u.session.get(Client, client_id).credit,
+                                          invoice_balance(u, u.session.get(Invoice, invoice.id))))
+    assert credit == Decimal("400.00") and balance == Decimal("634.50")
+    too_much = CliRunner().invoke(cli, ["invoice", "refund", str(payment_id), "--amount", "9999"])
+    assert too_much.exit_code == 1 and "not exceed" in too_much.output
