@@ -8,6 +8,7 @@ import importlib
 #: Benchmark name -> module under ``bench`` whose ``run()`` measures and prints.
 BENCHMARKS = {
     "api_clients": "bench.api_clients",
+    "billing": "bench.billing",
     "automation": "bench.automation",
 }
 
