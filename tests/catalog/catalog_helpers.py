@@ -21,7 +21,16 @@ _counter = {"n": 0}
 def example(action: str) -> dict[str, Any]:
     """WHMCS's example response for *action*, with flattened PHP keys nested again."""
     raw = EXAMPLES[action]["example_response"]
-    return parse_php_pairs(list(raw.items()))
+    return _lists(parse_php_pairs(list(raw.items())))
+
+
+def _lists(value: Any) -> Any:
+    """PHP arrays with keys 0..n are JSON lists."""
+    if isinstance(value, dict):
+        if value and all(k.isdigit() for k in value):
+            return [_lists(value[k]) for k in sorted(value, key=int)]
+        return {k: _lists(v) for k, v in value.items()}
+    return value
 
 
 def assert_shape(actual: Any, expected: Any, path: str = "$") -> None:
@@ -29,8 +38,6 @@ def assert_shape(actual: Any, expected: Any, path: str = "$") -> None:
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
         for key, value in expected.items():
-            if key.isdigit() and isinstance(actual, dict) and not actual:
-                continue
             assert key in actual, f"{path}: missing key {key!r}"
             assert_shape(actual[key], value, f"{path}.{key}")
     elif isinstance(expected, list):

@@ -25,6 +25,7 @@ from billow.db.models import (
     Service,
     ServiceAddon,
     ServiceConfigOption,
+    Setting,
     Upgrade,
 )
 from billow.errors import NotFound, ValidationError
@@ -34,7 +35,6 @@ from billow.services.activity import log_activity
 from billow.services.billing_contract import DueItem, InvoiceLine
 from billow.services.billing_cycles import cycle, next_due, prorate
 from billow.services.clients import _check_custom_fields, save_custom_fields
-from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
@@ -454,12 +454,18 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
         else:
             service.status = "Active"
     elif (service.status == "Suspended" and service.suspendreason == OVERDUE_REASON
-          and get_setting(uow, "AutoUnsuspend") != "" and product is not None and product.servertype):
+          and _auto_unsuspend(uow) and product is not None and product.servertype):
         provisioning.run(uow, service, "unsuspend")
     elif service.status == "Active" and product is not None and product.servertype:
         module_cls = provisioning.get_module(product.servertype).__class__
         if module_cls.supports("renew"):
             provisioning.run(uow, service, "renew")
+
+
+def _auto_unsuspend(uow: UnitOfWork) -> bool:
+    """WHMCS's ``AutoUnsuspend`` setting, on unless an admin turned it off."""
+    row = uow.session.get(Setting, "AutoUnsuspend")
+    return row is None or row.value.strip().lower() in ("on", "1", "true", "yes")
 
 
 def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:

@@ -12,7 +12,12 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-DEFAULT_TIMEOUT = 30.0
+
+def module_timeout() -> float:
+    """The per-request timeout of module calls (``BILLOW_MODULE_TIMEOUT_SECONDS``)."""
+    from billow.config import get_settings
+
+    return get_settings().module_timeout_seconds
 
 
 class RetryableStatus(Exception):

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from billow.modules.servers._http import DEFAULT_TIMEOUT, describe_transport_error, send
+from billow.modules.servers._http import describe_transport_error, module_timeout, send
 from billow.modules.servers.base import (
     ConfigField,
     ModuleParams,
@@ -61,9 +61,9 @@ class InfraFabricModule(ServerModule):
     )
     custom_buttons = {"Reboot": "reboot", "Console URL": "console"}
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, timeout: float | None = None, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__()
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else module_timeout()
         self.transport = transport
 
     # -- the protocol -------------------------------------------------------------------
