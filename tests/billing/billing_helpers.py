@@ -46,3 +46,24 @@ def tax_rule(uow: Any, rate: str, *, level: int = 1, country: str = "", state: s
     uow.session.add(rule)
     uow.session.flush()
     return rule
+
+
+def peek(db: Any, read: Any) -> Any:
+    """Run *read(uow)* in a short unit of work and close it.
+
+    On SQLite every transaction holds the write lock (``BEGIN IMMEDIATE``), so a test must
+    not keep a session open while it calls the API: read through this instead.
+    """
+    from billow.uow import UnitOfWork
+
+    with UnitOfWork(db) as work:
+        return read(work)
+
+
+def email_templates(db: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from billow.db.models import OutboxEvent
+
+    return peek(db, lambda u: [e.payload["template"] for e in u.session.scalars(
+        select(OutboxEvent).where(OutboxEvent.name == "EmailRequested").order_by(OutboxEvent.id))])

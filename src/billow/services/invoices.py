@@ -18,7 +18,7 @@ Paid exactly when the balance reaches zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -407,3 +407,146 @@ def list_invoices(
         order.append(Invoice.id.desc() if flt.descending else Invoice.id.asc())
     rows = uow.session.scalars(query.order_by(*order).offset(offset).limit(limit)).unique().all()
     return total, rows
+
+
+# --- changes ------------------------------------------------------------------------------
+
+@dataclass
+class ItemChange:
+    description: str
+    amount: Decimal
+    taxed: bool
+
+
+@dataclass
+class InvoiceChanges:
+    """``UpdateInvoice``'s fields; None means "leave as it is"."""
+
+    status: str | None = None
+    paymentmethod: str | None = None
+    taxrate: Decimal | None = None
+    taxrate2: Decimal | None = None
+    credit: Decimal | None = None
+    date: date | None = None
+    duedate: date | None = None
+    datepaid: datetime | None = None
+    notes: str | None = None
+    changed_items: dict[int, ItemChange] = field(default_factory=dict)
+    new_items: list[InvoiceLine] = field(default_factory=list)
+    delete_item_ids: list[int] = field(default_factory=list)
+    publish: bool = False
+    publish_and_email: bool = False
+
+
+def update_invoice(uow: UnitOfWork, invoice_id: int, changes: InvoiceChanges) -> Invoice:
+    """``UpdateInvoice``: change items, rates, dates, applied credit and status; re-total.
+
+    Applied credit moves through the client's credit balance (and its log) in either
+    direction, so changing it never creates or destroys money.
+    """
+    invoice = lock_invoice(uow, invoice_id)
+    publishing = changes.publish or changes.publish_and_email
+    if publishing and invoice.status != "Draft":
+        raise ValidationError("Invoice must be in Draft status to be published")
+    status = normalise_status(changes.status) if changes.status else None
+    places = places_of(invoice)
+    by_id = {item.id: item for item in invoice.items}
+    for item_id in list(changes.delete_item_ids) + list(changes.changed_items):
+        if item_id not in by_id:
+            raise NotFound(f"Invoice Item ID Not Found: {item_id}")
+    totals_changed = False
+    for item_id in changes.delete_item_ids:
+        invoice.items.remove(by_id.pop(item_id))
+        totals_changed = True
+    for item_id, change in changes.changed_items.items():
+        if item_id in by_id:
+            item = by_id[item_id]
+            item.description, item.taxed = change.description, change.taxed
+            item.amount = quantize(to_decimal(change.amount), places)
+            totals_changed = True
+    for line in changes.new_items:
+        invoice.items.append(_item(invoice, line, places))
+        totals_changed = True
+    if changes.taxrate is not None:
+        invoice.taxrate, totals_changed = quantize(to_decimal(changes.taxrate), 3), True
+    if changes.taxrate2 is not None:
+        invoice.taxrate2, totals_changed = quantize(to_decimal(changes.taxrate2), 3), True
+    if changes.paymentmethod is not None and changes.paymentmethod != invoice.paymentmethod:
+        invoice.paymentmethod = changes.paymentmethod
+        uow.emit("InvoiceChangeGateway", {"invoiceid": invoice.id, "paymentmethod": invoice.paymentmethod},
+                 resource_type="invoice", resource_id=invoice.id)
+    for name in ("date", "duedate", "datepaid", "notes"):
+        value = getattr(changes, name)
+        if value is not None:
+            setattr(invoice, name, value)
+    if changes.credit is not None:
+        _set_applied_credit(uow, invoice, quantize(to_decimal(changes.credit), places))
+        totals_changed = True
+    if totals_changed:
+        recalculate(uow, invoice)
+        uow.session.flush()
+        uow.emit("UpdateInvoiceTotal", {"invoiceid": invoice.id}, resource_type="invoice",
+                 resource_id=invoice.id)
+    if publishing:
+        _publish(uow, invoice, send_email=changes.publish_and_email)
+    if status is not None and status != invoice.status:
+        set_status(uow, invoice, status)
+    log_activity(uow, f"Modified Invoice - Invoice ID: {invoice.id}", client_id=invoice.client_id)
+    settle(uow, invoice)
+    return invoice
+
+
+def _set_applied_credit(uow: UnitOfWork, invoice: Invoice, wanted: Decimal) -> None:
+    if wanted < 0:
+        raise ValidationError("Credit must not be negative")
+    delta = wanted - invoice.credit
+    if delta == 0:
+        return
+    client = lock_client(uow, invoice.client_id)
+    if delta > 0:
+        adjust_credit(uow, client, -delta, f"Credit Applied to Invoice #{invoice.id}", relid=invoice.id)
+    else:
+        adjust_credit(uow, client, -delta, f"Credit Removed from Invoice #{invoice.id}", relid=invoice.id)
+    invoice.credit = wanted
+
+
+def _publish(uow: UnitOfWork, invoice: Invoice, *, send_email: bool) -> None:
+    invoice.status = "Unpaid"
+    source, user = _source(uow)
+    variables = {"source": source, "user": user, "invoiceid": invoice.id, "status": "Unpaid"}
+    uow.emit("InvoiceCreation", variables, resource_type="invoice", resource_id=invoice.id)
+    if send_email:
+        uow.emit("InvoiceCreationPreEmail", variables, resource_type="invoice", resource_id=invoice.id)
+        request_email(uow, "Invoice Created", invoice.id)
+    uow.emit("InvoiceCreated", variables, resource_type="invoice", resource_id=invoice.id)
+
+
+def set_status(uow: UnitOfWork, invoice: Invoice, status: str) -> None:
+    """Change status by hand, recording the date and raising the WHMCS hook it implies."""
+    status = normalise_status(status)
+    previous, invoice.status = invoice.status, status
+    hook = ""
+    if status == "Paid":
+        invoice.datepaid = invoice.datepaid or uow.now
+        assign_invoice_number(uow, invoice)
+    elif status == "Cancelled":
+        invoice.date_cancelled = uow.now
+        hook = "InvoiceCancelled"
+    elif status == "Refunded":
+        invoice.date_refunded = uow.now
+        hook = "InvoiceRefunded"
+    elif status == "Unpaid" and previous != "Draft":
+        invoice.datepaid = None
+        hook = "InvoiceUnpaid"
+    log_activity(uow, f"Invoice Status Changed from {previous} to {status} - Invoice ID: {invoice.id}",
+                 client_id=invoice.client_id)
+    if hook:
+        uow.emit(hook, {"invoiceid": invoice.id}, resource_type="invoice", resource_id=invoice.id)
+
+
+def cancel_invoice(uow: UnitOfWork, invoice: Invoice) -> None:
+    """Cancel an unpaid invoice, returning any credit it had taken to the client."""
+    if invoice.credit > 0:
+        _set_applied_credit(uow, invoice, ZERO)
+        recalculate(uow, invoice)
+    set_status(uow, invoice, "Cancelled")
