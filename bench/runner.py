@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+#: Benchmark modules under ``bench/``; each has ``run()`` printing its ratios.
+BENCHMARKS = ("orders",)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", help="run one benchmark by name")
     args = parser.parse_args(argv)
-    from bench import api_clients
+    import importlib
 
-    benchmarks = {"api_clients": api_clients.run}
-    for name, run in benchmarks.items():
+    for name in BENCHMARKS:
         if args.only and args.only != name:
             continue
-        run()
+        importlib.import_module(f"bench.{name}").run()
     return 0

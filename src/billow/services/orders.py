@@ -227,8 +227,9 @@ def _add_item(uow: UnitOfWork, order: Order, client: Client, item: OrderItem, pr
     qty = max(item.qty, 1)
     catalog.take_stock(uow, product, qty)
     c = pricing.cycle_for_product(product, item.billingcycle)
-    chosen = catalog.resolve_options(uow, product.id, item.configoptions)
-    _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
+    with uow.session.no_autoflush:  # catalog reads: nothing pending affects them
+        chosen = catalog.resolve_options(uow, product.id, item.configoptions)
+        _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
     applies = False
     if promotion is not None:
         applies = pricing.check_promotion(uow, promotion, client_id=client.id, pid=product.id,

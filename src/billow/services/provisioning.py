@@ -201,7 +201,8 @@ def run(uow: UnitOfWork, service: Service, key: str, *, reason: str = "", func_n
         _prepare_create(uow, service, product)
     if key == "suspend":
         service.suspendreason = reason or service.suspendreason
-    params = build_params(uow, service, product)
+    with uow.session.no_autoflush:  # reads only: no need to write pending events first
+        params = build_params(uow, service, product)
     if key == "suspend":
         params["suspendreason"] = reason
     if key == "custom":
@@ -307,9 +308,12 @@ def _record_failure(uow: UnitOfWork, service: Service, module: str, function: st
 
 
 def _complete_queue(uow: UnitOfWork, service_id: int, function: str) -> None:
-    for entry in uow.session.scalars(select(ModuleQueueEntry).where(
+    # Queue entries are flushed when written (_record_failure), so no autoflush is needed here.
+    with uow.session.no_autoflush:
+        open_entries = list(uow.session.scalars(select(ModuleQueueEntry).where(
             ModuleQueueEntry.service_type == "service", ModuleQueueEntry.service_id == service_id,
-            ModuleQueueEntry.module_action == function, ModuleQueueEntry.completed.is_(False))):
+            ModuleQueueEntry.module_action == function, ModuleQueueEntry.completed.is_(False))))
+    for entry in open_entries:
         entry.completed = True
         entry.updated_at = uow.now
 
