@@ -15,8 +15,11 @@ from typing import Any
 
 
 def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
-    os.environ.update(BILLOW_DATA_DIR=str(data_dir), BILLOW_DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
-                      BILLOW_SECRET_KEY="bench-key")
+    os.environ.update(
+        BILLOW_DATA_DIR=str(data_dir),
+        BILLOW_DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
+        BILLOW_SECRET_KEY="bench-key",
+    )
     from billow.config import reset_settings
 
     reset_settings()
@@ -34,15 +37,26 @@ def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
         access.create_admin(uow, "bench", "bench password 123", email="b@example.com")
         access.add_allowed_ip(uow, "127.0.0.1/32", note="bench")
         credential = access.create_credential(uow, "bench")
-        client = add_client(uow, ClientInput(values={"firstname": "B", "lastname": "C", "email": "b@c.example",
-                                                     "country": "US"}), skip_validation=True)
+        client = add_client(
+            uow,
+            ClientInput(values={"firstname": "B", "lastname": "C", "email": "b@c.example", "country": "US"}),
+            skip_validation=True,
+        )
         uow.session.flush()
         group = catalog.add_group(uow, "Bench")
         pids = []
         for name in ("A", "B", "C"):
-            product = catalog.add_product(uow, catalog.ProductInput(
-                name=name, gid=group.id, type="other", module="none", autosetup="on",
-                pricing={client.currency_id: {"monthly": "5.00", "msetupfee": "1.00"}}))
+            product = catalog.add_product(
+                uow,
+                catalog.ProductInput(
+                    name=name,
+                    gid=group.id,
+                    type="other",
+                    module="none",
+                    autosetup="on",
+                    pricing={client.currency_id: {"monthly": "5.00", "msetupfee": "1.00"}},
+                ),
+            )
             pids.append(product.id)
         uow.commit()
     http = TestClient(create_app(), client=("127.0.0.1", 50000))
@@ -72,8 +86,13 @@ def run(seconds: float = 3.0) -> dict[str, float]:
             call("GetClients")
 
         def order() -> None:
-            placed = call("AddOrder", clientid=data["clientid"], paymentmethod="mailin", billingcycle="monthly",
-                          **{f"pid[{i}]": pid for i, pid in enumerate(data["pids"])})
+            placed = call(
+                "AddOrder",
+                clientid=data["clientid"],
+                paymentmethod="mailin",
+                billingcycle="monthly",
+                **{f"pid[{i}]": pid for i, pid in enumerate(data["pids"])},
+            )
             call("AcceptOrder", orderid=placed["orderid"])
 
         get_clients(), order()  # warm up
@@ -81,6 +100,8 @@ def run(seconds: float = 3.0) -> dict[str, float]:
         orders = _rate(order, seconds)
         http.close()
     ratio = orders / baseline
-    print(f"orders: GetClients {baseline:.1f}/s, AddOrder+AcceptOrder (3 products) {orders:.1f}/s, "
-          f"ratio {ratio:.3f}")
+    print(
+        f"orders: GetClients {baseline:.1f}/s, AddOrder+AcceptOrder (3 products) {orders:.1f}/s, "
+        f"ratio {ratio:.3f}"
+    )
     return {"baseline_per_s": baseline, "orders_per_s": orders, "ratio": ratio}

@@ -16,8 +16,8 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,8 +54,9 @@ class _Base(ABC):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                owner.requests.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers), "body": body})
+                owner.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 if owner.delay:
                     time.sleep(owner.delay)
                 if owner.down:
@@ -100,8 +101,13 @@ class FakeWhm(_Base):
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         parts = urlsplit(path)
         if headers.get("Authorization") != f"whm {self.user}:{self.token}":
-            return 403, {"cpanelresult": {"apiversion": "2", "error": "Access denied",
-                                          "data": {"reason": "Access denied", "result": "0"}}}
+            return 403, {
+                "cpanelresult": {
+                    "apiversion": "2",
+                    "error": "Access denied",
+                    "data": {"reason": "Access denied", "result": "0"},
+                }
+            }
         if not parts.path.startswith("/json-api/"):
             return 404, {"error": "not found"}
         function = parts.path.rsplit("/", 1)[1]
@@ -110,7 +116,9 @@ class FakeWhm(_Base):
             return 200, {"metadata": {"result": 0, "reason": "api.version=1 is required", "version": 1}}
         fn = getattr(self, f"fn_{function}", None)
         if fn is None:
-            return 200, self._env(function, 0, f"Unknown app (“{function}”) requested for this version (1) of the API.")
+            return 200, self._env(
+                function, 0, f"Unknown app (“{function}”) requested for this version (1) of the API."
+            )
         try:
             data = fn(args)
         except WhmRefusal as exc:
@@ -140,9 +148,14 @@ class FakeWhm(_Base):
             raise WhmRefusal(f"The package “{args['plan']}” does not exist.")
         if args["username"] in self.accounts:
             raise WhmRefusal(f"Sorry, a user with the name “{args['username']}” already exists.")
-        self.accounts[args["username"]] = {"domain": args["domain"], "plan": args.get("plan", "default"),
-                                           "password": args["password"], "suspended": False, "reason": "",
-                                           "email": args.get("contactemail", "")}
+        self.accounts[args["username"]] = {
+            "domain": args["domain"],
+            "plan": args.get("plan", "default"),
+            "password": args["password"],
+            "suspended": False,
+            "reason": "",
+            "email": args.get("contactemail", ""),
+        }
         return {"ip": "192.0.2.10", "nameserver": "ns1.example.net", "package": args.get("plan", "")}
 
     def fn_suspendacct(self, args: dict[str, str]) -> dict[str, Any]:
@@ -177,15 +190,23 @@ class FakeWhm(_Base):
         self._account(args.get("user", ""))
         if args.get("service") != "cpaneld":
             raise WhmRefusal("Invalid service.")
-        return {"url": f"https://server.example.net:2083/cpsess123/login/?session={args['user']}:abc",
-                "expires": 1700000000, "service": "cpaneld", "session": f"{args['user']}:abc"}
+        return {
+            "url": f"https://server.example.net:2083/cpsess123/login/?session={args['user']}:abc",
+            "expires": 1700000000,
+            "service": "cpaneld",
+            "session": f"{args['user']}:abc",
+        }
 
     def fn_listaccts(self, args: dict[str, str]) -> dict[str, Any]:
         return {"acct": [{"user": u, "diskused": "150M", "disklimit": "1000M"} for u in self.accounts]}
 
     def fn_showbw(self, args: dict[str, str]) -> dict[str, Any]:
-        return {"acct": [{"user": u, "totalbytes": str(300 * 1024 * 1024), "limit": str(2048 * 1024 * 1024)}
-                         for u in self.accounts]}
+        return {
+            "acct": [
+                {"user": u, "totalbytes": str(300 * 1024 * 1024), "limit": str(2048 * 1024 * 1024)}
+                for u in self.accounts
+            ]
+        }
 
 
 class WhmRefusal(Exception):
@@ -221,10 +242,17 @@ class FakeFabric(_Base):
                 return 422, {"error": {"code": "invalid_plan", "message": "plan is required"}}
             self._next += 1
             iid = f"i-{self._next:04d}"
-            self.instances[iid] = {"id": iid, "name": payload["name"], "status": "running",
-                                   "plan": payload["plan"], "resources": payload.get("resources", {}),
-                                   "ipv4": f"203.0.113.{self._next}", "ipv6": f"2001:db8::{self._next}",
-                                   "root_password": payload.get("root_password", ""), "reboots": 0}
+            self.instances[iid] = {
+                "id": iid,
+                "name": payload["name"],
+                "status": "running",
+                "plan": payload["plan"],
+                "resources": payload.get("resources", {}),
+                "ipv4": f"203.0.113.{self._next}",
+                "ipv6": f"2001:db8::{self._next}",
+                "root_password": payload.get("root_password", ""),
+                "reboots": 0,
+            }
             return 201, {"instance": self._public(iid)}
         if len(parts) >= 3 and parts[:2] == ["v1", "instances"]:
             iid = parts[2]
@@ -237,7 +265,9 @@ class FakeFabric(_Base):
                 return 204, None
             if method == "PUT" and action == "power":
                 if payload.get("state") not in ("running", "stopped"):
-                    return 422, {"error": {"code": "invalid_state", "message": "state must be running or stopped"}}
+                    return 422, {
+                        "error": {"code": "invalid_state", "message": "state must be running or stopped"}
+                    }
                 instance["status"] = payload["state"]
                 return 200, {"instance": self._public(iid)}
             if method == "PUT" and action == "plan":
@@ -250,10 +280,18 @@ class FakeFabric(_Base):
                 instance["reboots"] += 1
                 return 202, {"instance": self._public(iid)}
             if method == "POST" and action == "console":
-                return 201, {"console": {"url": f"https://console.example.net/{iid}?t=xyz", "expires_at": "soon"}}
+                return 201, {
+                    "console": {"url": f"https://console.example.net/{iid}?t=xyz", "expires_at": "soon"}
+                }
             if method == "GET" and action == "usage":
-                return 200, {"usage": {"disk_mb": 2048, "disk_limit_mb": 40960, "bandwidth_mb": 512,
-                                       "bandwidth_limit_mb": 1048576}}
+                return 200, {
+                    "usage": {
+                        "disk_mb": 2048,
+                        "disk_limit_mb": 40960,
+                        "bandwidth_mb": 512,
+                        "bandwidth_limit_mb": 1048576,
+                    }
+                }
         return 404, {"error": {"code": "not_found", "message": "No such endpoint"}}
 
     def _public(self, iid: str) -> dict[str, Any]:

@@ -24,7 +24,12 @@ def test_get_products_shape_pricing_and_filters(api, uow):
     by_pid = {p["pid"]: p for p in body["products"]["product"]}
     starter = by_pid[shop.hosting.id]
     usd = starter["pricing"][shop.currency.code]
-    assert (usd["monthly"], usd["msetupfee"], usd["annually"], usd["quarterly"]) == ("10.00", "5.00", "100.00", "-1.00")
+    assert (usd["monthly"], usd["msetupfee"], usd["annually"], usd["quarterly"]) == (
+        "10.00",
+        "5.00",
+        "100.00",
+        "-1.00",
+    )
     assert starter["module"] == "cpanel" and starter["customfields"]["customfield"][0]["name"] == "Purpose"
     vps = by_pid[shop.vps.id]
     option = vps["configoptions"]["configoption"][0]
@@ -40,20 +45,41 @@ def test_get_products_shape_pricing_and_filters(api, uow):
 def test_add_product_with_pricing_per_currency(api, uow, db):
     shop = build_shop(uow)
     uow.commit()
-    body = api.ok("AddProduct", name="Reseller Pro", gid=shop.group.id, type="reselleraccount",
-                  paytype="recurring", module="cpanel", autosetup="payment", stockcontrol=1, qty=5,
-                  hidden=1, configoption1="reseller_pkg",
-                  **{f"pricing[{shop.currency.id}][monthly]": "29.95",
-                     f"pricing[{shop.currency.id}][msetupfee]": "9.95",
-                     f"pricing[{shop.currency.id}][annually]": "299.00"})
+    body = api.ok(
+        "AddProduct",
+        name="Reseller Pro",
+        gid=shop.group.id,
+        type="reselleraccount",
+        paytype="recurring",
+        module="cpanel",
+        autosetup="payment",
+        stockcontrol=1,
+        qty=5,
+        hidden=1,
+        configoption1="reseller_pkg",
+        **{
+            f"pricing[{shop.currency.id}][monthly]": "29.95",
+            f"pricing[{shop.currency.id}][msetupfee]": "9.95",
+            f"pricing[{shop.currency.id}][annually]": "299.00",
+        },
+    )
     assert isinstance(body["pid"], int)
     with db() as s:
         product = s.get(Product, body["pid"])
-        assert (product.autosetup, product.stockcontrol, product.qty, product.hidden) == ("payment", True, 5, True)
+        assert (product.autosetup, product.stockcontrol, product.qty, product.hidden) == (
+            "payment",
+            True,
+            5,
+            True,
+        )
         assert product.module_settings == {"configoption1": "reseller_pkg"}
         price = s.scalar(select(Price).where(Price.type == "product", Price.relid == product.id))
         assert (price.monthly, price.msetupfee, price.annually, price.biennially) == (
-            Decimal("29.9500"), Decimal("9.9500"), Decimal("299.0000"), Decimal("-1.0000"))
+            Decimal("29.9500"),
+            Decimal("9.9500"),
+            Decimal("299.0000"),
+            Decimal("-1.0000"),
+        )
 
 
 def test_add_product_errors(api, uow):
@@ -63,22 +89,41 @@ def test_add_product_errors(api, uow):
     assert api.error("AddProduct", gid=gid) == "You must supply a name for the product"
     assert api.error("AddProduct", name="X", gid=99) == "You must supply a valid Product Group ID"
     assert api.error("AddProduct", name="X", gid=gid, type="vps") == (
-        'Invalid product type. Must be one of "hostingaccount", "reselleraccount", "server" or "other"')
+        'Invalid product type. Must be one of "hostingaccount", "reselleraccount", "server" or "other"'
+    )
     assert api.error("AddProduct", name="X", gid=gid, paytype="weekly") == (
-        'Invalid pay type. Must be one of "free", "onetime" or "recurring"')
+        'Invalid pay type. Must be one of "free", "onetime" or "recurring"'
+    )
     assert api.error("AddProduct", name="X", gid=gid, autosetup="later") == (
-        'Invalid autosetup value. Must be one of "", "on", "order" or "payment"')
-    assert api.error("AddProduct", name="X", gid=gid, color="blue") == "The color must be a valid hexadecimal value."
-    assert api.error("AddProduct", name="X", gid=gid, welcomeemail=-1) == "You must supply a valid welcome email ID"
+        'Invalid autosetup value. Must be one of "", "on", "order" or "payment"'
+    )
+    assert (
+        api.error("AddProduct", name="X", gid=gid, color="blue")
+        == "The color must be a valid hexadecimal value."
+    )
+    assert (
+        api.error("AddProduct", name="X", gid=gid, welcomeemail=-1)
+        == "You must supply a valid welcome email ID"
+    )
     assert api.error("AddProduct", name="X", gid=gid, **{"recommendations[0][id]": 999}) == (
-        "The recommendation product ID is invalid. This must be an existing product ID.")
+        "The recommendation product ID is invalid. This must be an existing product ID."
+    )
 
 
 def test_get_promotions(api, uow):
     build_shop(uow)
-    catalog.add_promotion(uow, catalog.PromotionInput(
-        code="SPRING", type="Percentage", value=Decimal("10"), recurring=True, appliesto=[1, 2],
-        expirationdate=date(2030, 1, 1), maxuses=100))
+    catalog.add_promotion(
+        uow,
+        catalog.PromotionInput(
+            code="SPRING",
+            type="Percentage",
+            value=Decimal("10"),
+            recurring=True,
+            appliesto=[1, 2],
+            expirationdate=date(2030, 1, 1),
+            maxuses=100,
+        ),
+    )
     catalog.add_promotion(uow, catalog.PromotionInput(code="SETUP", type="Free Setup"))
     uow.commit()
     body = api.ok("GetPromotions")
@@ -86,15 +131,20 @@ def test_get_promotions(api, uow):
     assert body["totalresults"] == 2
     spring = body["promotions"]["promotion"][0]
     assert (spring["code"], spring["value"], spring["appliesto"], spring["expirationdate"]) == (
-        "SPRING", 10, "1,2", "2030-01-01")
+        "SPRING",
+        10,
+        "1,2",
+        "2030-01-01",
+    )
     assert api.ok("GetPromotions", code="SETUP")["promotions"]["promotion"][0]["type"] == "Free Setup"
     assert api.ok("GetPromotions", code="NOPE")["totalresults"] == 0
 
 
 def test_get_servers_counts_services(api, uow, whm):
     shop = build_shop(uow, hosting_module="cpanel")
-    server = add_server(uow, "cpanel", whm.url, name="Saturn", username="root", accesshash=whm.token,
-                        maxaccounts=200)
+    server = add_server(
+        uow, "cpanel", whm.url, name="Saturn", username="root", accesshash=whm.token, maxaccounts=200
+    )
     add_server(uow, "infrafabric", "http://127.0.0.1:9", name="Cloud")
     uow.commit()
     body = api.ok("GetServers")
@@ -105,8 +155,13 @@ def test_get_servers_counts_services(api, uow, whm):
 
     client = make_client(uow)
     uow.commit()
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                    domain="saturn.example.com")
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.hosting.id,
+        domain="saturn.example.com",
+    )
     api.ok("AcceptOrder", orderid=placed["orderid"])
     for_service = api.ok("GetServers", serviceId=placed["serviceids"])
     assert [s["id"] for s in for_service["servers"]] == [server.id]
@@ -119,9 +174,26 @@ def test_server_cli_stores_secrets_encrypted(db, uow, whm, monkeypatch):
     runner = CliRunner()
     monkeypatch.setenv("BILLOW_SERVER_ACCESSHASH", whm.token)
     host, _, port = whm.url.split("//")[1].partition(":")
-    result = runner.invoke(app, ["server", "add", "Saturn", "--module", "cpanel", "--hostname", host,
-                                 "--port", port, "--insecure", "--username", "root", "--max-accounts", "10",
-                                 "--default"])
+    result = runner.invoke(
+        app,
+        [
+            "server",
+            "add",
+            "Saturn",
+            "--module",
+            "cpanel",
+            "--hostname",
+            host,
+            "--port",
+            port,
+            "--insecure",
+            "--username",
+            "root",
+            "--max-accounts",
+            "10",
+            "--default",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with db() as s:
         server = s.scalar(select(Server))
@@ -131,7 +203,12 @@ def test_server_cli_stores_secrets_encrypted(db, uow, whm, monkeypatch):
     monkeypatch.delenv("BILLOW_SERVER_ACCESSHASH")
     listed = json.loads(runner.invoke(app, ["server", "list", "--json"]).output)
     assert listed[0]["name"] == "Saturn" and "accesshash" not in json.dumps(listed)
-    assert runner.invoke(app, ["servergroup", "add", "Shared", "--server", str(server.id), "--fill", "2"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["servergroup", "add", "Shared", "--server", str(server.id), "--fill", "2"]
+        ).exit_code
+        == 0
+    )
     groups = json.loads(runner.invoke(app, ["servergroup", "list", "--json"]).output)
     assert groups == [{"id": 1, "name": "Shared", "filltype": 2, "servers": [server.id]}]
     bad = runner.invoke(app, ["server", "add", "X", "--module", "plesk", "--hostname", "h"])

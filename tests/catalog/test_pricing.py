@@ -18,18 +18,21 @@ from billow.services import catalog
 from billow.services.billing_cycles import add_months, cycle, next_due, prorate
 
 
-@pytest.mark.parametrize(("start", "cycle_name", "expected"), [
-    (date(2025, 1, 31), "Monthly", date(2025, 2, 28)),
-    (date(2024, 1, 31), "monthly", date(2024, 2, 29)),       # leap year
-    (date(2025, 3, 31), "Monthly", date(2025, 4, 30)),
-    (date(2025, 8, 31), "quarterly", date(2025, 11, 30)),
-    (date(2024, 2, 29), "Annually", date(2025, 2, 28)),
-    (date(2024, 2, 29), "Biennially", date(2026, 2, 28)),
-    (date(2025, 12, 31), "Semi-Annually", date(2026, 6, 30)),
-    (date(2025, 5, 15), "Triennially", date(2028, 5, 15)),
-    (date(2025, 5, 15), "One Time", date(2025, 5, 15)),
-    (date(2025, 5, 15), "Free Account", date(2025, 5, 15)),
-])
+@pytest.mark.parametrize(
+    ("start", "cycle_name", "expected"),
+    [
+        (date(2025, 1, 31), "Monthly", date(2025, 2, 28)),
+        (date(2024, 1, 31), "monthly", date(2024, 2, 29)),  # leap year
+        (date(2025, 3, 31), "Monthly", date(2025, 4, 30)),
+        (date(2025, 8, 31), "quarterly", date(2025, 11, 30)),
+        (date(2024, 2, 29), "Annually", date(2025, 2, 28)),
+        (date(2024, 2, 29), "Biennially", date(2026, 2, 28)),
+        (date(2025, 12, 31), "Semi-Annually", date(2026, 6, 30)),
+        (date(2025, 5, 15), "Triennially", date(2028, 5, 15)),
+        (date(2025, 5, 15), "One Time", date(2025, 5, 15)),
+        (date(2025, 5, 15), "Free Account", date(2025, 5, 15)),
+    ],
+)
 def test_next_due_month_end_rule(start, cycle_name, expected):
     assert next_due(start, cycle_name, start.day) == expected
 
@@ -70,20 +73,29 @@ def _promo(uow, code, **kw):
     return catalog.add_promotion(uow, catalog.PromotionInput(code=code, **kw))
 
 
-@pytest.mark.parametrize(("kind", "value", "recurring", "first", "renewal"), [
-    ("Percentage", "10", True, "13.50", "9.00"),      # 10% of 10 + 5 setup; renewals 9.00
-    ("Percentage", "10", False, "13.50", "10.00"),    # first payment only
-    ("Fixed Amount", "4", True, "11.00", "6.00"),
-    ("Price Override", "7.50", True, "12.50", "7.50"),
-    ("Free Setup", "0", False, "10.00", "10.00"),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "recurring", "first", "renewal"),
+    [
+        ("Percentage", "10", True, "13.50", "9.00"),  # 10% of 10 + 5 setup; renewals 9.00
+        ("Percentage", "10", False, "13.50", "10.00"),  # first payment only
+        ("Fixed Amount", "4", True, "11.00", "6.00"),
+        ("Price Override", "7.50", True, "12.50", "7.50"),
+        ("Free Setup", "0", False, "10.00", "10.00"),
+    ],
+)
 def test_promotions_on_orders(api, uow, db, kind, value, recurring, first, renewal):
     shop = build_shop(uow)
     client = make_client(uow)
     _promo(uow, "CODE", type=kind, value=Decimal(value), recurring=recurring, appliesto=[shop.hosting.id])
     uow.commit()
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                    billingcycle="monthly", promocode="CODE")
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.hosting.id,
+        billingcycle="monthly",
+        promocode="CODE",
+    )
     with db() as s:
         service = s.get(Service, int(placed["serviceids"]))
         assert (service.firstpaymentamount, service.amount) == (Decimal(first), Decimal(renewal))
@@ -98,7 +110,12 @@ def test_promotion_restrictions(api, uow, db):
     _promo(uow, "ONCE", maxuses=1, value=Decimal("5"))
     _promo(uow, "ANNUAL", value=Decimal("50"), cycles="Annually", appliesto=[shop.hosting.id])
     uow.commit()
-    order = {"clientid": client.id, "paymentmethod": "mailin", "pid": shop.hosting.id, "billingcycle": "monthly"}
+    order = {
+        "clientid": client.id,
+        "paymentmethod": "mailin",
+        "pid": shop.hosting.id,
+        "billingcycle": "monthly",
+    }
     assert api.error("AddOrder", **order, promocode="NOPE") == "The promotion code entered does not exist"
     assert api.error("AddOrder", **order, promocode="OLD") == "The promotion code entered has expired"
     api.ok("AddOrder", **order, promocode="ONCE")
@@ -120,14 +137,22 @@ def test_stock_control_and_quantities(api, uow, db):
     uow.commit()
     two = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, qty=2)
     assert two["serviceids"].count(",") == 1
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id,
-                     qty=2) == "Support Plan is out of stock"
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, qty=2)
+        == "Support Plan is out of stock"
+    )
     api.ok("CancelOrder", orderid=two["orderid"])  # stock comes back
     with db() as s:
         assert s.get(Product, shop.manual.id).qty == 3
     with frozen(date(2025, 1, 1)):
-        api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, qty=3,
-               priceoverride="1.25")
+        api.ok(
+            "AddOrder",
+            clientid=client.id,
+            paymentmethod="mailin",
+            pid=shop.manual.id,
+            qty=3,
+            priceoverride="1.25",
+        )
     with db() as s:
         amounts = {svc.amount for svc in s.scalars(select(Service).where(Service.status == "Pending"))}
         assert amounts == {Decimal("1.2500")}
@@ -137,10 +162,30 @@ def test_disabled_cycle_and_bad_config_option(api, uow):
     shop = build_shop(uow)
     client = make_client(uow)
     uow.commit()
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                     billingcycle="quarterly") == "The Quarterly billing cycle is not available for this product"
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                     billingcycle="weekly") == "Invalid Billing Cycle"
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.vps.id,
-                     **{f"configoptions[0][{shop.ram.id}]": 9999}) == "Invalid option selected for RAM"
+    assert (
+        api.error(
+            "AddOrder",
+            clientid=client.id,
+            paymentmethod="mailin",
+            pid=shop.hosting.id,
+            billingcycle="quarterly",
+        )
+        == "The Quarterly billing cycle is not available for this product"
+    )
+    assert (
+        api.error(
+            "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, billingcycle="weekly"
+        )
+        == "Invalid Billing Cycle"
+    )
+    assert (
+        api.error(
+            "AddOrder",
+            clientid=client.id,
+            paymentmethod="mailin",
+            pid=shop.vps.id,
+            **{f"configoptions[0][{shop.ram.id}]": 9999},
+        )
+        == "Invalid option selected for RAM"
+    )
     assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=999) == "Invalid Product ID"

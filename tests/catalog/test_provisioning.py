@@ -34,9 +34,19 @@ def _pay(db, invoice_id):
 
 def test_full_lifecycle_reaches_the_panels(api, uow, db, whm, fabric):
     shop, client = _arrange(uow, whm, fabric)
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin",
-                    **{"pid[0]": shop.hosting.id, "pid[1]": shop.vps.id, "domain[0]": "shop.example.com",
-                       "domain[1]": "vm.example.com", "billingcycle[0]": "monthly", "billingcycle[1]": "monthly"})
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        **{
+            "pid[0]": shop.hosting.id,
+            "pid[1]": shop.vps.id,
+            "domain[0]": "shop.example.com",
+            "domain[1]": "vm.example.com",
+            "billingcycle[0]": "monthly",
+            "billingcycle[1]": "monthly",
+        },
+    )
     hosting_id, vps_id = map(int, placed["serviceids"].split(","))
     _pay(db, int(placed["invoiceid"]))
     api.ok("AcceptOrder", orderid=placed["orderid"])
@@ -66,14 +76,21 @@ def test_full_lifecycle_reaches_the_panels(api, uow, db, whm, fabric):
     assert instance["reboots"] == 1
     assert api.error("ModuleCustom", serviceid=vps_id, func_name="explode") == "Invalid Function Name"
 
-    upgrade = api.ok("UpgradeProduct", serviceid=vps_id, type="configoptions", paymentmethod="mailin",
-                     **{f"configoptions[{shop.ram.id}]": shop.ram_choices[1].id})
+    upgrade = api.ok(
+        "UpgradeProduct",
+        serviceid=vps_id,
+        type="configoptions",
+        paymentmethod="mailin",
+        **{f"configoptions[{shop.ram.id}]": shop.ram_choices[1].id},
+    )
     assert_shape(upgrade, {k: v for k, v in example("UpgradeProduct").items() if k != "invoiceid"})
     assert upgrade["invoiceid"] and upgrade["daysuntilrenewal"] == upgrade["totaldays"] > 27
     assert upgrade["price"] == "$6.00 USD"
     assert instance["resources"] == {"ram_mb": 1024}  # not before payment
-    assert api.error("UpgradeProduct", serviceid=vps_id, type="configoptions", paymentmethod="mailin") == \
-        "Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid."
+    assert (
+        api.error("UpgradeProduct", serviceid=vps_id, type="configoptions", paymentmethod="mailin")
+        == "Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid."
+    )
     _pay(db, upgrade["invoiceid"])
     assert instance["resources"] == {"ram_mb": 4096}
     with db() as s:
@@ -86,9 +103,17 @@ def test_full_lifecycle_reaches_the_panels(api, uow, db, whm, fabric):
     with db() as s:
         assert {s.get(Service, i).status for i in (hosting_id, vps_id)} == {"Terminated"}
         names = {e.name for e in s.scalars(select(OutboxEvent))}
-        for hook in ("PreModuleCreate", "AfterModuleCreate", "AfterModuleSuspend", "AfterModuleUnsuspend",
-                     "AfterModuleChangePassword", "AfterModuleChangePackage", "AfterModuleTerminate",
-                     "AcceptOrder", "AfterProductUpgrade"):
+        for hook in (
+            "PreModuleCreate",
+            "AfterModuleCreate",
+            "AfterModuleSuspend",
+            "AfterModuleUnsuspend",
+            "AfterModuleChangePassword",
+            "AfterModuleChangePackage",
+            "AfterModuleTerminate",
+            "AcceptOrder",
+            "AfterProductUpgrade",
+        ):
             assert hook in names, hook
         logs = s.scalars(select(ModuleLog)).all()
         assert logs and all(whm.token not in (log.request + log.response) for log in logs)
@@ -97,8 +122,14 @@ def test_full_lifecycle_reaches_the_panels(api, uow, db, whm, fabric):
 
 def test_failure_is_queued_service_unchanged_and_retry_succeeds(api, uow, db, whm, fabric):
     shop, client = _arrange(uow, whm, fabric)
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                    domain="down.example.com", billingcycle="monthly")
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.hosting.id,
+        domain="down.example.com",
+        billingcycle="monthly",
+    )
     whm.down = True
     message = api.error("AcceptOrder", orderid=placed["orderid"])
     assert "HTTP 503" in message
@@ -108,8 +139,11 @@ def test_failure_is_queued_service_unchanged_and_retry_succeeds(api, uow, db, wh
     queue = api.ok("GetModuleQueue")
     assert_shape(queue, example("GetModuleQueue"))
     [entry] = queue["queue"]
-    assert (entry["moduleName"], entry["moduleAction"], entry["serviceId"]) == ("cpanel", "CreateAccount",
-                                                                                 placed["serviceids"])
+    assert (entry["moduleName"], entry["moduleAction"], entry["serviceId"]) == (
+        "cpanel",
+        "CreateAccount",
+        placed["serviceids"],
+    )
     assert "HTTP 503" in entry["lastAttemptError"]
     assert api.error("ModuleCreate", serviceid=placed["serviceids"]).startswith("Invalid response from WHM")
     assert api.ok("GetModuleQueue", moduleAction="CreateAccount")["queue"][0]["numRetries"] == "1"
@@ -127,7 +161,9 @@ def test_failure_is_queued_service_unchanged_and_retry_succeeds(api, uow, db, wh
 
 def test_timeout_and_garbage_leave_a_consistent_service(api, uow, db, whm, fabric):
     shop, client = _arrange(uow, whm, fabric)
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.vps.id, billingcycle="monthly")
+    placed = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.vps.id, billingcycle="monthly"
+    )
     os.environ["BILLOW_MODULE_TIMEOUT_SECONDS"] = "0.3"
     reset_settings()
     try:
@@ -154,8 +190,14 @@ def test_auto_setup_on_payment_and_unsuspend_on_payment(api, uow, db, whm, fabri
 
         work.session.get(Product, shop.hosting.id).autosetup = "payment"
         work.commit()
-    placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id,
-                    domain="paid.example.com", billingcycle="monthly")
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.hosting.id,
+        domain="paid.example.com",
+        billingcycle="monthly",
+    )
     assert not whm.accounts
     _pay(db, int(placed["invoiceid"]))
     assert "paid" in whm.accounts
@@ -165,11 +207,14 @@ def test_auto_setup_on_payment_and_unsuspend_on_payment(api, uow, db, whm, fabri
         assert "OrderPaid" in {e.name for e in s.scalars(select(OutboxEvent))}
     api.ok("ModuleSuspend", serviceid=placed["serviceids"], suspendreason="Overdue on Payment")
     with UnitOfWork(db) as work:
-        from billow.services.invoices import create_invoice
         from billow.services.billing_contract import InvoiceLine
+        from billow.services.invoices import create_invoice
 
-        invoice = create_invoice(work, client.id, [InvoiceLine("Renewal", Decimal("10.00"), type="Hosting",
-                                                               relid=int(placed["serviceids"]))])
+        invoice = create_invoice(
+            work,
+            client.id,
+            [InvoiceLine("Renewal", Decimal("10.00"), type="Hosting", relid=int(placed["serviceids"]))],
+        )
         work.commit()
     _pay(db, invoice.id)
     assert not whm.accounts["paid"]["suspended"]
@@ -177,8 +222,15 @@ def test_auto_setup_on_payment_and_unsuspend_on_payment(api, uow, db, whm, fabri
 
 def test_module_action_errors(api, uow, whm, fabric):
     shop, client = _arrange(uow, whm, fabric)
-    for action in ("ModuleCreate", "ModuleSuspend", "ModuleUnsuspend", "ModuleTerminate", "ModuleChangePackage",
-                   "ModuleChangePw", "ModuleCustom"):
+    for action in (
+        "ModuleCreate",
+        "ModuleSuspend",
+        "ModuleUnsuspend",
+        "ModuleTerminate",
+        "ModuleChangePackage",
+        "ModuleChangePw",
+        "ModuleCustom",
+    ):
         assert api.error(action) == "Service ID is required"
         assert api.error(action, serviceid=999) == "Service ID not found"
     placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, noinvoice=1)

@@ -10,11 +10,22 @@ from billow.modules.servers.cpanel import CpanelModule, _megabytes
 
 def params(whm, **extra):
     host, _, port = whm.url.split("//")[1].partition(":")
-    base = {"serverhostname": host, "serverport": int(port), "serversecure": False,
-            "serverusername": "root", "serveraccesshash": whm.token, "serverpassword": "",
-            "username": "examplec", "password": "S3cret!pass", "domain": "example.com",
-            "configoption1": "starter_pkg", "configoption2": "", "configoptions": {},
-            "clientsdetails": {"email": "owner@example.com"}, "serviceid": 7}
+    base = {
+        "serverhostname": host,
+        "serverport": int(port),
+        "serversecure": False,
+        "serverusername": "root",
+        "serveraccesshash": whm.token,
+        "serverpassword": "",
+        "username": "examplec",
+        "password": "S3cret!pass",
+        "domain": "example.com",
+        "configoption1": "starter_pkg",
+        "configoption2": "",
+        "configoptions": {},
+        "clientsdetails": {"email": "owner@example.com"},
+        "serviceid": 7,
+    }
     base.update(extra)
     return ModuleParams(base)
 
@@ -26,10 +37,18 @@ def test_full_account_lifecycle_uses_whm_functions_and_auth_header(whm):
     assert request["headers"]["Authorization"] == f"whm root:{whm.token}"
     query = {k: v[0] for k, v in parse_qs(urlsplit(request["path"]).query).items()}
     assert urlsplit(request["path"]).path == "/json-api/createacct"
-    assert query == {"api.version": "1", "username": "examplec", "domain": "example.com", "plan": "starter_pkg",
-                     "password": "S3cret!pass", "contactemail": "owner@example.com"}
+    assert query == {
+        "api.version": "1",
+        "username": "examplec",
+        "domain": "example.com",
+        "plan": "starter_pkg",
+        "password": "S3cret!pass",
+        "contactemail": "owner@example.com",
+    }
     assert module.suspend_account(params(whm, suspendreason="Overdue on Payment")).success
-    assert whm.accounts["examplec"]["suspended"] and whm.accounts["examplec"]["reason"] == "Overdue on Payment"
+    assert (
+        whm.accounts["examplec"]["suspended"] and whm.accounts["examplec"]["reason"] == "Overdue on Payment"
+    )
     assert module.unsuspend_account(params(whm)).success and not whm.accounts["examplec"]["suspended"]
     assert module.change_package(params(whm, configoption1="gold_pkg")).success
     assert whm.accounts["examplec"]["plan"] == "gold_pkg"
@@ -39,7 +58,8 @@ def test_full_account_lifecycle_uses_whm_functions_and_auth_header(whm):
     assert sso.success and sso.data["url"].startswith("https://server.example.net:2083/")
     usage = module.usage_update(params(whm))
     assert [(u.username, u.diskusage, u.disklimit, u.bwusage, u.bwlimit) for u in usage] == [
-        ("examplec", 150, 1000, 300, 2048)]
+        ("examplec", 150, 1000, 300, 2048)
+    ]
     assert module.terminate_account(params(whm)).success and "examplec" not in whm.accounts
     assert [c.action for c in module.calls][:2] == ["createacct", "suspendacct"]
 
@@ -79,7 +99,10 @@ def test_timeout_is_a_readable_failure(whm):
 
 def test_connection_test_lists_packages(whm):
     result = CpanelModule(timeout=5).test_connection(params(whm))
-    assert result.success and result.data == {"version": "11.118.0.5", "packages": ["gold_pkg", "starter_pkg"]}
+    assert result.success and result.data == {
+        "version": "11.118.0.5",
+        "packages": ["gold_pkg", "starter_pkg"],
+    }
 
 
 def test_size_parsing():

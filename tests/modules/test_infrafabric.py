@@ -10,11 +10,23 @@ from billow.modules.servers.infrafabric import InfraFabricModule
 
 def params(fabric, **extra):
     host, _, port = fabric.url.split("//")[1].partition(":")
-    base = {"serverhostname": host, "serverport": int(port), "serversecure": False,
-            "serverusername": fabric.key, "serverpassword": fabric.secret, "serviceid": 3,
-            "domain": "vm1.example.com", "password": "R00t!pass", "username": "",
-            "configoption1": "small-1", "configoption2": "eu", "configoption3": "debian-12",
-            "configoption4": "vm", "configoptions": {"RAM": "4096", "CPU": "2"}, "moduledata": {}}
+    base = {
+        "serverhostname": host,
+        "serverport": int(port),
+        "serversecure": False,
+        "serverusername": fabric.key,
+        "serverpassword": fabric.secret,
+        "serviceid": 3,
+        "domain": "vm1.example.com",
+        "password": "R00t!pass",
+        "username": "",
+        "configoption1": "small-1",
+        "configoption2": "eu",
+        "configoption3": "debian-12",
+        "configoption4": "vm",
+        "configoptions": {"RAM": "4096", "CPU": "2"},
+        "moduledata": {},
+    }
     base.update(extra)
     return ModuleParams(base)
 
@@ -30,9 +42,13 @@ def test_lifecycle_maps_to_the_contract(fabric):
     p = params(fabric, moduledata={"instance_id": iid})
     assert module.suspend_account(p).success and fabric.instances[iid]["status"] == "stopped"
     assert module.unsuspend_account(p).success and fabric.instances[iid]["status"] == "running"
-    assert module.change_package(params(fabric, moduledata={"instance_id": iid}, configoption1="large-4")).success
+    assert module.change_package(
+        params(fabric, moduledata={"instance_id": iid}, configoption1="large-4")
+    ).success
     assert fabric.instances[iid]["plan"] == "large-4"
-    assert module.change_password(params(fabric, moduledata={"instance_id": iid}, password="An0ther!")).success
+    assert module.change_password(
+        params(fabric, moduledata={"instance_id": iid}, password="An0ther!")
+    ).success
     assert fabric.instances[iid]["root_password"] == "An0ther!"
     assert module.reboot(p).success and fabric.instances[iid]["reboots"] == 1
     assert module.console(p).data["url"].startswith("https://console.example.net/")

@@ -98,8 +98,9 @@ class Proration:
     amount: Decimal
 
 
-def prorate(amount: Decimal, today: date, due: date, cycle_name: str, anchor_day: int | None = None,
-            places: int = 2) -> Proration:
+def prorate(
+    amount: Decimal, today: date, due: date, cycle_name: str, anchor_day: int | None = None, places: int = 2
+) -> Proration:
     """The share of *amount* (a per-cycle price) for the days from *today* to *due*.
 
     Total days are those of the cycle that ends on *due* (so February and leap years count
@@ -113,4 +114,3 @@ def prorate(amount: Decimal, today: date, due: date, cycle_name: str, anchor_day
     remaining = max(0, min((due - today).days, total))
     share = amount * Decimal(remaining) / Decimal(total) if total else Decimal(0)
     return Proration(remaining, total, quantize(share, places))
-

@@ -101,9 +101,7 @@ class ServiceConfigOption(Base):
     __tablename__ = "service_config_options"
     __table_args__ = (UniqueConstraint("service_id", "option_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    service_id: Mapped[int] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), index=True
-    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
     option_id: Mapped[int] = mapped_column(Integer)
     choice_id: Mapped[int] = mapped_column(Integer, default=0)
     qty: Mapped[int] = mapped_column(Integer, default=0)

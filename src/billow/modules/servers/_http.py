@@ -30,8 +30,9 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError | RetryableStatus)
 
 
-def send(client: httpx.Client, method: str, url: str, *, idempotent: bool, attempts: int = 3,
-         **kwargs: Any) -> httpx.Response:
+def send(
+    client: httpx.Client, method: str, url: str, *, idempotent: bool, attempts: int = 3, **kwargs: Any
+) -> httpx.Response:
     """Send one request; retry *idempotent* ones up to *attempts* times with back-off.
 
     Returns the last response (a 5xx one after the last retry); transport errors after
