@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
-#: Benchmark modules under ``bench/``; each has ``run()`` printing its ratios.
-BENCHMARKS = ("orders",)
+#: Benchmark name -> module with a ``run()`` function.
+BENCHMARKS = {
+    "api_clients": "bench.api_clients",
+    "billing": "bench.billing",
+    "orders": "bench.orders",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", help="run one benchmark by name")
     args = parser.parse_args(argv)
-    import importlib
-
-    for name in BENCHMARKS:
+    for name, module in BENCHMARKS.items():
         if args.only and args.only != name:
             continue
-        importlib.import_module(f"bench.{name}").run()
+        importlib.import_module(module).run()
     return 0

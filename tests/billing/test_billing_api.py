@@ -275,3 +275,14 @@ def test_billable_items_and_gen_invoices(api, uow, cid, db):
     assert api.ok("GenInvoices")["numcreated"] == "0"
     total = peek(db, lambda u: u.session.get(Invoice, gen["latestinvoiceid"]).total)
     assert total == Decimal("150")
+
+
+def test_client_stats_through_get_clients_details(api, cid):
+    inv = _invoice(api, cid, "12.50")
+    api.ok("AddInvoicePayment", invoiceid=inv, transid="s1", gateway="mailin", amount="2.50",
+           date="2026-01-01")
+    api.ok("AddCredit", clientid=cid, description="x", amount="3")
+    stats = api.ok("GetClientsDetails", clientid=cid, stats="true")["stats"]
+    assert stats["numunpaidinvoices"] == 1 and stats["dueinvoicesbalance"] == "$10.00 USD"
+    assert stats["creditbalance"] == "$3.00 USD" and stats["incredit"] is True
+    assert stats["income"] == "$2.50 USD"

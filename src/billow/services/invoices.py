@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import lazyload
 
 from billow.db.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter, Transaction
 from billow.db.models.billing import INVOICE_STATUSES
@@ -405,6 +406,8 @@ def list_invoices(
     order = [column.desc() if flt.descending else column.asc()]
     if column is not Invoice.id:
         order.append(Invoice.id.desc() if flt.descending else Invoice.id.asc())
+    # A list shows no items: skip the eager item load the invoice mapping does by default.
+    query = query.options(lazyload(Invoice.items))
     rows = uow.session.scalars(query.order_by(*order).offset(offset).limit(limit)).unique().all()
     return total, rows
 
