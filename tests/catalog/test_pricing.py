@@ -189,3 +189,35 @@ def test_disabled_cycle_and_bad_config_option(api, uow):
         == "Invalid option selected for RAM"
     )
     assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=999) == "Invalid Product ID"
+
+
+def test_recurring_promotion_stops_after_recurfor_renewals(api, uow, db):
+    from billow.services import invoicegen
+    from billow.uow import UnitOfWork
+
+    shop = build_shop(uow)
+    client = make_client(uow)
+    _promo(uow, "TWICE", type="Fixed Amount", value=Decimal("4"), recurring=True, recurfor=2)
+    uow.commit()
+    placed = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.hosting.id,
+        billingcycle="monthly",
+        promocode="TWICE",
+        noinvoice=1,
+    )
+    sid = int(placed["serviceids"])
+    with UnitOfWork(db) as work:
+        service = work.session.get(Service, sid)
+        service.status = "Active"
+        service.regdate = service.nextduedate = service.nextinvoicedate = date(2025, 1, 10)
+        work.commit()
+    totals = []
+    for as_of in (date(2025, 1, 10), date(2025, 2, 10), date(2025, 3, 10)):
+        with UnitOfWork(db) as work:
+            [invoice] = invoicegen.generate_invoices(work, as_of=as_of)
+            totals.append(invoice.total)
+            work.commit()
+    assert totals == [Decimal("6.0000"), Decimal("6.0000"), Decimal("10.0000")]

@@ -580,8 +580,26 @@ def _advance_service(service_id: int):  # type: ignore[no-untyped-def]
             service.nextinvoicedate = next_due(
                 service.nextinvoicedate, service.billingcycle, service.regdate.day
             )
+            _count_promotion_use(uow, service)
 
     return advance
+
+
+def _count_promotion_use(uow: UnitOfWork, service: Service) -> None:
+    """One more discounted renewal; past ``recurfor`` the service recurs at list price."""
+    from billow.db.models import Promotion
+
+    promotion = uow.session.get(Promotion, service.promoid) if service.promoid else None
+    if promotion is None or not promotion.recurring or not promotion.recurfor:
+        return
+    service.promo_uses += 1
+    if service.promo_uses >= promotion.recurfor:
+        product = uow.session.get(Product, service.packageid)
+        client = uow.session.get(Client, service.userid)
+        if product is not None and client is not None:
+            service.amount = pricing.service_recurring(
+                uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
+            )
 
 
 def _advance_addon(addon_id: int):  # type: ignore[no-untyped-def]

@@ -520,7 +520,10 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
     service has been tried (the successful ones are kept).
     """
     opts = opts or AcceptOptions()
-    order = uow.session.get(Order, order_id) if order_id else None
+    # Lock the order row, then re-check: two concurrent accepts must not provision twice.
+    order = (
+        uow.session.scalar(select(Order).where(Order.id == order_id).with_for_update()) if order_id else None
+    )
     if order is None or order.status != "Pending":
         raise NotFound(NOT_PENDING)
     if opts.serverid:

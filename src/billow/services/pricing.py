@@ -222,8 +222,14 @@ def service_recurring(
     currency_id: int,
     cycle_name: str,
 ) -> Decimal:
-    """What *service* should recur at on its product's list price (``autorecalc``)."""
+    """What *service* should recur at on its product's list price (``autorecalc``).
+
+    A recurring promotion limited to ``recurfor`` renewals stops discounting once the
+    service has been invoiced that many renewals.
+    """
     promotion = uow.session.get(Promotion, service.promoid) if service.promoid else None
+    if promotion is not None and promotion.recurfor and service.promo_uses >= promotion.recurfor:
+        promotion = None
     quote = product_quote(
         uow, product, currency_id, cycle_name, options, qty=service.qty, promotion=promotion
     )

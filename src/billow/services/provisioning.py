@@ -230,6 +230,9 @@ def run(
 ) -> ModuleResult:
     """Run module action *key* (see :data:`ACTIONS`, or ``custom``) for *service*."""
     product, module = _module_for(uow, service)
+    # Serialise module actions on one service (suspend racing unsuspend); a no-op on SQLite,
+    # whose write transactions are already serial.
+    uow.session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
     if key == "custom":
         functions = type(module).custom_functions()
         if func_name not in functions:
