@@ -221,3 +221,39 @@ def test_recurring_promotion_stops_after_recurfor_renewals(api, uow, db):
             totals.append(invoice.total)
             work.commit()
     assert totals == [Decimal("6.0000"), Decimal("6.0000"), Decimal("10.0000")]
+
+
+@pytest.mark.parametrize(
+    ("ordered", "charge_next", "first", "due"),
+    [
+        (date(2025, 1, 16), 0, "5.16", date(2025, 2, 1)),  # 10.00 x 16/31 up to the 1st
+        (date(2025, 1, 16), 20, "5.16", date(2025, 2, 1)),  # before the 20th: share only
+        (date(2025, 1, 25), 20, "12.26", date(2025, 3, 1)),  # 10 x 7/31 + next month in full
+        (date(2024, 2, 10), 0, "6.90", date(2024, 3, 1)),  # leap February: 20 of 29 days
+    ],
+)
+def test_pro_rata_products(api, uow, db, ordered, charge_next, first, due):
+    shop = build_shop(uow)
+    client = make_client(uow)
+    product = uow.session.get(Product, shop.manual.id)
+    product.proratabilling, product.proratadate, product.proratachargenextmonth = True, 1, charge_next
+    catalog.set_price(uow, "product", product.id, shop.currency.id, {"monthly": "10.00"})
+    uow.commit()
+    with frozen(ordered):
+        placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id)
+    with db() as s:
+        service = s.get(Service, int(placed["serviceids"]))
+        assert (service.firstpaymentamount, service.nextduedate, service.amount) == (
+            Decimal(first),
+            due,
+            Decimal("10.0000"),
+        )
+    from billow.services import payments
+    from billow.uow import UnitOfWork
+
+    with UnitOfWork(db) as work:
+        payments.add_payment(work, int(placed["invoiceid"]), transid="pr", gateway="mailin")
+        work.commit()
+    with db() as s:
+        service = s.get(Service, int(placed["serviceids"]))
+        assert service.nextduedate == due and service.nextinvoicedate == due

@@ -91,6 +91,11 @@ def previous_due(current: date, cycle_name: str, anchor_day: int | None = None) 
     return add_months(current, -c.months, anchor_day)
 
 
+def anchor_day(item: object) -> int:
+    """The day of the month *item*'s (a service's or addon's) due dates are anchored on."""
+    return int(getattr(item, "anchor_day", 0) or 0) or item.regdate.day  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Proration:
     days_remaining: int

@@ -33,7 +33,7 @@ from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import DueItem, InvoiceLine
-from billow.services.billing_cycles import cycle, next_due, prorate
+from billow.services.billing_cycles import anchor_day, cycle, next_due, prorate
 from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
@@ -381,9 +381,9 @@ def calculate_upgrade(
             max(new_recurring - service.amount, ZERO),
             type_,
         )
-    old_share = prorate(service.amount, today, due, service.billingcycle, service.regdate.day, places)
+    old_share = prorate(service.amount, today, due, service.billingcycle, anchor_day(service), places)
     if target_cycle == service.billingcycle:
-        share = prorate(new_recurring, today, due, service.billingcycle, service.regdate.day, places)
+        share = prorate(new_recurring, today, due, service.billingcycle, anchor_day(service), places)
         amount = share.amount - old_share.amount
     else:
         # A new cycle starts today: pay it in full, less the unused part of the old one.
@@ -495,6 +495,7 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     )
     service.amount = upgrade.new_recurring
     if service.billingcycle != old_cycle:
+        service.anchor_day = uow.today.day
         service.nextduedate = next_due(uow.today, service.billingcycle, uow.today.day)
         service.nextinvoicedate = service.nextduedate
     upgrade.status = "Completed"
@@ -531,7 +532,7 @@ def due_items(
         name = product.name if product else "Service"
         due = service.nextinvoicedate
         assert due is not None
-        end = next_due(due, service.billingcycle, service.regdate.day)
+        end = next_due(due, service.billingcycle, anchor_day(service))
         title = f"{name}" + (f" - {service.domain}" if service.domain else "")
         items.append(
             DueItem(
@@ -578,7 +579,7 @@ def _advance_service(service_id: int):  # type: ignore[no-untyped-def]
         service = uow.session.get(Service, service_id)
         if service is not None and service.nextinvoicedate is not None:
             service.nextinvoicedate = next_due(
-                service.nextinvoicedate, service.billingcycle, service.regdate.day
+                service.nextinvoicedate, service.billingcycle, anchor_day(service)
             )
             _count_promotion_use(uow, service)
 
@@ -606,7 +607,7 @@ def _advance_addon(addon_id: int):  # type: ignore[no-untyped-def]
     def advance(uow: UnitOfWork, invoice_id: int) -> None:
         addon = uow.session.get(ServiceAddon, addon_id)
         if addon is not None and addon.nextinvoicedate is not None:
-            addon.nextinvoicedate = next_due(addon.nextinvoicedate, addon.billingcycle, addon.regdate.day)
+            addon.nextinvoicedate = next_due(addon.nextinvoicedate, addon.billingcycle, anchor_day(addon))
 
     return advance
 
@@ -640,7 +641,7 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
     if service is None:
         return
     if service.nextduedate is not None and (paid_due is None or paid_due == service.nextduedate):
-        service.nextduedate = next_due(service.nextduedate, service.billingcycle, service.regdate.day)
+        service.nextduedate = next_due(service.nextduedate, service.billingcycle, anchor_day(service))
         if service.nextinvoicedate is None or service.nextinvoicedate < service.nextduedate:
             service.nextinvoicedate = service.nextduedate
     product = uow.session.get(Product, service.packageid)
@@ -674,7 +675,7 @@ def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
     if addon is None:
         return
     if addon.nextduedate is not None and (paid_due is None or paid_due == addon.nextduedate):
-        addon.nextduedate = next_due(addon.nextduedate, addon.billingcycle, addon.regdate.day)
+        addon.nextduedate = next_due(addon.nextduedate, addon.billingcycle, anchor_day(addon))
         if addon.nextinvoicedate is None or addon.nextinvoicedate < addon.nextduedate:
             addon.nextinvoicedate = addon.nextduedate
     if addon.status == "Pending":

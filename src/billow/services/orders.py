@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import InvoiceLine
-from billow.services.billing_cycles import cycle, next_due
+from billow.services.billing_cycles import anchor_day, cycle, next_due
 from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
@@ -114,12 +114,12 @@ def _group_name(uow: UnitOfWork, product: Product) -> str:
     return group.name if group else ""
 
 
-def _period(uow: UnitOfWork, cycle_name: str) -> str:
+def _period(uow: UnitOfWork, cycle_name: str, until: date | None = None) -> str:
     c = cycle(cycle_name)
     if not c.recurring:
         return ""
     start = uow.today
-    end = next_due(start, c.display, start.day) - timedelta(days=1)
+    end = (until or next_due(start, c.display, start.day)) - timedelta(days=1)
     return f" ({start.strftime('%d/%m/%Y')} - {end.strftime('%d/%m/%Y')})"
 
 
@@ -215,15 +215,17 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
     if not req.noinvoice and lines and order.amount > 0:
         invoice_id = create_order_invoice(uow, client, order, lines, send_email=not req.noinvoiceemail)
         order.invoiceid = invoice_id
-        for service in uow.session.scalars(select(Service).where(Service.orderid == order.id)):
+        for service in uow.session.scalars(
+            select(Service).where(Service.orderid == order.id, Service.nextinvoicedate <= uow.today)
+        ):
             service.nextinvoicedate = next_due(
-                service.nextduedate or uow.today, service.billingcycle, service.regdate.day
+                service.nextduedate or uow.today, service.billingcycle, anchor_day(service)
             )
         for service_addon in uow.session.scalars(
             select(ServiceAddon).where(ServiceAddon.orderid == order.id)
         ):
             service_addon.nextinvoicedate = next_due(
-                service_addon.nextduedate or uow.today, service_addon.billingcycle, service_addon.regdate.day
+                service_addon.nextduedate or uow.today, service_addon.billingcycle, anchor_day(service_addon)
             )
     if not req.noemail:
         request_email(uow, "Order Confirmation", order.id)
@@ -297,6 +299,11 @@ def _add_item(
         promotion=promotion if applies else None,
         price_override=item.priceoverride,
     )
+    places = client.currency.decimals if client.currency else 2
+    first = pricing.prorata(product, quote.price, uow.today, c.display, places)
+    first_price = first.price if first else quote.price
+    first_payment = max(quote.setup + first_price - quote.discount, ZERO)
+    period = _period(uow, c.display, first.next_due if first else None)
     services, lines = [], []
     group = _group_name(uow, product)
     for _ in range(count):
@@ -308,11 +315,13 @@ def _add_item(
             domain=(item.domain or item.hostname).strip().lower(),
             paymentmethod=req.paymentmethod,
             qty=per_service_qty,
-            firstpaymentamount=quote.first_payment,
+            firstpaymentamount=first_payment,
             amount=quote.recurring,
             billingcycle=c.display,
-            nextduedate=uow.today,
-            nextinvoicedate=uow.today,
+            # Pro-rata services are due on their pro-rata day once the first invoice is paid.
+            nextduedate=first.next_due if first else uow.today,
+            nextinvoicedate=first.next_due if first else uow.today,
+            anchor_day=first.day if first else 0,
             status="Pending",
             promoid=promotion.id if applies and promotion else 0,
         )
@@ -337,8 +346,8 @@ def _add_item(
         title = f"{group} - {product.name}" + (f" - {service.domain}" if service.domain else "")
         lines.append(
             InvoiceLine(
-                title + _period(uow, c.display),
-                quote.price,
+                title + period,
+                first_price,
                 taxed=product.tax,
                 type="Hosting",
                 relid=service.id,
@@ -360,7 +369,7 @@ def _add_item(
             lines.append(
                 InvoiceLine(
                     f"Promotional Code: {promotion.code} - {promotion.type}",
-                    -quote.discount,
+                    -min(quote.discount, quote.setup + first_price),
                     taxed=product.tax,
                     type="PromoHosting",
                     relid=service.id,

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from billow.db.models import Addon, Currency, Order, Price, Product, Promotion, Service
 from billow.errors import ValidationError
 from billow.money import ZERO, quantize
-from billow.services.billing_cycles import Cycle, cycle
+from billow.services.billing_cycles import Cycle, add_months, cycle, prorate
 from billow.services.catalog import ChosenOption, prices_of
 from billow.uow import UnitOfWork
 
@@ -122,6 +122,38 @@ def product_quote(
         quantize(discount, places),
         quantize(max(recurring, ZERO), places),
     )
+
+
+@dataclass(frozen=True)
+class ProRata:
+    """The first period of a pro-rata product: from the order date to the pro-rata day."""
+
+    #: what the first period costs (the prorated share, plus a full cycle when charged)
+    price: Decimal
+    #: the due date once the first invoice is paid
+    next_due: date
+    day: int
+
+
+def prorata(
+    product: Product, price: Decimal, today: date, cycle_name: str, places: int = 2
+) -> ProRata | None:
+    """WHMCS's pro-rata billing: bill up to the next ``proratadate`` day of the month.
+
+    Ordered on or after ``proratachargenextmonth``, the following full cycle is charged
+    too. ``None`` when the product does not bill pro rata or the cycle does not recur.
+    """
+    c = cycle(cycle_name)
+    if not product.proratabilling or not product.proratadate or not c.recurring:
+        return None
+    day = min(max(product.proratadate, 1), 31)
+    target = add_months(today.replace(day=1), 0, day)
+    if target <= today:
+        target = add_months(target, 1, day)
+    share = prorate(price, today, target, c.display, day, places).amount
+    if product.proratachargenextmonth and today.day >= product.proratachargenextmonth:
+        return ProRata(quantize(share + price, places), add_months(target, c.months, day), day)
+    return ProRata(share, target, day)
 
 
 def addon_quote(uow: UnitOfWork, addon: Addon, currency_id: int, cycle_name: str, qty: int = 1) -> Quote:

@@ -91,6 +91,8 @@ class Service(Timestamps, Base):
     bwusage: Mapped[int] = mapped_column(Integer, default=0)
     bwlimit: Mapped[int] = mapped_column(Integer, default=0)
     lastupdate: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: day of the month due dates fall on (0: the registration day; pro-rata products set it)
+    anchor_day: Mapped[int] = mapped_column(Integer, default=0)
     #: what the provisioning module keeps about the remote account (instance id ...)
     module_data: Mapped[dict] = mapped_column(JSON, default=dict)
 
