@@ -172,3 +172,22 @@ def test_quantity_and_yes_no_options_are_priced_per_unit(api, uow, db):
         "Extra IPs": ("quantity", "3"),
         "SSL": ("yesno", "1"),
     }
+
+
+def test_no_server_with_room_is_a_queued_failure(api, uow, db, whm):
+    shop, server, client = _shop(uow, whm)
+    servers.update_server(uow, server.id, {"maxaccounts": 1})
+    uow.commit()
+    first = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, domain="one.example"
+    )
+    api.ok("AcceptOrder", orderid=first["orderid"])
+    second = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, domain="two.example"
+    )
+    assert (
+        api.error("AcceptOrder", orderid=second["orderid"])
+        == "No cPanel server with free capacity is available"
+    )
+    assert list(whm.accounts) == ["one"]
+    assert api.ok("GetModuleQueue")["queue"][0]["serviceId"] == second["serviceids"]

@@ -261,11 +261,15 @@ def run(
     ):
         if isinstance(override, dict):
             params.update({k: v for k, v in override.items() if k not in ("abortcmd", "abortmsg")})
-    try:
-        result = getattr(module, action.method)(params)
-    except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
-        log.exception("module %s %s crashed", module.name, action.function)
-        result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
+    if module.requires_server and not service.server_id:
+        # Nothing to call: every server is full, disabled, or none exists for the module.
+        result = ModuleResult.failed(f"No {module.display_name} server with free capacity is available")
+    else:
+        try:
+            result = getattr(module, action.method)(params)
+        except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
+            log.exception("module %s %s crashed", module.name, action.function)
+            result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
     _write_log(uow, module, service.id, secrets_)
     if not isinstance(result, ModuleResult):
         result = ModuleResult.failed(f"Invalid module response: {result!r}")
