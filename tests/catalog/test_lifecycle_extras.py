@@ -191,3 +191,69 @@ def test_no_server_with_room_is_a_queued_failure(api, uow, db, whm):
     )
     assert list(whm.accounts) == ["one"]
     assert api.ok("GetModuleQueue")["queue"][0]["serviceId"] == second["serviceids"]
+
+
+def test_product_upgrade_reaches_the_panel_after_payment(api, uow, db, whm):
+    shop, _server, client = _shop(uow, whm)
+    gold = catalog.add_product(
+        uow,
+        catalog.ProductInput(
+            name="Gold",
+            gid=shop.group.id,
+            type="hostingaccount",
+            module="cpanel",
+            module_settings={"configoption1": "gold_pkg"},
+            pricing={shop.currency.id: {"monthly": "30.00"}},
+        ),
+    )
+    uow.commit()
+    placed = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, domain="up.example"
+    )
+    from billow.services import payments
+
+    with UnitOfWork(db) as work:
+        payments.add_payment(work, int(placed["invoiceid"]), transid="first", gateway="mailin")
+        work.commit()
+    api.ok("AcceptOrder", orderid=placed["orderid"])
+    upgrade = api.ok(
+        "UpgradeProduct",
+        serviceid=placed["serviceids"],
+        type="product",
+        newproductid=gold.id,
+        newproductbillingcycle="monthly",
+        paymentmethod="mailin",
+    )
+    assert whm.accounts["up"]["plan"] == "starter_pkg"
+    with UnitOfWork(db) as work:
+        payments.add_payment(work, int(upgrade["invoiceid"]), transid="upgrade", gateway="mailin")
+        work.commit()
+    assert whm.accounts["up"]["plan"] == "gold_pkg"
+    with db() as s:
+        service = s.get(Service, int(placed["serviceids"]))
+        assert (service.packageid, service.amount) == (gold.id, Decimal("30.0000"))
+
+
+def test_refused_password_change_keeps_the_old_password(api, uow, db, whm):
+    shop, _server, client = _shop(uow, whm)
+    placed = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, domain="pw.example"
+    )
+    api.ok("AcceptOrder", orderid=placed["orderid"])
+    before = whm.accounts["pw"]["password"]
+    assert (
+        api.error("ModuleChangePw", serviceid=placed["serviceids"], servicepassword="short")
+        == "The password is too weak."
+    )
+    with db() as s:
+        assert provisioning.service_password(s.get(Service, int(placed["serviceids"]))) == before
+
+
+def test_required_product_custom_field(api, uow, whm):
+    shop, _server, client = _shop(uow, whm)
+    catalog.add_product_field(uow, shop.manual.id, "Reason", required=True)
+    uow.commit()
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id)
+        == "You did not provide required custom field value for Reason"
+    )

@@ -649,6 +649,9 @@ def delete_services(uow: UnitOfWork, service_ids: list[int]) -> None:
     """Remove services with their options, custom field values and addons."""
     if not service_ids:
         return
+    owners = dict(
+        uow.session.execute(select(Service.id, Service.userid).where(Service.id.in_(service_ids))).all()
+    )
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id.in_(service_ids)))
     from billow.db.models import CustomField
 
@@ -660,6 +663,13 @@ def delete_services(uow: UnitOfWork, service_ids: list[int]) -> None:
     )
     uow.session.execute(delete(ServiceAddon).where(ServiceAddon.service_id.in_(service_ids)))
     uow.session.execute(delete(Service).where(Service.id.in_(service_ids)))
+    for service_id, client_id in owners.items():
+        uow.emit(
+            "ServiceDelete",
+            {"userid": client_id, "clientId": client_id, "serviceid": service_id},
+            resource_type="service",
+            resource_id=service_id,
+        )
 
 
 def _return_stock(uow: UnitOfWork, order: Order) -> None:
