@@ -271,3 +271,33 @@ def test_client_stats_close_and_delete(api, uow, db):
     api.ok("DeleteClient", clientid=client.id)
     with db() as s:
         assert s.scalar(select(Service)) is None and s.scalar(select(ServiceAddon)) is None
+
+
+def test_on_demand_service_renewal_order(api, uow, db):
+    shop, client, placed = _ordered(api, uow, noinvoice=1)
+    sid = int(placed["serviceids"])
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin", servicerenewals=sid)
+        == f"Service ID {sid} can not be renewed at this time."
+    )
+    with UnitOfWork(db) as work:
+        service = work.session.get(Service, sid)
+        service.status = "Active"
+        service.regdate = service.nextduedate = service.nextinvoicedate = date(2025, 3, 31)
+        work.commit()
+    with frozen(date(2025, 3, 20)):
+        renewal = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", servicerenewals=sid)
+    with db() as s:
+        invoice = s.get(Invoice, int(renewal["invoiceid"]))
+        assert invoice.total == Decimal("10.0000") and invoice.items[0].description.endswith("(Renewal)")
+        assert str(s.get(Service, sid).nextinvoicedate) == "2025-04-30"
+    with UnitOfWork(db) as work:
+        assert [
+            i for i in invoicegen.collect_due_items(work, date(2025, 4, 1), None, None) if i.relid == sid
+        ] == []
+    other = make_client(uow)
+    uow.commit()
+    assert (
+        api.error("AddOrder", clientid=other.id, paymentmethod="mailin", servicerenewals=sid)
+        == "Service ID not owned by Client ID provided"
+    )

@@ -442,14 +442,19 @@ def _renewal_line(uow: UnitOfWork, client: Client, service_id: int) -> InvoiceLi
     if service.status not in ("Active", "Suspended") or not cycle(service.billingcycle).recurring:
         raise ValidationError(f"Service ID {service_id} can not be renewed at this time.")
     product = uow.session.get(Product, service.packageid)
-    name = product.name if product else "Service"
+    title = " - ".join(p for p in (product.name if product else "Service", service.domain) if p)
+    due = service.nextduedate or uow.today
+    # This invoice covers the period starting at the due date: the daily run must not bill it again.
+    following = next_due(due, service.billingcycle, anchor_day(service))
+    if service.nextinvoicedate is None or service.nextinvoicedate < following:
+        service.nextinvoicedate = following
     return InvoiceLine(
-        f"{name} - {service.domain} (Renewal)".replace(" -  (", " ("),
+        f"{title} (Renewal)",
         service.amount,
         taxed=bool(product and product.tax),
         type="Hosting",
         relid=service.id,
-        duedate=service.nextduedate,
+        duedate=due,
     )
 
 
