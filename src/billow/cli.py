@@ -25,13 +25,13 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
-server_app = typer.Typer(help="Provisioning servers (credentials are stored encrypted).", no_args_is_help=True)
+app.add_typer(invoice_app, name="invoice")
+server_app = typer.Typer(help="Provisioning servers (credentials stored encrypted).", no_args_is_help=True)
 servergroup_app = typer.Typer(help="Server groups: where new services are placed.", no_args_is_help=True)
 modulequeue_app = typer.Typer(help="Failed module actions waiting for a retry.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 app.add_typer(servergroup_app, name="servergroup")
 app.add_typer(modulequeue_app, name="modulequeue")
-app.add_typer(invoice_app, name="invoice")
 
 console = Console()
 
@@ -488,7 +488,8 @@ def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     table = Table("id", "name", "module", "hostname", "services", "default", "disabled")
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["module"], r["hostname"] or r["ip"],
-                      f"{r['services']}/{r['max'] or '∞'}", "yes" if r["default"] else "", "yes" if r["disabled"] else "")
+                      f"{r['services']}/{r['max'] or '∞'}", "yes" if r["default"] else "",
+                      "yes" if r["disabled"] else "")
     console.print(table)
 
 
@@ -496,7 +497,8 @@ def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def server_update(
     server_id: int,
     password: Annotated[str | None, typer.Option("--password", envvar="BILLOW_SERVER_PASSWORD")] = None,
-    access_hash: Annotated[str | None, typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH")] = None,
+    access_hash: Annotated[str | None,
+                           typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH")] = None,
     hostname: Annotated[str | None, typer.Option("--hostname")] = None,
     max_accounts: Annotated[int | None, typer.Option("--max-accounts")] = None,
     disabled: Annotated[bool | None, typer.Option("--disabled/--enabled")] = None,
@@ -572,7 +574,8 @@ def servergroup_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
     from billow.services.servers import list_groups
 
     with _uow() as uow:
-        rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids} for g, ids in list_groups(uow)]
+        rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids}
+                for g, ids in list_groups(uow)]
     if as_json:
         print(json.dumps(rows))
         return
@@ -611,7 +614,8 @@ def modulequeue_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
         return
     table = Table("id", "service", "module", "action", "retries", "error")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["service"]), r["module"], r["action"], str(r["retries"]), r["error"])
+        table.add_row(str(r["id"]), str(r["service"]), r["module"], r["action"], str(r["retries"]),
+                      r["error"])
     console.print(table)
 
 
