@@ -227,3 +227,27 @@ def test_client_status_follows_active_services(db, uow):
     with db() as session:
         statuses = {c.id: c.status for c in session.scalars(select(Client))}
     assert statuses == {busy.id: "Active", idle.id: "Inactive", back.id: "Active", closed.id: "Closed"}
+
+
+def test_missed_days_are_caught_up_with_cron_date(db, uow):
+    """The server was down for a week: ``billow cron --date`` per missed day replays them."""
+    from typer.testing import CliRunner
+
+    from billow import cli
+    from billow.db.models import AutomationTaskLog
+
+    hosting = book.product(uow, "Hosting")
+    svc = book.service(uow, book.client(uow, "down"), hosting, due=DUE)
+    _overdue_invoice(uow, svc)
+    uow.commit()
+    runner = CliRunner()
+    for offset in range(0, 8):
+        day = DUE + timedelta(days=offset)
+        result = runner.invoke(cli.app, ["cron", "--date", day.isoformat()])
+        assert result.exit_code == 0, result.output
+        assert _status(db, svc.id) == ("Suspended" if offset >= 5 else "Active"), day
+    with db() as session:
+        logs = session.scalars(select(AutomationTaskLog).where(AutomationTaskLog.task == "AutoSuspensions")
+                               .order_by(AutomationTaskLog.run_date)).all()
+        suspended = [(log.run_date, log.counts) for log in logs if log.counts]
+    assert suspended == [(DUE + timedelta(days=5), {"suspended": 1})]
