@@ -310,7 +310,10 @@ class ProcessCreditCardPayments(Task):
             if not items:
                 return
             for item in items:
-                self._capture(ctx, item)
+                try:
+                    self._capture(ctx, item)
+                except Exception as exc:  # noqa: BLE001 - one broken invoice must not stop the others
+                    ctx.fail(self, item, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
             after = items[-1]
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
