@@ -18,10 +18,11 @@ from billow.automation.tasks.services import (
     CancellationRequests,
     CancelUnpaidOrders,
     FixedTermTerminations,
+    UpdateServerUsage,
 )
-from billow.db.models import Client, Invoice, ModuleQueueEntry, Order, Service
+from billow.db.models import Client, Invoice, ModuleQueueEntry, Order, Server, Service
 from billow.modules.servers import registry
-from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule
+from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule, UsageRecord
 from billow.services.billing_contract import InvoiceLine
 from billow.services.invoices import create_invoice
 from billow.services.settings import set_setting
@@ -52,6 +53,9 @@ class FlakyPanel(ServerModule):
 
     def terminate_account(self, params: ModuleParams) -> ModuleResult:
         return ModuleResult.ok()
+
+    def usage_update(self, params: ModuleParams) -> list[UsageRecord]:
+        return [UsageRecord("alice", 120, 1000, 3400, 10000), UsageRecord("bob", 5, 1000, 7, 10000)]
 
 
 @pytest.fixture
@@ -251,3 +255,21 @@ def test_missed_days_are_caught_up_with_cron_date(db, uow):
                                .order_by(AutomationTaskLog.run_date)).all()
         suspended = [(log.run_date, log.counts) for log in logs if log.counts]
     assert suspended == [(DUE + timedelta(days=5), {"suspended": 1})]
+
+
+def test_usage_update_reads_each_server_module(db, uow, flaky_panel):
+    panel = book.product(uow, "Panel hosting", module="flakypanel")
+    server = Server(name="panel1", type="flakypanel", hostname="panel1.example", active=True)
+    uow.session.add(server)
+    uow.session.flush()
+    alice = book.service(uow, book.client(uow, "alice"), panel, due=DUE)
+    alice.username, alice.server_id = "alice", server.id
+    gone = book.service(uow, book.client(uow, "gone"), panel, due=DUE, status="Terminated")
+    gone.username, gone.server_id = "bob", server.id
+    uow.commit()
+    report = run_cron(db, as_of=DUE, tasks=[UpdateServerUsage()])
+    assert report.result("UpdateServerUsage").counts == {"servers": 1, "services": 1}
+    with db() as session:
+        updated = session.get(Service, alice.id)
+        assert (updated.diskusage, updated.disklimit, updated.bwusage) == (120, 1000, 3400)
+        assert session.get(Service, gone.id).diskusage == 0
