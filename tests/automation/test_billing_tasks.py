@@ -236,3 +236,16 @@ def test_page_planning_agrees_with_the_due_items(db, uow):
             day = DUE + timedelta(days=offset)
             expected = {item.client_id for item in collect_due_items(work, day, None, None)}
             assert due_client_ids(work, day) == expected, day
+
+
+def test_generation_hooks_fire_once_per_run(db, uow):
+    for n in (1, 2, 3):
+        client = _client(uow, n)
+        uow.session.add(BillableItem(client_id=client, description="Setup work", amount=Decimal("30.00"),
+                                     invoiceaction="nextcron"))
+    uow.commit()
+    report = run_cron(db, as_of=DUE, tasks=[CreateInvoices()])
+    assert report.result("CreateInvoices").counts == {"invoices": 3, "items": 3}
+    with db() as session:
+        names = session.scalars(select(OutboxEvent.name).where(OutboxEvent.name.like("%InvoicingGenerate%")))
+        assert sorted(names) == ["AfterInvoicingGenerateInvoiceItems", "PreInvoicingGenerateInvoiceItems"]

@@ -45,11 +45,17 @@ class CreateInvoices(Task):
         self._clients: list[int] | None = None
 
     def run(self, ctx: RunContext) -> None:
+        # WHMCS fires these once per generation run; the pages below call the service per
+        # client with announce=False.
+        with ctx.transaction(0) as uow:
+            uow.emit("PreInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
         self._clients = None
         try:
             super().run(ctx)
         finally:
             self._clients = None
+        with ctx.transaction(0) as uow:
+            uow.emit("AfterInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
 
     def _due_clients(self, ctx: RunContext, uow: UnitOfWork) -> list[int]:
         if self._clients is None:
@@ -88,7 +94,7 @@ class CreateInvoices(Task):
         """Generate *client_id*'s invoices; return the idempotency keys of their period lines."""
         from billow.services.invoicegen import generate_invoices
 
-        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id)
+        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id, announce=False)
         ctx.count("invoices", len(invoices))
         ctx.count("items", sum(len(invoice.items) for invoice in invoices))
         return [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices for line in invoice.items
