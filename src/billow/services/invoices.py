@@ -168,7 +168,7 @@ def create_invoice(
     variables = {"source": source, "user": user, "invoiceid": invoice.id, "status": status}
     uow.emit("InvoiceCreation", variables, resource_type="invoice", resource_id=invoice.id)
     if apply_credit and status in PAYABLE:
-        apply_available_credit(uow, invoice, noemail=not send_email)
+        apply_available_credit(uow, invoice)
     settle(uow, invoice, noemail=not send_email)
     if send_email and status != "Draft":
         uow.emit("InvoiceCreationPreEmail", variables, resource_type="invoice", resource_id=invoice.id)
@@ -355,7 +355,7 @@ def assign_invoice_number(uow: UnitOfWork, invoice: Invoice) -> None:
 
 # --- credit on invoices -------------------------------------------------------------------
 
-def apply_available_credit(uow: UnitOfWork, invoice: Invoice, *, noemail: bool = False) -> Decimal:
+def apply_available_credit(uow: UnitOfWork, invoice: Invoice) -> Decimal:
     """Apply as much of the client's credit as the invoice needs; returns the amount."""
     client = lock_client(uow, invoice.client_id)
     amount = min(client.credit, invoice_balance(uow, invoice))
