@@ -146,6 +146,33 @@ def test_payment_unsuspends_and_the_task_catches_stragglers(db, uow):
     assert _status(db, svc.id) == "Active"
 
 
+def test_addons_follow_their_service(db, uow):
+    from billow.db.models import ServiceAddon
+    from billow.services.payments import add_payment
+
+    hosting = book.product(uow, "Hosting")
+    svc = book.service(uow, book.client(uow, "addons"), hosting, due=DUE)
+    extra = book.addon(uow, svc, due=DUE + timedelta(days=20))
+    by_hand = book.addon(uow, svc, due=DUE + timedelta(days=20))
+    by_hand.status = "Suspended"  # suspended by an admin: not the automation's to undo
+    invoice = _overdue_invoice(uow, svc)
+    set_setting(uow, "AutoTermination", "on")
+    uow.commit()
+
+    def addon_status(addon_id: int = extra.id) -> str:
+        with db() as session:
+            return session.get(ServiceAddon, addon_id).status
+
+    run_cron(db, as_of=DUE + timedelta(days=5), tasks=[AutoSuspensions()])
+    assert _status(db, svc.id) == "Suspended" and addon_status() == "Suspended"
+    with clock.frozen(DUE + timedelta(days=6)), UnitOfWork(db) as work:
+        add_payment(work, invoice, transid="PAY-ADDON", gateway="banktransfer")
+        work.commit()
+    run_cron(db, as_of=DUE + timedelta(days=6), tasks=[AutoUnsuspensions()])
+    assert _status(db, svc.id) == "Active" and addon_status() == "Active"
+    assert addon_status(by_hand.id) == "Suspended"
+
+
 def test_termination_when_enabled(db, uow):
     hosting = book.product(uow, "Hosting")
     svc = book.service(uow, book.client(uow, "gone"), hosting, due=DUE)

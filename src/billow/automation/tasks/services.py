@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, literal, or_, select, update
 
 from billow.automation.base import RunContext, Task
 from billow.db.models import (
+    AutomationMark,
     CancelRequest,
     Client,
     ClientGroup,
@@ -75,7 +76,11 @@ def module_action(uow: UnitOfWork, service: Service, key: str, *, reason: str = 
 
     if _module_product(uow, service) is not None:
         result = provisioning.run(uow, service, key, reason=reason)
-        return "" if result.success else (result.error or f"{key} failed")
+        if not result.success:
+            return result.error or f"{key} failed"
+        _follow_addons(uow, service, key)
+        return ""
+    _follow_addons(uow, service, key)
     if key == "suspend":
         service.status, service.suspendreason = "Suspended", reason
     elif key == "unsuspend":
@@ -85,6 +90,49 @@ def module_action(uow: UnitOfWork, service: Service, key: str, *, reason: str = 
     label = {"suspend": "Suspended", "unsuspend": "Unsuspended", "terminate": "Terminated"}[key]
     log_activity(uow, f"Service {label} (no module) - Service ID: {service.id}", client_id=service.userid)
     return ""
+
+
+#: What a service's addons become when it is suspended, unsuspended or terminated.
+ADDON_FOLLOWS = {
+    "suspend": (("Active",), "Suspended", "AddonSuspended"),
+    "unsuspend": (("Suspended",), "Active", "AddonUnsuspended"),
+    "terminate": (("Pending", "Active", "Suspended"), "Terminated", "AddonTerminated"),
+}
+
+
+#: Marks (``automation_marks``) of addons suspended because their service was, so that
+#: only those come back with it (an addon suspended by hand stays suspended).
+ADDON_MARK_TASK = "AddonSuspendedWithService"
+
+
+def _follow_addons(uow: UnitOfWork, service: Service, key: str) -> None:
+    """Addons share their service's fate (WHMCS suspends and terminates them with it)."""
+    statuses, new_status, hook = ADDON_FOLLOWS[key]
+    query = select(ServiceAddon).where(ServiceAddon.service_id == service.id,
+                                       ServiceAddon.status.in_(statuses))
+    if key == "unsuspend":
+        query = query.where(_suspended_with_service())
+    for addon in list(uow.session.scalars(query)):
+        _set_addon(uow, addon, new_status, hook)
+        if key == "suspend":
+            uow.session.add(AutomationMark(task=ADDON_MARK_TASK, key=f"addon:{addon.id}", run_date=uow.today,
+                                           created_at=uow.now))
+        if key == "terminate":
+            addon.termination_date = uow.today
+
+
+def _suspended_with_service():  # type: ignore[no-untyped-def]
+    return exists().where(AutomationMark.task == ADDON_MARK_TASK,
+                          AutomationMark.key == literal("addon:", String) + cast(ServiceAddon.id, String))
+
+
+def _set_addon(uow: UnitOfWork, addon: ServiceAddon, status: str, hook: str) -> None:
+    addon.status = status
+    if status != "Suspended":
+        uow.session.execute(delete(AutomationMark).where(AutomationMark.task == ADDON_MARK_TASK,
+                                                         AutomationMark.key == f"addon:{addon.id}"))
+    uow.emit(hook, {"id": addon.id, "userid": addon.userid, "serviceid": addon.service_id,
+                    "addonid": addon.addonid}, resource_type="addon", resource_id=addon.id)
 
 
 class AutoSuspensions(Task):
@@ -151,6 +199,17 @@ class AutoUnsuspensions(Task):
 
     def describe(self, item: int) -> str:
         return f"service:{item}"
+
+    def run(self, ctx: RunContext) -> None:
+        super().run(ctx)
+        # A payment unsuspends the service in the paying transaction; its addons follow here.
+        with ctx.transaction(0) as uow:
+            for addon in list(uow.session.scalars(
+                    select(ServiceAddon).join(Service, Service.id == ServiceAddon.service_id)
+                    .where(ServiceAddon.status == "Suspended", Service.status == "Active",
+                           _suspended_with_service()))):
+                _set_addon(uow, addon, "Active", "AddonUnsuspended")
+                ctx.count("addons_unsuspended")
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
         service = uow.session.get(Service, item, with_for_update=True)
