@@ -356,6 +356,8 @@ class CancellationRequests(Task):
 
 def _cancel_unpaid_invoices(uow: UnitOfWork, service: Service) -> int:
     """Cancel Unpaid invoices whose only lines bill this service (WHMCS does the same)."""
+    from billow.services.invoices import cancel_invoice
+
     cancelled = 0
     invoice_ids = set(uow.session.scalars(
         select(InvoiceItem.invoice_id).join(Invoice, Invoice.id == InvoiceItem.invoice_id)
@@ -367,9 +369,7 @@ def _cancel_unpaid_invoices(uow: UnitOfWork, service: Service) -> int:
             if invoice is not None else []
         if invoice is None or others:
             continue
-        invoice.status, invoice.date_cancelled = "Cancelled", uow.now
-        uow.emit("InvoiceCancelled", {"invoiceid": invoice.id}, resource_type="invoice",
-                 resource_id=invoice.id)
+        cancel_invoice(uow, invoice)  # returns any credit it had taken, fires InvoiceCancelled
         cancelled += 1
     return cancelled
 
