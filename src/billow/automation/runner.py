@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow import clock
@@ -109,7 +110,15 @@ def run_cron(
     all_tasks = list(tasks) if tasks is not None else load_tasks()
     selected = [find_task(all_tasks, only)] if only else all_tasks
     lock = RunLock(factory, ttl=lock_ttl)
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except OperationalError as exc:
+        # SQLite: another run kept the database busy past the busy timeout. That run holds
+        # the lock (only a holder writes back to back), so this one has nothing to do.
+        progress.note("the database stayed busy; another automation run is in progress", error=str(exc.orig))
+        return CronReport(ran=False, run_date=as_of or clock.today(),
+                          message="another automation run is in progress (database busy)")
+    if not acquired:
         holder = lock.holder()
         who = holder.owner if holder else "another run"
         progress.note("another automation run holds the lock; nothing to do", holder=who)
