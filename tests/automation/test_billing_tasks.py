@@ -249,3 +249,33 @@ def test_generation_hooks_fire_once_per_run(db, uow):
     with db() as session:
         names = session.scalars(select(OutboxEvent.name).where(OutboxEvent.name.like("%InvoicingGenerate%")))
         assert sorted(names) == ["AfterInvoicingGenerateInvoiceItems", "PreInvoicingGenerateInvoiceItems"]
+
+
+def test_the_database_refuses_a_second_invoice_for_the_same_period(db, uow):
+    """Even if a source forgets that it invoiced something, the period key stops a duplicate."""
+    from sqlalchemy import func, update
+
+    client = _client(uow, 1)
+    other = _client(uow, 2)
+    for owner in (client, other):
+        uow.session.add(BillableItem(client_id=owner, description="Backup space", amount=Decimal("4.00"),
+                                     invoiceaction="recur", recur=1, recurcycle="Months", recurfor=3,
+                                     duedate=DUE))
+    uow.commit()
+    first = run_cron(db, as_of=DUE, tasks=[CreateInvoices()])
+    assert first.result("CreateInvoices").counts == {"invoices": 2, "items": 2}
+    # The first client's item "forgets" it was invoiced; the second gets a genuine new period.
+    with db() as session:
+        session.execute(update(BillableItem).where(BillableItem.client_id == client)
+                        .values(invoicecount=0, duedate=DUE))
+        session.commit()
+    again = run_cron(db, as_of=DUE + timedelta(days=30), tasks=[CreateInvoices()])
+    result = again.result("CreateInvoices")
+    assert result.counts == {"invoices": 1, "items": 1}
+    assert result.failed == 1
+    assert result.failures[0]["item"] == f"client:{client}"
+    assert result.failures[0]["reason"].startswith("already invoiced: Item:")
+    with db() as session:
+        counted = select(Invoice.client_id, func.count()).group_by(Invoice.client_id)
+        per_client = dict(session.execute(counted).all())
+    assert per_client == {client: 1, other: 2}
