@@ -256,3 +256,28 @@ def test_losing_the_lock_mid_run_rolls_the_page_back(db):
     with pytest.raises(LockLost):
         run_cron(db, as_of=DAY, tasks=sample_tasks(), before_batch=steal)
     assert activity(db, "greeted") == Counter({i: 1 for i in ids[:4]})  # only the first page
+
+
+def test_a_database_kept_busy_by_another_writer_is_a_quiet_no(db, database_url):
+    """SQLite: if the write lock cannot be had within the busy timeout, the run stands down."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import sessionmaker
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite's single-writer lock")
+    impatient = create_engine(database_url, connect_args={"timeout": 0.2, "isolation_level": None})
+    event.listen(impatient, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    holder = sqlite3.connect(url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        report = run_cron(sessionmaker(bind=impatient, expire_on_commit=False), as_of=DAY,
+                          tasks=sample_tasks())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        impatient.dispose()
+    assert not report.ran and "database busy" in report.message
