@@ -6,12 +6,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from billow.automation.runner import run_cron
 from billow.automation.tasks.billing import (
     AddLateFees,
     CreateInvoices,
+    CreditCardExpiryNotices,
     InvoiceReminders,
     ProcessCreditCardPayments,
 )
@@ -279,3 +280,18 @@ def test_the_database_refuses_a_second_invoice_for_the_same_period(db, uow):
         counted = select(Invoice.client_id, func.count()).group_by(Invoice.client_id)
         per_client = dict(session.execute(counted).all())
     assert per_client == {client: 1, other: 2}
+
+
+def test_card_expiry_notices_on_the_configured_day(db, uow):
+    soon = _client(uow, 1)
+    later = _client(uow, 2)
+    _card(uow, soon, "tok_a")
+    uow.session.add(PayMethod(client_id=later, gateway="testcard", token_enc=encrypt("tok_b"),
+                              card_last_four="1111", card_expiry="12/31"))
+    uow.session.flush()
+    uow.session.execute(update(PayMethod).where(PayMethod.client_id == soon).values(card_expiry="03/27"))
+    uow.commit()
+    for day in _days(date(2027, 3, 1), date(2027, 3, 31)):
+        run_cron(db, as_of=day, tasks=[CreditCardExpiryNotices()])
+        run_cron(db, as_of=day, tasks=[CreditCardExpiryNotices()], force=True)
+    assert _emails(db, "Credit Card Expiring Soon") == [soon]

@@ -18,6 +18,7 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.billing:InvoiceReminders",
     "billow.automation.tasks.billing:AddLateFees",
     "billow.automation.tasks.billing:ProcessCreditCardPayments",
+    "billow.automation.tasks.billing:CreditCardExpiryNotices",
     "billow.automation.tasks.services:AutoSuspensions",
     "billow.automation.tasks.services:AutoUnsuspensions",
     "billow.automation.tasks.services:AutoTerminations",

@@ -397,3 +397,35 @@ class ProcessCreditCardPayments(Task):
             request_email(uow, "Credit Card Payment Failed", invoice_id)
             ctx.count("declined")
         ctx.fail(self, invoice_id, f"{gateway_name}: {result.reason or result.status}")
+
+
+class CreditCardExpiryNotices(Task):
+    """On day ``CCDaySendExpiryNotices`` of the month, warn clients whose stored card expires
+    this month ("Credit Card Expiring Soon"), once per card and expiry date."""
+
+    name = "CreditCardExpiryNotices"
+    title = "Card expiry notices"
+    order = 45
+    batch_size = 500
+    setting = "CCDaySendExpiryNotices"
+
+    def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
+        if ctx.today.day != setting_int(uow, "CCDaySendExpiryNotices"):
+            return []
+        expiring = ctx.today.strftime("%m/%y")
+        return list(uow.session.scalars(
+            select(PayMethod.id).join(Client, Client.id == PayMethod.client_id)
+            .where(PayMethod.id > after, PayMethod.deleted_at.is_(None), PayMethod.card_expiry == expiring,
+                   Client.status != "Closed")
+            .order_by(PayMethod.id).limit(limit)))
+
+    def describe(self, item: int) -> str:
+        return f"paymethod:{item}"
+
+    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
+        method = uow.session.get(PayMethod, item)
+        if method is None or not ctx.claim(uow, [f"paymethod:{item}:{method.card_expiry}"]):
+            return
+        request_email(uow, "Credit Card Expiring Soon", method.client_id, paymethodid=method.id,
+                      cardlastfour=method.card_last_four, expirydate=method.card_expiry)
+        ctx.count("notices")
