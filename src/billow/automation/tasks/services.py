@@ -183,6 +183,8 @@ class AutoUnsuspensions(Task):
 
     name = "AutoUnsuspensions"
     title = "Unsuspend paid services"
+    #: Every run: a payment should bring a service (and its addons) back within minutes.
+    daily = False
     order = 55
     batch_size = 100
     isolate_items = True
