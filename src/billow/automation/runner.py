@@ -116,12 +116,14 @@ def run_cron(
         # SQLite: another run kept the database busy past the busy timeout. That run holds
         # the lock (only a holder writes back to back), so this one has nothing to do.
         progress.note("the database stayed busy; another automation run is in progress", error=str(exc.orig))
+        progress.close()
         return CronReport(ran=False, run_date=as_of or clock.today(),
                           message="another automation run is in progress (database busy)")
     if not acquired:
         holder = lock.holder()
         who = holder.owner if holder else "another run"
         progress.note("another automation run holds the lock; nothing to do", holder=who)
+        progress.close()
         return CronReport(ran=False, run_date=as_of or clock.today(),
                           message=f"another automation run is in progress ({who})")
     try:
