@@ -300,3 +300,34 @@ def test_usage_update_reads_each_server_module(db, uow, flaky_panel):
         updated = session.get(Service, alice.id)
         assert (updated.diskusage, updated.disklimit, updated.bwusage) == (120, 1000, 3400)
         assert session.get(Service, gone.id).diskusage == 0
+
+
+def test_an_addon_overdue_on_its_own_invoice_is_suspended_then_restored(db, uow):
+    from billow.db.models import ServiceAddon
+    from billow.services.payments import add_payment
+
+    hosting = book.product(uow, "Hosting")
+    svc = book.service(uow, book.client(uow, "addonly"), hosting, due=DUE + timedelta(days=20))
+    extra = book.addon(uow, svc, due=DUE)
+    line = InvoiceLine("Backups", extra.recurring, type="Addon", relid=extra.id, duedate=DUE)
+    invoice = create_invoice(uow, svc.userid, [line], date=DUE - timedelta(days=14), duedate=DUE,
+                             send_email=False).id
+    uow.commit()
+
+    def addon_status() -> str:
+        with db() as session:
+            return session.get(ServiceAddon, extra.id).status
+
+    run_cron(db, as_of=DUE + timedelta(days=4), tasks=[AutoSuspensions()])
+    assert addon_status() == "Active"
+    report = run_cron(db, as_of=DUE + timedelta(days=5), tasks=[AutoSuspensions()])
+    assert report.result("AutoSuspensions").counts == {"addons_suspended": 1}
+    assert addon_status() == "Suspended" and _status(db, svc.id) == "Active"
+    run_cron(db, as_of=DUE + timedelta(days=6), tasks=[AutoUnsuspensions()])
+    assert addon_status() == "Suspended"  # still unpaid
+    with clock.frozen(DUE + timedelta(days=7)), UnitOfWork(db) as work:
+        add_payment(work, invoice, transid="PAY-ADDON-ONLY", gateway="banktransfer")
+        work.commit()
+    report = run_cron(db, as_of=DUE + timedelta(days=7), tasks=[AutoUnsuspensions()])
+    assert report.result("AutoUnsuspensions").counts == {"addons_unsuspended": 1}
+    assert addon_status() == "Active"

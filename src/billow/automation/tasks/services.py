@@ -44,9 +44,9 @@ def overdue_reason() -> str:
     return OVERDUE_REASON
 
 
-def _unpaid_invoice_for(service_id_column, due_by):  # type: ignore[no-untyped-def]
-    """An Unpaid invoice billing the service that was due on or before *due_by*."""
-    return exists().where(InvoiceItem.type == "Hosting", InvoiceItem.relid == service_id_column,
+def _unpaid_invoice_for(id_column, due_by, line_type: str = "Hosting"):  # type: ignore[no-untyped-def]
+    """An Unpaid invoice billing the service (or addon) that was due on or before *due_by*."""
+    return exists().where(InvoiceItem.type == line_type, InvoiceItem.relid == id_column,
                           Invoice.id == InvoiceItem.invoice_id, Invoice.status == "Unpaid",
                           Invoice.duedate <= due_by)
 
@@ -173,6 +173,47 @@ class AutoSuspensions(Task):
         request_email(uow, "Service Suspension Notification", service.id)
         ctx.count("suspended")
 
+    def run(self, ctx: RunContext) -> None:
+        super().run(ctx)
+        OverdueAddons().run(ctx)
+
+
+class OverdueAddons(Task):
+    """The addon half of :class:`AutoSuspensions`: addons overdue on their own invoice.
+
+    Not registered on its own: it runs inside ``AutoSuspensions`` (WHMCS's one task
+    suspends both) and shares its log row. The addon is remembered like one suspended with
+    its service, so :class:`AutoUnsuspensions` brings it back once it is paid.
+    """
+
+    name = "AutoSuspensions"
+    title = "Overdue addon suspensions"
+    batch_size = 200
+
+    def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
+        cutoff = ctx.today - timedelta(days=setting_int(uow, "AutoSuspensionDays", 0))
+        exempt_group = exists().where(Client.id == ServiceAddon.userid, ClientGroup.id == Client.group_id,
+                                      ClientGroup.susptermexempt.is_(True))
+        return list(uow.session.scalars(
+            select(ServiceAddon.id).where(
+                ServiceAddon.id > after, ServiceAddon.status == "Active",
+                ServiceAddon.nextduedate.is_not(None), ServiceAddon.nextduedate <= cutoff,
+                ServiceAddon.billingcycle.not_in(NOT_RECURRING), ~exempt_group,
+                _unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon"))
+            .order_by(ServiceAddon.id).limit(limit)))
+
+    def describe(self, item: int) -> str:
+        return f"addon:{item}"
+
+    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
+        addon = uow.session.get(ServiceAddon, item, with_for_update=True)
+        if addon is None or addon.status != "Active":
+            return
+        _set_addon(uow, addon, "Suspended", "AddonSuspended")
+        uow.session.add(AutomationMark(task=ADDON_MARK_TASK, key=f"addon:{addon.id}", run_date=uow.today,
+                                       created_at=uow.now))
+        ctx.count("addons_suspended")
+
 
 class AutoUnsuspensions(Task):
     """Unsuspend services suspended for non-payment once nothing is overdue any more.
@@ -206,10 +247,13 @@ class AutoUnsuspensions(Task):
         super().run(ctx)
         # A payment unsuspends the service in the paying transaction; its addons follow here.
         with ctx.transaction(0) as uow:
+            cutoff = ctx.today - timedelta(days=setting_int(uow, "AutoSuspensionDays", 0))
             for addon in list(uow.session.scalars(
                     select(ServiceAddon).join(Service, Service.id == ServiceAddon.service_id)
                     .where(ServiceAddon.status == "Suspended", Service.status == "Active",
-                           _suspended_with_service()))):
+                           _suspended_with_service(),
+                           or_(ServiceAddon.nextduedate.is_(None), ServiceAddon.nextduedate > cutoff),
+                           ~_unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon")))):
                 _set_addon(uow, addon, "Active", "AddonUnsuspended")
                 ctx.count("addons_unsuspended")
 
