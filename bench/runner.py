@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+
+#: Benchmark name -> module with a ``run()`` function.
+BENCHMARKS = {
+    "api_clients": "bench.api_clients",
+    "billing": "bench.billing",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", help="run one benchmark by name")
     args = parser.parse_args(argv)
-    from bench import api_clients
-
-    benchmarks = {"api_clients": api_clients.run}
-    for name, run in benchmarks.items():
+    for name, module in BENCHMARKS.items():
         if args.only and args.only != name:
             continue
-        run()
+        importlib.import_module(module).run()
     return 0

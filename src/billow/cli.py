@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,10 +20,12 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
+app.add_typer(invoice_app, name="invoice")
 
 console = Console()
 
@@ -314,6 +317,54 @@ def ip_list() -> None:
         for e in access.list_allowed_ips(uow):
             table.add_row(e.network, str(e.credential_id or "all"), e.note)
     console.print(table)
+
+
+# --- invoices ---------------------------------------------------------------------------
+
+@invoice_app.command("pdf")
+def invoice_pdf(
+    invoice_id: int,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write the PDF to")],
+) -> None:
+    """Render invoice INVOICE_ID as a PDF file."""
+    from billow.services.invoice_pdf import render_invoice_pdf
+
+    with _uow() as uow:
+        try:
+            pdf = render_invoice_pdf(uow, invoice_id)
+        except BillowError as exc:
+            _fail(exc)
+    output.write_bytes(pdf)
+    console.print(f"invoice {invoice_id} written to {output} ({len(pdf)} bytes)")
+
+
+@invoice_app.command("refund")
+def invoice_refund(
+    transaction_id: int,
+    amount: Annotated[str, typer.Option("--amount", help="Amount to refund (default: all)")] = "",
+    to_credit: Annotated[bool, typer.Option("--to-credit", help="Refund onto the client's credit")] = False,
+    gateway: Annotated[bool, typer.Option("--gateway", help="Pay it back through the gateway")] = False,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Paid invoice back to Unpaid")] = False,
+    transid: Annotated[str, typer.Option("--transid", help="The refund's own transaction id")] = "",
+) -> None:
+    """Refund payment TRANSACTION_ID in full or in part (to the gateway record or to credit)."""
+    from decimal import Decimal, InvalidOperation
+
+    from billow.services.payments import refund_payment
+
+    try:
+        value = Decimal(amount) if amount else None
+    except InvalidOperation:
+        console.print(f"[red]error:[/red] not an amount: {amount}")
+        raise typer.Exit(1) from None
+    with _uow() as uow:
+        try:
+            refund = refund_payment(uow, transaction_id, value, to_credit=to_credit, through_gateway=gateway,
+                                    refund_transid=transid, reverse=reverse)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"refunded {refund.amountout} (transaction {refund.id})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,17 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import clients, core, logs, outbox  # noqa: F401
+from billow.db.models import billing, clients, core, logs, outbox  # noqa: F401
+from billow.db.models.billing import (  # noqa: F401
+    BillableItem,
+    CreditLog,
+    GatewaySetting,
+    Invoice,
+    InvoiceItem,
+    InvoiceNumberCounter,
+    TaxRule,
+    Transaction,
+)
 from billow.db.models.clients import (  # noqa: F401
     Client,
     ClientGroup,

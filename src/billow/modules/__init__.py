@@ -1,0 +1,1 @@
+"""Plugins called by services: servers, registrars and gateways, each with a small base."""
