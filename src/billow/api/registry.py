@@ -23,6 +23,8 @@ ACTION_MODULES = (
     "system",
     "clients",
     "users",
+    "webhooks",
+    "emails",
 )
 
 

@@ -1,0 +1,218 @@
+"""The outbox worker: fan committed events out, deliver webhooks, send e-mail.
+
+Three steps, each in short transactions of its own, so a worker can die anywhere and the
+next run picks up where it stopped:
+
+1. :func:`dispatch_outbox` claims undispatched outbox events (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises), creates their webhook deliveries
+   and e-mails and sets ``dispatched_at`` — all in one transaction, so an event is fanned
+   out exactly once or not at all.
+2. :func:`deliver_webhooks` leases due deliveries, POSTs them outside any transaction (a
+   thread pool), and records each attempt. A worker killed mid-request leaves a lease that
+   expires, and the delivery is sent again (at-least-once; receivers de-duplicate on the
+   stable ``webhook-id``).
+3. :func:`send_emails` does the same for queued e-mails over SMTP.
+
+The outbox table is the queue: no second system can disagree with the database about
+what happened (a separate broker would need its own outbox to stay consistent), SQLite
+needs nothing else, and on PostgreSQL any number of workers share the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from billow.config import get_settings
+from billow.db.models import OutboxEvent, WebhookEndpoint
+from billow.events import EMAIL_REQUESTED
+from billow.services import email, webhooks
+from billow.uow import UnitOfWork
+
+log = logging.getLogger("billow.worker")
+
+DISPATCH_BATCH = 200
+DELIVERY_BATCH = 200
+EMAIL_BATCH = 50
+
+
+@dataclass
+class RunStats:
+    """What one :func:`run_once` did."""
+
+    dispatched: int = 0
+    deliveries_created: int = 0
+    emails_queued: int = 0
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.dispatched or self.webhooks_sent or self.webhooks_failed or self.emails_sent)
+
+
+def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int = DISPATCH_BATCH) -> int:
+    """Fan out one batch of undispatched events; returns how many were dispatched."""
+    with UnitOfWork(factory) as uow:
+        query = (
+            select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+            .order_by(OutboxEvent.id).limit(batch)
+        )
+        if uow.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(uow.session.scalars(query))
+        if not rows:
+            return 0
+        endpoints = list(uow.session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)).order_by(WebhookEndpoint.id)
+        ))
+        for event in rows:
+            if event.name == EMAIL_REQUESTED:
+                payload = dict(event.payload or {})
+                stats.emails_queued += email.handle_email_requested(uow, payload, event.uuid)
+            else:
+                stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
+            event.dispatched_at = uow.now
+        uow.commit()
+        stats.dispatched += len(rows)
+        return len(rows)
+
+
+def deliver_webhooks(
+    factory: sessionmaker[Session], stats: RunStats, client: webhooks.httpx.Client,
+    pool: ThreadPoolExecutor | None = None, batch: int = DELIVERY_BATCH,
+) -> int:
+    """Send one batch of due deliveries; returns how many attempts were made."""
+    with UnitOfWork(factory) as uow:
+        jobs = webhooks.claim_due(uow, batch)
+        uow.commit()
+    if not jobs:
+        return 0
+    if pool is None:
+        results = [webhooks.send(client, job) for job in jobs]
+    else:
+        results = list(pool.map(lambda job: webhooks.send(client, job), jobs))
+    with UnitOfWork(factory) as uow:
+        for job, result in zip(jobs, results, strict=True):
+            webhooks.record_attempt(uow, job.delivery_id, result)
+            if result.ok:
+                stats.webhooks_sent += 1
+            else:
+                stats.webhooks_failed += 1
+        uow.commit()
+    return len(jobs)
+
+
+def send_emails(factory: sessionmaker[Session], stats: RunStats, batch: int = EMAIL_BATCH) -> int:
+    """Send one batch of due e-mails over one SMTP connection; returns attempts made."""
+    with UnitOfWork(factory) as uow:
+        ids = email.claim_due(uow, batch)
+        uow.commit()
+    if not ids:
+        return 0
+    with UnitOfWork(factory) as uow:
+        mailer = email.Mailer(email.smtp_settings(uow))
+    try:
+        for email_id in ids:
+            # One transaction per message: a crash never forgets that a message went out.
+            with UnitOfWork(factory) as uow:
+                if email.deliver(uow, email_id, mailer):
+                    stats.emails_sent += 1
+                else:
+                    stats.emails_failed += 1
+                uow.commit()
+    finally:
+        mailer.close()
+    return len(ids)
+
+
+class Worker:
+    """A worker with its HTTP client and thread pool; :meth:`run_once` drains what is due."""
+
+    def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
+        from billow.db.engine import session_factory
+
+        self.factory = factory or session_factory()
+        self.client = webhooks.new_client()
+        self.pool = ThreadPoolExecutor(max_workers=max(1, get_settings().webhook_concurrency),
+                                       thread_name_prefix="billow-webhook")
+        self._stop = threading.Event()
+
+    def run_once(self, *, max_rounds: int = 50) -> RunStats:
+        """Dispatch, deliver and send until nothing more is due now (or *max_rounds*)."""
+        stats = RunStats()
+        for _ in range(max_rounds):
+            done = 0
+            for step in (
+                lambda: dispatch_outbox(self.factory, stats),
+                lambda: deliver_webhooks(self.factory, stats, self.client, self.pool),
+                lambda: send_emails(self.factory, stats),
+            ):
+                try:
+                    done += step()
+                except Exception as exc:  # noqa: BLE001 - one failing step must not stop the others
+                    log.exception("worker step failed")
+                    stats.errors.append(f"{type(exc).__name__}: {exc}")
+            if not done:
+                break
+        return stats
+
+    def run_forever(self, *, interval: float = 1.0) -> None:
+        """Run until :meth:`stop`: drain, then sleep *interval* seconds when idle."""
+        while not self._stop.is_set():
+            stats = self.run_once()
+            if not stats.busy:
+                self._stop.wait(interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self.stop()
+        self.pool.shutdown(wait=True)
+        self.client.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_once(factory: sessionmaker[Session] | None = None) -> RunStats:
+    """Drain the outbox once: the step the daily automation run calls on every run."""
+    with Worker(factory) as worker:
+        return worker.run_once()
+
+
+def start_in_thread(factory: sessionmaker[Session] | None = None, interval: float = 1.0) -> Worker:
+    """Run a worker in a daemon thread (``billow serve`` in the embedded set-up)."""
+    worker = Worker(factory)
+    threading.Thread(target=worker.run_forever, kwargs={"interval": interval}, daemon=True,
+                     name="billow-worker").start()
+    return worker
+
+
+def wait_until_idle(factory: sessionmaker[Session], timeout: float = 10.0) -> RunStats:
+    """Run the worker until nothing is pending or due (tests and the ``--once`` CLI)."""
+    total = RunStats()
+    deadline = time.monotonic() + timeout
+    with Worker(factory) as worker:
+        while time.monotonic() < deadline:
+            stats = worker.run_once()
+            for name in ("dispatched", "deliveries_created", "emails_queued", "webhooks_sent",
+                         "webhooks_failed", "emails_sent", "emails_failed"):
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+            total.errors.extend(stats.errors)
+            if not stats.busy:
+                break
+    return total
