@@ -49,10 +49,10 @@ def add_webhook(ctx: Context, params: Params) -> dict[str, Any]:
     if not url:
         raise ValidationError("A webhook URL is required")
     endpoint, secret = webhooks.add_endpoint(
-        ctx.uow, url, _events(params) or [], secret=params.str("secret"),
+        ctx.uow, url, _events(params) or [], secret=params.str("signingsecret"),
         description=params.str("description"), enabled=params.bool("enabled", True),
     )
-    return {"webhookid": endpoint.id, "secret": secret}
+    return {"webhookid": endpoint.id, "signingsecret": secret}
 
 
 def get_webhooks(ctx: Context, params: Params) -> dict[str, Any]:
@@ -67,13 +67,13 @@ def update_webhook(ctx: Context, params: Params) -> dict[str, Any]:
         ctx.uow, params.int("webhookid", error="Webhook ID Not Found"),
         url=params.str("url") if params.has("url") else None,
         events=_events(params),
-        secret=params.str("secret") if params.has("secret") else None,
+        secret="new" if params.bool("rotatesecret") else (params.str("signingsecret") or None),
         description=params.str("description") if params.has("description") else None,
         enabled=params.opt_bool("enabled"),
     )
     result: dict[str, Any] = {"webhookid": endpoint.id}
     if secret is not None:
-        result["secret"] = secret
+        result["signingsecret"] = secret
     return result
 
 
