@@ -23,8 +23,10 @@ log = logging.getLogger("billow.email")
 def get_email_templates(ctx: Context, params: Params) -> dict[str, Any]:
     rows = email.list_templates(ctx.uow, type_=params.str("type").lower(),
                                 language=params.str("language").lower())
-    items = [{"id": t.id, "name": t.name, "subject": t.subject, "custom": int(t.custom)} for t in rows]
-    return {"totalresults": len(items), "emailtemplates": {"emailtemplate": items}}
+    # Strings, as WHMCS's documented example answers this action.
+    items = [{"id": str(t.id), "name": t.name, "subject": t.subject, "custom": str(int(t.custom))}
+             for t in rows]
+    return {"totalresults": str(len(items)), "emailtemplates": {"emailtemplate": items}}
 
 
 def _custom_vars(params: Params) -> dict[str, Any]:
