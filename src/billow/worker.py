@@ -102,13 +102,14 @@ def deliver_webhooks(
     else:
         results = list(pool.map(lambda job: webhooks.send(client, job), jobs))
     with UnitOfWork(factory) as uow:
-        for job, result in zip(jobs, results, strict=True):
-            webhooks.record_attempt(uow, job.delivery_id, result)
-            if result.ok:
-                stats.webhooks_sent += 1
-            else:
-                stats.webhooks_failed += 1
+        outcomes = [(job.delivery_id, result) for job, result in zip(jobs, results, strict=True)]
+        webhooks.record_attempts(uow, outcomes)
         uow.commit()
+    for result in results:
+        if result.ok:
+            stats.webhooks_sent += 1
+        else:
+            stats.webhooks_failed += 1
     return len(jobs)
 
 

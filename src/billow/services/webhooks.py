@@ -288,14 +288,20 @@ def claim_due(uow: UnitOfWork, limit: int) -> list[Job]:
         query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
     deliveries = list(uow.session.scalars(query))
     lease = now + timedelta(seconds=get_settings().worker_lease_seconds)
+    if not deliveries:
+        return []
+    with uow.session.no_autoflush:
+        endpoints = {e.id: (e.url, endpoint_secret(e)) for e in uow.session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in deliveries})))}
+        events = {e.id: e for e in uow.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.id.in_({d.event_id for d in deliveries})))}
     jobs: list[Job] = []
     for delivery in deliveries:
-        endpoint = uow.session.get(WebhookEndpoint, delivery.endpoint_id)
-        event = uow.session.get(OutboxEvent, delivery.event_id)
+        endpoint, event = endpoints.get(delivery.endpoint_id), events.get(delivery.event_id)
         if endpoint is None or event is None:
             continue
         delivery.leased_until = lease
-        jobs.append(Job(delivery.id, endpoint.url, endpoint_secret(endpoint), event.uuid, event_body(event)))
+        jobs.append(Job(delivery.id, endpoint[0], endpoint[1], event.uuid, event_body(event)))
     return jobs
 
 
@@ -345,13 +351,37 @@ def send(client: httpx.Client, job: Job) -> AttemptResult:
 
 
 def record_attempt(uow: UnitOfWork, delivery_id: int, result: AttemptResult) -> WebhookDelivery | None:
-    """Store an attempt and move the delivery on: done, retried later, or failed for good."""
-    query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    """Store one attempt and move its delivery on (see :func:`record_attempts`)."""
+    return record_attempts(uow, [(delivery_id, result)]).get(delivery_id)
+
+
+def record_attempts(
+    uow: UnitOfWork, outcomes: list[tuple[int, AttemptResult]]
+) -> dict[int, WebhookDelivery]:
+    """Store attempts and move each delivery on: done, retried later, or failed for good.
+
+    One query loads (and on PostgreSQL locks) every delivery of the batch; a delivery
+    missing here had its endpoint deleted while the request was in flight.
+    """
+    ids = [delivery_id for delivery_id, _ in outcomes]
+    query = select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
     if uow.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    delivery = uow.session.scalar(query)
-    if delivery is None:  # the endpoint was deleted while the request was in flight
-        return None
+    with uow.session.no_autoflush:
+        deliveries = {d.id: d for d in uow.session.scalars(query)}
+        endpoint_ids = {d.endpoint_id for d in deliveries.values()}
+        endpoints = {e.id: e for e in uow.session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))}
+        for delivery_id, result in outcomes:
+            delivery = deliveries.get(delivery_id)
+            if delivery is not None:
+                _apply(uow, delivery, endpoints.get(delivery.endpoint_id), result)
+    return deliveries
+
+
+def _apply(
+    uow: UnitOfWork, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None, result: AttemptResult
+) -> None:
     now = uow.now
     uow.session.add(WebhookAttempt(
         delivery_id=delivery.id, attempted_at=now, status="succeeded" if result.ok else "failed",
@@ -363,28 +393,27 @@ def record_attempt(uow: UnitOfWork, delivery_id: int, result: AttemptResult) -> 
     delivery.response_code = result.response_code
     delivery.last_error = result.error
     delivery.leased_until = None
-    endpoint = uow.session.get(WebhookEndpoint, delivery.endpoint_id)
     if result.ok:
         delivery.status, delivery.completed_at, delivery.next_attempt_at = "succeeded", now, None
         if endpoint is not None:
             endpoint.consecutive_failures = 0
-        return delivery
+        return
     if delivery.attempts < MAX_ATTEMPTS:
         delivery.next_attempt_at = now + RETRY_SCHEDULE[delivery.attempts - 1]
-        return delivery
+        return
     delivery.status, delivery.completed_at, delivery.next_attempt_at = "failed", now, None
-    if endpoint is not None:
-        endpoint.consecutive_failures += 1
-        threshold = get_settings().webhook_disable_after
-        if endpoint.enabled and endpoint.consecutive_failures >= threshold:
-            endpoint.enabled = False
-            endpoint.disabled_at = now
-            endpoint.disabled_reason = (
-                f"Disabled after {endpoint.consecutive_failures} deliveries in a row failed "
-                f"all {MAX_ATTEMPTS} attempts; last error: {result.error or 'unknown'}"
-            )
-            log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
-    return delivery
+    if endpoint is None:
+        return
+    endpoint.consecutive_failures += 1
+    threshold = get_settings().webhook_disable_after
+    if endpoint.enabled and endpoint.consecutive_failures >= threshold:
+        endpoint.enabled = False
+        endpoint.disabled_at = now
+        endpoint.disabled_reason = (
+            f"Disabled after {endpoint.consecutive_failures} deliveries in a row failed "
+            f"all {MAX_ATTEMPTS} attempts; last error: {result.error or 'unknown'}"
+        )
+        log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
 
 # --- inspection and replay ---------------------------------------------------------------------
