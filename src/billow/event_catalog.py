@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CATALOGUE", "INTERNAL_EVENTS", "EventSpec", "get", "is_known", "webhook_events"]
+__all__ = [
+    "CATALOGUE", "INTERNAL_EVENTS", "WITHHELD_VARIABLES", "EventSpec", "get", "is_known",
+    "missing_variables", "webhook_events",
+]
 
 
 @dataclass(frozen=True)
@@ -490,6 +493,20 @@ CATALOGUE: dict[str, EventSpec] = {spec.name: spec for spec in _ENTRIES}
 INTERNAL_EVENTS: dict[str, str] = {
     "EmailRequested": "a service asked for a WHMCS e-mail template about a record; the worker sends it",
 }
+
+
+#: WHMCS variables Billow never passes: a plain-text password would be stored in the
+#: outbox and sent to every webhook receiver. Hooks that need to act on a new password
+#: use ``UserChangePassword``-style events instead.
+WITHHELD_VARIABLES: frozenset[str] = frozenset({"password"})
+
+
+def missing_variables(name: str, variables: dict[str, object]) -> list[str]:
+    """WHMCS variables of *name* that *variables* lacks (withheld ones excepted)."""
+    spec = CATALOGUE.get(name)
+    if spec is None:
+        return []
+    return [v for v in spec.variables if v not in variables and v not in WITHHELD_VARIABLES]
 
 
 def get(name: str) -> EventSpec | None:

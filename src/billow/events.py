@@ -112,7 +112,7 @@ def emit(
         uow.session.add(
             OutboxEvent(
                 name=name,
-                payload=_jsonable(variables),
+                payload=_jsonable({k: v for k, v in variables.items() if k not in _NEVER_STORED}),
                 resource_type=resource_type,
                 resource_id=int(resource_id or 0),
                 created_at=uow.now,
@@ -136,6 +136,10 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+#: Variables never written to the outbox (it is stored and sent to webhook receivers).
+_NEVER_STORED = frozenset({"password", "password2"})
 
 
 #: The internal event the e-mail sender consumes: ``{"template": ..., "relid": ...}``.

@@ -65,3 +65,30 @@ def test_webhook_events_leave_pre_hooks_in_process():
     names = event_catalog.webhook_events()
     assert "ClientAdd" in names and "InvoicePaid" in names
     assert "PreDeleteClient" not in names and "ShoppingCartValidateCheckout" not in names
+
+
+def test_foundation_events_carry_every_whmcs_variable(api, add_client):
+    """Run each foundation operation and check its events against the catalogue at run time."""
+    from billow import events
+
+    seen: dict[str, dict] = {}
+    for name in event_catalog.CATALOGUE:
+        events.registry.add(name, lambda v, n=name: seen.setdefault(n, v), 99)
+    client_id = add_client()
+    api.ok("UpdateClient", clientid=client_id, city="Paris")
+    contact_id = api.ok("AddContact", clientid=client_id, firstname="B", lastname="C",
+                        email="b@example.com")["contactid"]
+    api.ok("UpdateContact", contactid=contact_id, firstname="Bea")
+    api.ok("DeleteContact", contactid=contact_id)
+    user_id = api.ok("AddUser", firstname="U", lastname="V", email="u@example.com",
+                     password2="a long password 123")["user_id"]
+    api.ok("UpdateUser", user_id=user_id, firstname="Una")
+    api.ok("CloseClient", clientid=client_id)
+    api.ok("DeleteClient", clientid=client_id)
+    assert {"ClientAdd", "ClientEdit", "ContactAdd", "ContactEdit", "ContactDelete", "PreUserAdd",
+            "UserAdd", "UserEdit", "ClientClose", "PreDeleteClient", "ClientDelete"} <= set(seen)
+    for name, variables in seen.items():
+        assert event_catalog.missing_variables(name, variables) == [], name
+    assert seen["ClientEdit"]["olddata"]["city"] == "London" and seen["ClientEdit"]["city"] == "Paris"
+    assert seen["ContactEdit"]["olddata"]["firstname"] == "B"
+    assert seen["UserEdit"]["olddata"]["firstname"] == "U"
