@@ -93,6 +93,22 @@ def run_hooks(name: str, variables: dict[str, Any]) -> list[Any]:
     return results
 
 
+def validation_errors(results: list[Any]) -> list[str]:
+    """Collect the error messages validation hooks returned (WHMCS's ``*Validate*`` hooks).
+
+    A validation hook returns an error string, a list of them, or nothing; services call
+    this on ``uow.emit("ShoppingCartValidateCheckout", ...)``'s results and refuse the
+    operation with the messages when the list is not empty.
+    """
+    errors: list[str] = []
+    for result in results:
+        if isinstance(result, str) and result.strip():
+            errors.append(result.strip())
+        elif isinstance(result, list | tuple):
+            errors.extend(str(item).strip() for item in result if str(item).strip())
+    return errors
+
+
 def emit(
     uow: UnitOfWork,
     name: str,

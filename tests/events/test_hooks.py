@@ -151,3 +151,20 @@ def test_entry_point_hooks_are_loaded(db, tmp_path, monkeypatch):
     import billow_ep_hooks
 
     assert billow_ep_hooks.SEEN == [9]
+
+
+def test_validation_hooks_return_errors_the_service_can_refuse_with(db):
+    @events.add_hook("ShoppingCartValidateCheckout", 1)
+    def needs_terms(vars):
+        return None if vars.get("accepttos") else "You must accept the terms of service"
+
+    @events.add_hook("ShoppingCartValidateCheckout", 2)
+    def blocked_country(vars):
+        return ["Orders from XX are not accepted", ""] if vars.get("country") == "XX" else []
+
+    with UnitOfWork(db) as uow:
+        ok = uow.emit("ShoppingCartValidateCheckout", {"accepttos": True, "country": "GB"}, outbox=False)
+        refused = uow.emit("ShoppingCartValidateCheckout", {"country": "XX"}, outbox=False)
+    assert events.validation_errors(ok) == []
+    assert events.validation_errors(refused) == [
+        "You must accept the terms of service", "Orders from XX are not accepted"]
