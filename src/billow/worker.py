@@ -40,6 +40,8 @@ log = logging.getLogger("billow.worker")
 DISPATCH_BATCH = 200
 DELIVERY_BATCH = 200
 EMAIL_BATCH = 50
+#: Fan-outs of one event that may fail before it is parked (``dispatch_error`` says why).
+MAX_DISPATCH_ATTEMPTS = 5
 
 
 @dataclass
@@ -64,7 +66,9 @@ def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int 
     """Fan out one batch of undispatched events; returns how many were dispatched."""
     with UnitOfWork(factory) as uow:
         query = (
-            select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+            select(OutboxEvent)
+            .where(OutboxEvent.dispatched_at.is_(None),
+                   OutboxEvent.dispatch_attempts < MAX_DISPATCH_ATTEMPTS)
             .order_by(OutboxEvent.id).limit(batch)
         )
         if uow.session.get_bind().dialect.name == "postgresql":
@@ -76,15 +80,28 @@ def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int 
             select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)).order_by(WebhookEndpoint.id)
         ))
         for event in rows:
-            if event.name == EMAIL_REQUESTED:
-                payload = dict(event.payload or {})
-                stats.emails_queued += email.handle_email_requested(uow, payload, event.uuid)
-            else:
-                stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
-            event.dispatched_at = uow.now
+            try:
+                # A savepoint per event: one event that cannot be fanned out (a broken
+                # template, a failing resolver) must not hold back the others.
+                with uow.session.begin_nested():
+                    _fan_out(uow, event, endpoints, stats)
+                    event.dispatched_at = uow.now
+            except Exception as exc:  # noqa: BLE001 - recorded on the event, retried, then parked
+                event.dispatch_attempts += 1
+                event.dispatch_error = f"{type(exc).__name__}: {exc}"[:2000]
+                stats.errors.append(f"event {event.uuid} ({event.name}): {event.dispatch_error}")
+                log.exception("event %s (%s) could not be dispatched", event.uuid, event.name)
         uow.commit()
-        stats.dispatched += len(rows)
-        return len(rows)
+        done = sum(1 for event in rows if event.dispatched_at is not None)
+        stats.dispatched += done
+        return done
+
+
+def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoint], stats: RunStats) -> None:
+    if event.name == EMAIL_REQUESTED:
+        stats.emails_queued += email.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
+    else:
+        stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
 
 
 def deliver_webhooks(

@@ -269,3 +269,28 @@ def test_password_reset_mail_goes_to_the_user(api, smtp, drain):
     with UnitOfWork(api.client.app.state.session_factory) as uow:
         row = uow.session.scalar(select(EmailMessage))
         assert row.userid == 0 and row.template == "Password Reset Validation"
+
+
+def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, db, smtp, add_client, drain):
+    from billow.db.models import OutboxEvent
+    from billow.worker import MAX_DISPATCH_ATTEMPTS
+
+    def broken(uow, relid):
+        raise RuntimeError("resolver bug")
+
+    email_context.register_resolver("invoice", broken)
+    try:
+        with UnitOfWork(db) as uow:
+            request_email(uow, "Invoice Created", 1)
+            uow.commit()
+        add_client()
+        for _ in range(MAX_DISPATCH_ATTEMPTS + 1):
+            stats = drain()
+    finally:
+        email_context.unregister("invoice")
+    assert [m["Subject"] for _, m in smtp.box.wait_for(1)] == ["Welcome to Billow Hosting"]
+    with UnitOfWork(db) as uow:
+        parked = uow.session.scalar(select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)))
+        assert parked.dispatch_attempts == MAX_DISPATCH_ATTEMPTS
+        assert parked.dispatch_error == "RuntimeError: resolver bug"
+    assert stats.errors == []
