@@ -294,3 +294,25 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
         assert parked.dispatch_attempts == MAX_DISPATCH_ATTEMPTS
         assert parked.dispatch_error == "RuntimeError: resolver bug"
     assert stats.errors == []
+
+
+def test_cli_lists_and_edits_templates(db, tmp_path, smtp, add_client, drain):
+    from typer.testing import CliRunner
+
+    from billow.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["email", "templates", "--type", "invoice"])
+    assert listed.exit_code == 0 and "Invoice Created" in listed.output
+    text = tmp_path / "signup.txt"
+    text.write_text("Hello {{ client_first_name }}, welcome.")
+    edited = runner.invoke(app, ["email", "edit", "Client Signup Email", "--subject", "Hi there",
+                                 "--text-file", str(text)])
+    assert edited.exit_code == 0, edited.output
+    bad = runner.invoke(app, ["email", "edit", "Brand New", "--subject", "x"])
+    assert bad.exit_code == 1 and "Invalid template type" in bad.output
+    add_client()
+    drain()
+    [(_, message)] = smtp.box.wait_for(1)
+    assert message["Subject"] == "Hi there"
+    assert message.get_body(("plain",)).get_content().strip() == "Hello Ada, welcome."

@@ -333,3 +333,20 @@ def test_cli_manages_webhooks(db, receiver, add_client, drain):
     assert runner.invoke(app, ["webhook", "remove", "99"]).exit_code == 1
     with UnitOfWork(db) as uow:
         assert uow.session.scalars(select(WebhookEndpoint)).all() == []
+
+
+def test_in_process_worker_delivers_while_the_api_serves(api, db, receiver, add_client):
+    import time
+
+    from billow.worker import start_in_thread
+
+    _add_endpoint(api, receiver)
+    worker = start_in_thread(db, interval=0.02)
+    try:
+        add_client()
+        deadline = time.monotonic() + 10
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        worker.close()
+    assert [r.json["type"] for r in receiver.requests] == ["ClientAdd"]
