@@ -63,7 +63,21 @@ class RunStats:
 
 
 def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int = DISPATCH_BATCH) -> int:
-    """Fan out one batch of undispatched events; returns how many were dispatched."""
+    """Fan out one batch of undispatched events; returns how many were dispatched.
+
+    The batch is first fanned out in one go. If any event fails (a broken template, a
+    failing resolver), the batch is rolled back and redone with a savepoint per event, so
+    the failing event is counted and later parked while the others go out.
+    """
+    try:
+        return _dispatch_batch(factory, stats, batch, isolate=False)
+    except Exception:  # noqa: BLE001 - redone event by event just below
+        log.warning("dispatch batch failed; redoing it event by event", exc_info=True)
+        return _dispatch_batch(factory, stats, batch, isolate=True)
+
+
+def _dispatch_batch(factory: sessionmaker[Session], stats: RunStats, batch: int, *, isolate: bool) -> int:
+    local = RunStats()
     with UnitOfWork(factory) as uow:
         query = (
             select(OutboxEvent)
@@ -80,21 +94,26 @@ def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int 
             select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)).order_by(WebhookEndpoint.id)
         ))
         for event in rows:
+            if not isolate:
+                _fan_out(uow, event, endpoints, local)
+                event.dispatched_at = uow.now
+                continue
             try:
-                # A savepoint per event: one event that cannot be fanned out (a broken
-                # template, a failing resolver) must not hold back the others.
                 with uow.session.begin_nested():
-                    _fan_out(uow, event, endpoints, stats)
+                    _fan_out(uow, event, endpoints, local)
                     event.dispatched_at = uow.now
             except Exception as exc:  # noqa: BLE001 - recorded on the event, retried, then parked
                 event.dispatch_attempts += 1
                 event.dispatch_error = f"{type(exc).__name__}: {exc}"[:2000]
-                stats.errors.append(f"event {event.uuid} ({event.name}): {event.dispatch_error}")
+                local.errors.append(f"event {event.uuid} ({event.name}): {event.dispatch_error}")
                 log.exception("event %s (%s) could not be dispatched", event.uuid, event.name)
         uow.commit()
-        done = sum(1 for event in rows if event.dispatched_at is not None)
-        stats.dispatched += done
-        return done
+    done = sum(1 for event in rows if event.dispatched_at is not None)
+    stats.dispatched += done
+    stats.deliveries_created += local.deliveries_created
+    stats.emails_queued += local.emails_queued
+    stats.errors.extend(local.errors)
+    return done
 
 
 def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoint], stats: RunStats) -> None:
