@@ -484,7 +484,7 @@ def deliver(uow: UnitOfWork, email_id: int, mailer: Mailer) -> bool:
         _fail(row, f"Refused by the SMTP server: {exc}")
         mailer.close()
         return False
-    except (smtplib.SMTPException, OSError, BillowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - SMTP/network errors and renderer bugs: retried, then failed
         mailer.close()
         row.retry_count += 1
         reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

@@ -345,7 +345,7 @@ def send(client: httpx.Client, job: Job) -> AttemptResult:
         return AttemptResult(False, code, latency, excerpt, reason)
     except ValidationError as exc:
         return AttemptResult(False, 0, int((time.perf_counter() - started) * 1000), "", exc.message)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # noqa: BLE001 - transport errors and anything odd are a failed attempt
         latency = int((time.perf_counter() - started) * 1000)
         return AttemptResult(False, 0, latency, "", f"{type(exc).__name__}: {exc}"[:500])
 
