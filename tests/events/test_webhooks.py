@@ -350,3 +350,25 @@ def test_in_process_worker_delivers_while_the_api_serves(api, db, receiver, add_
     finally:
         worker.close()
     assert [r.json["type"] for r in receiver.requests] == ["ClientAdd"]
+
+
+def test_connections_to_private_addresses_are_refused_at_connect_time(receiver, monkeypatch):
+    """The address checked is the one connected to, so DNS rebinding cannot slip through."""
+    import httpx
+
+    from billow.config import reset_settings
+
+    monkeypatch.setenv("BILLOW_WEBHOOK_ALLOW_PRIVATE", "0")
+    reset_settings()
+    with webhooks.new_client() as client:
+        try:
+            client.post(receiver.url, content=b"{}")
+        except httpx.ConnectError as exc:
+            assert "private or loopback" in str(exc)
+        else:
+            raise AssertionError("a loopback connection must be refused")
+    assert receiver.requests == []
+    monkeypatch.setenv("BILLOW_WEBHOOK_ALLOW_PRIVATE", "1")
+    reset_settings()
+    with webhooks.new_client() as client:
+        assert client.post(receiver.url, content=b"{}").status_code == 200

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
@@ -479,12 +480,46 @@ def oldest_pending(uow: UnitOfWork) -> datetime | None:
         WebhookDelivery.status == "pending"))
 
 
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connect only to public addresses, checked on the address actually connected to.
+
+    Resolving once to check and letting the HTTP library resolve again to connect would let a
+    name re-point to an internal address in between (DNS rebinding); here the checked address
+    is the one used. TLS still verifies the certificate against the URL's host name.
+    """
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> Any:
+        if not get_settings().webhook_allow_private:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from None
+            public = [str(info[4][0]) for info in infos if not _address_refused(str(info[4][0]))]
+            if not public:
+                raise httpcore.ConnectError(f"{host} resolves only to private or loopback addresses")
+            host = public[0]
+        return super().connect_tcp(host, port, timeout, local_address, socket_options)
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # Same pool httpx builds, with the guarded network backend.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry, network_backend=_GuardedBackend(),
+        )
+
+
 def new_client() -> httpx.Client:
-    """The HTTP client of one worker: timeouts, no redirects, no environment proxies."""
+    """The HTTP client of one worker: timeouts, no redirects, no proxies, public targets only."""
     timeout = get_settings().webhook_timeout_seconds
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
-        trust_env=False, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        trust_env=False, transport=_GuardedTransport(limits),
     )
 
 
