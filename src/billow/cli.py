@@ -352,11 +352,47 @@ def worker(
                     console.print(f"[red]error:[/red] {error}")
                 raise typer.Exit(1)
             return
+        import contextlib
+        import signal
+
+        # SIGTERM (a service manager stopping us) finishes the current round, then exits.
+        signal.signal(signal.SIGTERM, lambda *_: w.stop())
         console.print("worker running; Ctrl-C stops it")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             w.run_forever(interval=interval)
-        except KeyboardInterrupt:
-            console.print("worker stopped")
+        console.print("worker stopped")
+
+
+@app.command()
+def outbox(
+    retry_parked: Annotated[bool, typer.Option("--retry-parked", help="Retry parked events")] = False,
+    purge_days: Annotated[
+        int, typer.Option("--purge-days", help="Delete finished deliveries older than N days")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the outbox: events waiting, parked (with why), deliveries pending."""
+    from datetime import timedelta
+
+    from billow.db.engine import session_factory
+    from billow.worker import outbox_status, purge_history
+    from billow.worker import retry_parked as retry
+
+    factory = session_factory()
+    if retry_parked:
+        console.print(f"{retry(factory)} parked events will be retried")
+    if purge_days > 0:
+        removed = purge_history(factory, timedelta(days=purge_days))
+        console.print(f"purged {removed['deliveries']} deliveries, {removed['attempts']} attempts, "
+                      f"{removed['events']} events")
+    status = outbox_status(factory)
+    if as_json:
+        typer.echo(json.dumps(status))
+        return
+    console.print(f"events waiting: {status['undispatched']}; deliveries pending: "
+                  f"{status['pending_deliveries']} (oldest {status['oldest_pending_delivery'] or '-'})")
+    for event in status["parked"]:  # type: ignore[union-attr]
+        console.print(f"[red]parked[/red] event {event['id']} {event['name']}: {event['error']}")
 
 
 # --- webhooks ---------------------------------------------------------------------------

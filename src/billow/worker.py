@@ -25,12 +25,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow.config import get_settings
-from billow.db.models import OutboxEvent, WebhookEndpoint
+from billow.db.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from billow.events import EMAIL_REQUESTED
 from billow.services import email, webhooks
 from billow.uow import UnitOfWork
@@ -253,3 +254,64 @@ def wait_until_idle(factory: sessionmaker[Session], timeout: float = 10.0) -> Ru
             if not stats.busy:
                 break
     return total
+
+
+# --- operating the outbox --------------------------------------------------------------------
+
+def outbox_status(factory: sessionmaker[Session]) -> dict[str, object]:
+    """Counts an operator needs: undispatched and parked events, pending deliveries."""
+    with UnitOfWork(factory) as uow:
+        session = uow.session
+        waiting = session.scalar(select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.dispatched_at.is_(None), OutboxEvent.dispatch_attempts < MAX_DISPATCH_ATTEMPTS))
+        parked = list(session.execute(
+            select(OutboxEvent.id, OutboxEvent.uuid, OutboxEvent.name, OutboxEvent.dispatch_error)
+            .where(OutboxEvent.dispatched_at.is_(None),
+                   OutboxEvent.dispatch_attempts >= MAX_DISPATCH_ATTEMPTS)
+            .order_by(OutboxEvent.id)
+        ))
+        pending = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
+            WebhookDelivery.status == "pending"))
+        oldest = webhooks.oldest_pending(uow)
+    return {
+        "undispatched": int(waiting or 0),
+        "parked": [{"id": r.id, "uuid": r.uuid, "name": r.name, "error": r.dispatch_error} for r in parked],
+        "pending_deliveries": int(pending or 0),
+        "oldest_pending_delivery": oldest.isoformat() if oldest else None,
+    }
+
+
+def retry_parked(factory: sessionmaker[Session]) -> int:
+    """Give parked events a fresh set of attempts (after the bug that parked them is fixed)."""
+    with UnitOfWork(factory) as uow:
+        result = uow.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.dispatched_at.is_(None),
+                   OutboxEvent.dispatch_attempts >= MAX_DISPATCH_ATTEMPTS)
+            .values(dispatch_attempts=0, dispatch_error="")
+        )
+        uow.commit()
+    return int(result.rowcount or 0)
+
+
+def purge_history(factory: sessionmaker[Session], older_than: timedelta) -> dict[str, int]:
+    """Delete finished webhook deliveries and dispatched events older than *older_than*.
+
+    Pending deliveries and their events are kept whatever their age; the e-mail log is the
+    client's history (WHMCS keeps it) and is not touched. Suitable as a daily automation step.
+    """
+    with UnitOfWork(factory) as uow:
+        cutoff = uow.now - older_than
+        finished = select(WebhookDelivery.id).where(
+            WebhookDelivery.status != "pending", WebhookDelivery.completed_at < cutoff)
+        attempts = uow.session.execute(
+            delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(finished)))
+        deliveries = uow.session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.id.in_(finished.scalar_subquery())))
+        still_needed = select(WebhookDelivery.event_id).where(WebhookDelivery.event_id == OutboxEvent.id)
+        events = uow.session.execute(
+            delete(OutboxEvent).where(OutboxEvent.dispatched_at.is_not(None),
+                                      OutboxEvent.dispatched_at < cutoff, ~still_needed.exists()))
+        uow.commit()
+    return {"attempts": int(attempts.rowcount or 0), "deliveries": int(deliveries.rowcount or 0),
+            "events": int(events.rowcount or 0)}

@@ -294,6 +294,22 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
         assert parked.dispatch_attempts == MAX_DISPATCH_ATTEMPTS
         assert parked.dispatch_error == "RuntimeError: resolver bug"
     assert stats.errors == []
+    from typer.testing import CliRunner
+
+    from billow.cli import app
+
+    status = json.loads(CliRunner().invoke(app, ["outbox", "--json"]).output)
+    assert status["undispatched"] == 0
+    assert [p["error"] for p in status["parked"]] == ["RuntimeError: resolver bug"]
+    # Once the area's bug is fixed, the parked event is retried and the e-mail goes out.
+    email_context.register_resolver("invoice", lambda uow, relid: email_context.client_context(uow, 1))
+    try:
+        retried = CliRunner().invoke(app, ["outbox", "--retry-parked"])
+        assert "1 parked events will be retried" in retried.output
+        drain()
+    finally:
+        email_context.unregister("invoice")
+    assert [m["Subject"] for _, m in smtp.box.wait_for(2)][-1] == "Customer Invoice"
 
 
 def test_cli_lists_and_edits_templates(db, tmp_path, smtp, add_client, drain):

@@ -372,3 +372,28 @@ def test_connections_to_private_addresses_are_refused_at_connect_time(receiver, 
     reset_settings()
     with webhooks.new_client() as client:
         assert client.post(receiver.url, content=b"{}").status_code == 200
+
+
+def test_purge_removes_finished_history_but_keeps_pending_work(api, db, receiver):
+    from billow.worker import Worker, purge_history
+
+    webhook_id, _ = _add_endpoint(api, receiver)
+    with clock.frozen(T0):
+        with UnitOfWork(db) as uow:
+            uow.emit("ClientClose", {"userid": 1}, resource_type="client", resource_id=1)
+            uow.commit()
+        with Worker(db) as worker:
+            worker.run_once()
+    receiver.status = 500
+    with clock.frozen(T0 + timedelta(days=20)):
+        with UnitOfWork(db) as uow:
+            uow.emit("ClientClose", {"userid": 2}, resource_type="client", resource_id=2)
+            uow.commit()
+        with Worker(db) as worker:
+            worker.run_once()
+    with clock.frozen(T0 + timedelta(days=40)):
+        assert purge_history(db, timedelta(days=30)) == {"attempts": 1, "deliveries": 1, "events": 1}
+    left = api.ok("GetWebhookDeliveries", webhookid=webhook_id)
+    assert [d["status"] for d in left["deliveries"]["delivery"]] == ["pending"]
+    paged = api.ok("GetWebhookDeliveries", limitstart=1, limitnum=5)
+    assert (paged["totalresults"], paged["startnumber"], paged["numreturned"]) == (1, 1, 0)
