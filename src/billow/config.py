@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = ""
     smtp_timeout_seconds: float = 20.0
+    #: PEM file of extra CA certificates to trust for SMTP TLS (a private mail relay).
+    smtp_ca_file: str = ""
     #: Webhook delivery: per-request timeout, response bytes read, and SSRF guard.
     webhook_timeout_seconds: float = 10.0
     webhook_max_response_bytes: int = 65536

@@ -332,3 +332,90 @@ def test_cli_lists_and_edits_templates(db, tmp_path, smtp, add_client, drain):
     [(_, message)] = smtp.box.wait_for(1)
     assert message["Subject"] == "Hi there"
     assert message.get_body(("plain",)).get_content().strip() == "Hello Ada, welcome."
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, made here so the test needs nothing from outside."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "billow test smtp")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.pem", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS is TLS
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_smtp_over_tls_with_login(db, tmp_path, monkeypatch, add_client, drain, mode):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from billow.config import reset_settings
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    received: list[tuple[list[str], bool]] = []
+    logins: list[tuple[str, str]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append((list(envelope.rcpt_tos), session.authenticated))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            logins.append((auth_data.login.decode(), auth_data.password.decode()))
+            return AuthResult(success=auth_data.password == b"s3cret-pw")
+        return AuthResult(success=False)
+
+    from socket import socket
+
+    with socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = {"authenticator": authenticator, "auth_required": True}
+    if mode == "starttls":
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=context,
+                                require_starttls=True, **options)
+    else:
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=context,
+                                auth_require_tls=False, **options)
+    controller.start()
+    try:
+        monkeypatch.setenv("BILLOW_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("BILLOW_SMTP_PORT", str(port))
+        monkeypatch.setenv("BILLOW_SMTP_TLS", mode)
+        monkeypatch.setenv("BILLOW_SMTP_USER", "mailer")
+        monkeypatch.setenv("BILLOW_SMTP_PASSWORD", "s3cret-pw")
+        monkeypatch.setenv("BILLOW_SMTP_CA_FILE", str(cert))
+        monkeypatch.setenv("BILLOW_SMTP_FROM", "billing@billow.test")
+        reset_settings()
+        add_client()
+        stats = drain()
+    finally:
+        controller.stop()
+        reset_settings()
+    assert stats.emails_sent == 1, stats
+    assert received == [(["ada@example.com"], True)]
+    assert logins == [("mailer", "s3cret-pw")]

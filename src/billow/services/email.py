@@ -71,6 +71,14 @@ class SmtpSettings:
     from_address: str
     from_name: str
     timeout: float
+    ca_file: str = ""
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verify the server's certificate (against the system CAs, or *ca_file* as well)."""
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
 
 def smtp_settings(uow: UnitOfWork) -> SmtpSettings:
@@ -91,7 +99,7 @@ def smtp_settings(uow: UnitOfWork) -> SmtpSettings:
         tls=tls, user=pick("SMTPUsername", cfg.smtp_user),
         password=pick("SMTPPassword", cfg.smtp_password), from_address=from_address,
         from_name=pick("SystemEmailsFromName", get_setting(uow, "CompanyName")),
-        timeout=cfg.smtp_timeout_seconds,
+        timeout=cfg.smtp_timeout_seconds, ca_file=cfg.smtp_ca_file,
     )
 
 
@@ -442,11 +450,11 @@ class Mailer:
             raise smtplib.SMTPException("SMTP is not configured (no host)")
         if s.tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                  context=ssl.create_default_context())
+                                                  context=s.tls_context())
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             if s.tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=s.tls_context())
         if s.user:
             smtp.login(s.user, s.password)
         return smtp
