@@ -256,6 +256,8 @@ def test_get_email_templates(api):
     invoice = api.ok("GetEmailTemplates", type="invoice")
     assert int(invoice["totalresults"]) == len(invoice["emailtemplates"]["emailtemplate"]) >= 5
     assert api.ok("GetEmailTemplates", type="nothing")["totalresults"] == "0"
+    assert api.ok("GetEmailTemplates", language="english")["totalresults"] == body["totalresults"]
+    assert api.ok("GetEmailTemplates", language="french")["totalresults"] == "0"
 
 
 def test_password_reset_mail_goes_to_the_user(api, smtp, drain):

@@ -151,7 +151,10 @@ def get_template(uow: UnitOfWork, name: str, language: str = "") -> EmailTemplat
 
 
 def list_templates(uow: UnitOfWork, *, type_: str = "", language: str = "") -> list[EmailTemplate]:
+    """Templates of *type_* in *language*; the installation's default language is ``""``."""
     ensure_templates(uow)
+    if language.lower() == get_setting(uow, "Language").lower():
+        language = ""
     query = select(EmailTemplate).where(EmailTemplate.language == language)
     if type_:
         query = query.where(EmailTemplate.type == type_)
