@@ -521,8 +521,3 @@ def new_client() -> httpx.Client:
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
         trust_env=False, transport=_GuardedTransport(limits),
     )
-
-
-def payload_of(uow: UnitOfWork, delivery: WebhookDelivery) -> dict[str, Any]:
-    event = uow.session.get(OutboxEvent, delivery.event_id)
-    return json.loads(event_body(event)) if event is not None else {}
