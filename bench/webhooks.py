@@ -63,7 +63,9 @@ def _baseline(url: str, count: int, concurrency: int) -> float:
 
 def run() -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="billow-bench-webhooks-"))
-    os.environ.update(BILLOW_DATA_DIR=str(workdir), BILLOW_DATABASE_URL=f"sqlite:///{workdir / 'b.db'}",
+    # BENCH_DATABASE_URL names an empty PostgreSQL database to measure there instead.
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'b.db'}"
+    os.environ.update(BILLOW_DATA_DIR=str(workdir), BILLOW_DATABASE_URL=url,
                       BILLOW_SECRET_KEY="bench", BILLOW_WEBHOOK_ALLOW_PRIVATE="1")
     from billow.config import get_settings, reset_settings
 
@@ -126,8 +128,9 @@ def run() -> dict[str, float]:
         receiver.close()
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"webhooks: {rate:.0f} deliveries/s from one worker ({EVENTS} events, 100 resources); "
+    backend = url.split(":", 1)[0]
+    print(f"webhooks [{backend}]: {rate:.0f} deliveries/s from one worker ({EVENTS} events, 100 resources); "
           f"baseline plain POSTs {base_rate:.0f}/s; ratio {rate / base_rate:.2f}")
-    print(f"webhooks: commit-to-receipt latency p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+    print(f"webhooks [{backend}]: commit-to-receipt latency p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"({len(latencies)}/{LATENCY_EVENTS} events, worker polling every 10 ms)")
     return {"deliveries_per_s": rate, "baseline_per_s": base_rate, "p50_ms": p50, "p99_ms": p99}
