@@ -14,6 +14,7 @@ An exception in any other hook is logged and does not break the operation, as in
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,10 @@ class HookRegistry:
     def clear(self) -> None:
         self.hooks.clear()
 
+
+#: Set after a commit that wrote outbox events: an in-process worker wakes at once instead
+#: of waiting for its next poll.
+outbox_committed = threading.Event()
 
 #: The process-wide hook registry (``billow.hooks`` entry points and the hooks folder fill it).
 registry = HookRegistry()
@@ -134,6 +139,8 @@ def emit(
                 created_at=uow.now,
             )
         )
+        if outbox_committed.set not in uow.after_commit:
+            uow.after_commit.append(outbox_committed.set)
     return results
 
 

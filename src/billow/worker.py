@@ -32,7 +32,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billow import jobs
+from billow import events, jobs
 from billow.config import get_settings
 from billow.db.models import (
     BackgroundJob,
@@ -236,14 +236,20 @@ class Worker:
         return stats
 
     def run_forever(self, *, interval: float = 1.0) -> None:
-        """Run until :meth:`stop`: drain, then sleep *interval* seconds when idle."""
+        """Run until :meth:`stop`: drain, then wait up to *interval* seconds when idle.
+
+        A commit in this process that wrote outbox events ends the wait at once; events
+        committed by other processes are picked up at the next poll.
+        """
         while not self._stop.is_set():
+            events.outbox_committed.clear()
             stats = self.run_once()
-            if not stats.busy:
-                self._stop.wait(interval)
+            if not stats.busy and not self._stop.is_set():
+                events.outbox_committed.wait(interval)
 
     def stop(self) -> None:
         self._stop.set()
+        events.outbox_committed.set()
 
     def close(self) -> None:
         self.stop()
@@ -345,9 +351,9 @@ def purge_history(factory: sessionmaker[Session], older_than: timedelta) -> dict
         deliveries = uow.session.execute(
             delete(WebhookDelivery).where(WebhookDelivery.id.in_(finished.scalar_subquery())))
         still_needed = select(WebhookDelivery.event_id).where(WebhookDelivery.event_id == OutboxEvent.id)
-        events = uow.session.execute(
+        old_events = uow.session.execute(
             delete(OutboxEvent).where(OutboxEvent.dispatched_at.is_not(None),
                                       OutboxEvent.dispatched_at < cutoff, ~still_needed.exists()))
         uow.commit()
     return {"attempts": int(attempts.rowcount or 0), "deliveries": int(deliveries.rowcount or 0),
-            "events": int(events.rowcount or 0)}
+            "events": int(old_events.rowcount or 0)}
