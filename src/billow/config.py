@@ -43,6 +43,30 @@ class Settings(BaseSettings):
     #: Installation name shown in e-mails and invoices.
     company_name: str = "Billow Hosting"
     system_url: str = "http://127.0.0.1:8000/"
+    #: Outgoing mail (the ``SMTP*`` keys of the settings table override these).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    #: ``none``, ``starttls`` or ``ssl`` (implicit TLS, usually port 465).
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_seconds: float = 20.0
+    #: PEM file of extra CA certificates to trust for SMTP TLS (a private mail relay).
+    smtp_ca_file: str = ""
+    #: Webhook delivery: per-request timeout, response bytes read, and SSRF guard.
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 65536
+    #: Allow endpoints on loopback/private/link-local addresses (off: SSRF protection).
+    webhook_allow_private: bool = False
+    #: Failed deliveries in a row (each after its full retry schedule) that disable an endpoint.
+    webhook_disable_after: int = 3
+    #: Concurrent HTTP deliveries of one worker.
+    webhook_concurrency: int = 8
+    #: Seconds a worker holds a claimed delivery or e-mail before another may retry it.
+    worker_lease_seconds: int = 120
+    #: Run the outbox worker inside ``billow serve`` (the embedded single-machine set-up).
+    worker_in_process: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

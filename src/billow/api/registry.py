@@ -24,6 +24,8 @@ ACTION_MODULES = (
     "clients",
     "users",
     "billing",
+    "webhooks",
+    "emails",
 )
 
 

@@ -159,7 +159,7 @@ def add_client(
     uow.session.add(UserClient(user_id=owner.id, client_id=client.id, owner=True, permissions="all"))
     save_custom_fields(uow, "client", client.id, data.custom_fields)
     log_activity(uow, f"Created Client {client.fullname} - User ID: {client.id}", client_id=client.id)
-    uow.emit("ClientAdd", client_hook_vars(client, password=password),
+    uow.emit("ClientAdd", client_hook_vars(client, customFields=dict(data.custom_fields)),
              resource_type="client", resource_id=client.id)
     return client
 
@@ -168,6 +168,7 @@ def update_client(
     uow: UnitOfWork, client_id: int, data: ClientInput, *, skip_validation: bool = False
 ) -> Client:
     client = get_client(uow, client_id)
+    olddata = client_hook_vars(client)
     values = dict(data.values)
     if "phonenumber" in values:
         values["_country_for_phone"] = values.get("country") or client.country
@@ -198,7 +199,8 @@ def update_client(
     if changed or data.custom_fields:
         log_activity(uow, f"Client Profile Modified - {', '.join(changed) or 'custom fields'} - "
                           f"User ID: {client.id}", client_id=client.id)
-    uow.emit("ClientEdit", client_hook_vars(client), resource_type="client", resource_id=client.id)
+    uow.emit("ClientEdit", client_hook_vars(client, olddata=olddata), resource_type="client",
+             resource_id=client.id)
     return client
 
 
@@ -319,17 +321,31 @@ def add_note(uow: UnitOfWork, client_id: int, note: str, *, sticky: bool = False
 
 
 def client_hook_vars(client: Client, **extra: Any) -> dict[str, Any]:
-    """WHMCS's ``ClientAdd``/``ClientEdit`` variables."""
-    data = {
-        "userid": client.id, "client_id": client.id,
+    """WHMCS's ``ClientAdd``/``ClientEdit``/``ClientDelete`` variables (a superset of each).
+
+    The plain-text password WHMCS passes to ``ClientAdd`` is withheld: it would otherwise
+    be stored in the outbox and sent to webhooks (see ``billow.event_catalog``).
+    """
+    prefs = {**DEFAULT_EMAIL_PREFERENCES, **(client.email_preferences or {})}
+    data: dict[str, Any] = {
+        "userid": client.id, "client_id": client.id, "user_id": client.owner_user_id or 0,
+        "uuid": client.uuid,
         "firstname": client.firstname, "lastname": client.lastname,
         "companyname": client.companyname, "email": client.email,
         "address1": client.address1, "address2": client.address2, "city": client.city,
         "state": client.state, "postcode": client.postcode, "country": client.country,
         "phonenumber": client.phonenumber, "tax_id": client.tax_id,
         "currency": client.currency_id, "groupid": client.group_id,
-        "notes": client.notes, "status": client.status,
+        "notes": client.notes, "status": client.status, "language": client.language,
+        "billingcid": client.billingcid, "allow_sso": bool(client.allow_sso),
+        "email_verified": bool(client.email_verified),
+        "isOptedInToMarketingEmails": bool(client.marketing_emails_opt_in),
+        "authmodule": "", "authdata": "", "customFields": {},
     }
+    data.update({flag: bool(getattr(client, flag)) for flag in FLAG_FIELDS if flag != "allow_sso"})
+    for kind in ("affiliate", "domain", "general", "product", "support"):
+        data[f"email_preferences[{kind}]"] = bool(prefs.get(kind, True))
+    data["email_preferences[invoices]"] = bool(prefs.get("invoice", True))
     extra.pop("password", None)  # never hand a password to hooks or the outbox
     data.update(extra)
     return data

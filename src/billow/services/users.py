@@ -68,7 +68,8 @@ def add_user(
         if not value.strip():
             raise ValidationError(message)
     email = normalise_email(email, invalid_message="The email address entered is not valid")
-    uow.emit("PreUserAdd", {"firstname": firstname, "lastname": lastname, "email": email})
+    uow.emit("PreUserAdd", {"user_id": 0, "firstname": firstname, "lastname": lastname,
+                            "email": email, "language": language})
     user = create_user(uow, firstname, lastname, email, password, language=language)
     uow.emit("UserAdd", user_hook_vars(user), resource_type="user", resource_id=user.id)
     return user
@@ -83,9 +84,11 @@ def update_user(uow: UnitOfWork, user_id: int, changes: dict[str, str]) -> User:
         if user_email_taken(uow, email, exclude=user.id):
             raise ValidationError("A user already exists with that email address")
         changes["email"] = email
+    olddata = user_hook_vars(user)
     for key, value in changes.items():
         setattr(user, key, value)
-    uow.emit("UserEdit", user_hook_vars(user), resource_type="user", resource_id=user.id)
+    uow.emit("UserEdit", {**user_hook_vars(user), "olddata": olddata}, resource_type="user",
+             resource_id=user.id)
     return user
 
 

@@ -3,7 +3,7 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import billing, clients, core, logs, outbox  # noqa: F401
+from billow.db.models import billing, clients, core, events, logs, outbox  # noqa: F401
 from billow.db.models.billing import (  # noqa: F401
     BillableItem,
     CreditLog,
@@ -35,6 +35,14 @@ from billow.db.models.core import (  # noqa: F401
     LoginFailure,
     Setting,
     credential_roles,
+)
+from billow.db.models.events import (  # noqa: F401
+    BackgroundJob,
+    EmailMessage,
+    EmailTemplate,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
