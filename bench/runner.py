@@ -10,6 +10,7 @@ BENCHMARKS = {
     "api_clients": "bench.api_clients",
     "billing": "bench.billing",
     "webhooks": "bench.webhooks",
+    "orders": "bench.orders",
 }
 
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 120
     #: Run the outbox worker inside ``billow serve`` (the embedded single-machine set-up).
     worker_in_process: bool = False
+    #: Seconds a provisioning module waits for its panel or cloud API per request.
+    module_timeout_seconds: float = 30.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

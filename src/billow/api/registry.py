@@ -26,6 +26,10 @@ ACTION_MODULES = (
     "billing",
     "webhooks",
     "emails",
+    "catalog",
+    "orders",
+    "services",
+    "modules",
 )
 
 

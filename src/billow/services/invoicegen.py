@@ -40,7 +40,10 @@ from billow.services.invoices import create_invoice
 from billow.uow import UnitOfWork
 
 #: Dotted paths of due-items sources (signature in the module docstring).
-DUE_SOURCES: tuple[str, ...] = ("billow.services.billable_items:due_items",)
+DUE_SOURCES: tuple[str, ...] = (
+    "billow.services.billable_items:due_items",
+    "billow.services.client_services:due_items",
+)
 
 
 def _separate(uow: UnitOfWork, client_id: int, cache: dict[int, bool]) -> bool:

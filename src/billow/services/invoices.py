@@ -47,7 +47,7 @@ from billow.uow import UnitOfWork
 log = logging.getLogger("billow.invoices")
 
 #: ``fn(uow, invoice)`` run once an invoice becomes Paid, in the paying transaction.
-PAID_STEPS: tuple[str, ...] = ()
+PAID_STEPS: tuple[str, ...] = ("billow.services.client_services:on_invoice_paid",)
 
 STATUS_BY_NAME = {s.lower(): s for s in INVOICE_STATUSES}
 #: Statuses from which a zero balance makes the invoice Paid (WHMCS processPaidInvoice).

@@ -3,7 +3,7 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import billing, clients, core, events, logs, outbox  # noqa: F401
+from billow.db.models import billing, catalog, clients, core, events, logs, orders, outbox  # noqa: F401
 from billow.db.models.billing import (  # noqa: F401
     BillableItem,
     CreditLog,
@@ -13,6 +13,20 @@ from billow.db.models.billing import (  # noqa: F401
     InvoiceNumberCounter,
     TaxRule,
     Transaction,
+)
+from billow.db.models.catalog import (  # noqa: F401
+    Addon,
+    ConfigOption,
+    ConfigOptionChoice,
+    ConfigOptionGroup,
+    Price,
+    Product,
+    ProductConfigLink,
+    ProductGroup,
+    Promotion,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
 )
 from billow.db.models.clients import (  # noqa: F401
     Client,
@@ -45,4 +59,15 @@ from billow.db.models.events import (  # noqa: F401
     WebhookEndpoint,
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
+from billow.db.models.orders import (  # noqa: F401
+    CancelRequest,
+    ModuleLog,
+    ModuleQueueEntry,
+    ModuleSetting,
+    Order,
+    Service,
+    ServiceAddon,
+    ServiceConfigOption,
+    Upgrade,
+)
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
