@@ -23,6 +23,7 @@ ACTION_MODULES = (
     "system",
     "clients",
     "users",
+    "support",
 )
 
 

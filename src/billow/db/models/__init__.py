@@ -3,7 +3,7 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import clients, core, logs, outbox  # noqa: F401
+from billow.db.models import clients, core, logs, outbox, support  # noqa: F401
 from billow.db.models.clients import (  # noqa: F401
     Client,
     ClientGroup,
@@ -28,3 +28,15 @@ from billow.db.models.core import (  # noqa: F401
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
+from billow.db.models.support import (  # noqa: F401
+    PredefinedReply,
+    PredefinedReplyCategory,
+    SupportDepartment,
+    Ticket,
+    TicketAttachment,
+    TicketBlockedSender,
+    TicketMailLog,
+    TicketNote,
+    TicketReply,
+    TicketStatus,
+)
