@@ -19,10 +19,12 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+ticket_app = typer.Typer(help="Support tickets: e-mail import and housekeeping.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
+app.add_typer(ticket_app, name="ticket")
 
 console = Console()
 
@@ -314,6 +316,59 @@ def ip_list() -> None:
         for e in access.list_allowed_ips(uow):
             table.add_row(e.network, str(e.credential_id or "all"), e.note)
     console.print(table)
+
+
+# --- support tickets --------------------------------------------------------------------
+
+#: sysexits EX_TEMPFAIL: the MTA keeps the message and tries the pipe again later.
+EX_TEMPFAIL = 75
+
+
+@ticket_app.command("import")
+def ticket_import() -> None:
+    """Import one raw e-mail from standard input (point the MTA's pipe at this).
+
+    Exits 0 once the message is handled, including when it is dropped on purpose (an
+    auto-reply, a loop, a blocked sender: bouncing those would only feed the loop), and
+    75 (temporary failure) when it could not be stored, so the MTA retries it.
+    """
+    import sys
+
+    from billow.services.support_mail import import_message
+
+    raw = sys.stdin.buffer.read()
+    try:
+        with _uow() as uow:
+            outcome = import_message(uow, raw)
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the MTA as "try again"
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EX_TEMPFAIL) from exc
+    typer.echo(json.dumps({"status": outcome.status, "ticketid": outcome.ticket_id,
+                           "replyid": outcome.reply_id}))
+
+
+@ticket_app.command("poll")
+def ticket_poll() -> None:
+    """Poll every department's IMAP mailbox once and import unseen messages."""
+    from billow.services.support_imap import poll_mailboxes
+
+    result = poll_mailboxes(_uow)
+    typer.echo(json.dumps({"fetched": result.fetched, "imported": result.imported,
+                           "dropped": result.dropped, "failed": result.failed_mailboxes}))
+    if result.failed_mailboxes:
+        raise typer.Exit(1)
+
+
+@ticket_app.command("close-inactive")
+def ticket_close_inactive() -> None:
+    """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
+    from billow.services.support import close_inactive_tickets
+
+    with _uow() as uow:
+        closed = close_inactive_tickets(uow, uow.now)
+        uow.commit()
+    typer.echo(json.dumps({"closed": closed}))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ def whmcs_examples() -> dict[str, Any]:
     return json.loads(WHMCS.read_text())
 
 
+#: Paging counts are JSON integers (README rule 8) even where an example shows a string.
+PAGING = {"totalresults", "startnumber", "numreturned"}
+
+
 def same_shape(actual: Any, example: Any, path: str = "$") -> None:
     """Assert *actual* has *example*'s keys and nesting, with the same scalar types."""
     if isinstance(example, dict):
@@ -35,7 +39,10 @@ def same_shape(actual: Any, example: Any, path: str = "$") -> None:
     elif isinstance(example, bool):
         assert isinstance(actual, bool), f"{path}: expected bool, got {actual!r}"
     elif isinstance(example, int):
-        assert isinstance(actual, int) and not isinstance(actual, bool), f"{path}: expected int, got {actual!r}"
+        ok = isinstance(actual, int) and not isinstance(actual, bool)
+        assert ok, f"{path}: expected int, got {actual!r}"
+    elif isinstance(example, str) and path.rsplit(".", 1)[-1] in PAGING:
+        assert isinstance(actual, int), f"{path}: paging counts are integers, got {actual!r}"
     elif isinstance(example, str):
         assert isinstance(actual, str), f"{path}: expected string, got {actual!r}"
 

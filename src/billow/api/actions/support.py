@@ -450,14 +450,14 @@ def get_ticket_predefined_cats(ctx: Context, params: Params) -> dict[str, Any]:
         {"id": str(c.id), "parentid": str(c.parent_id), "name": c.name, "replycount": str(n)}
         for c, n in svc.list_predefined_categories(ctx.uow)
     ]
-    return {"totalresults": str(len(items)), "categories": {"category": items}}
+    return {"totalresults": len(items), "categories": {"category": items}}
 
 
 def get_ticket_predefined_replies(ctx: Context, params: Params) -> dict[str, Any]:
     items = [
         {"name": r.name, "reply": r.reply} for r in svc.list_predefined_replies(ctx.uow, params.int("catid"))
     ]
-    return {"totalresults": str(len(items)), "predefinedreplies": {"predefinedreply": items}}
+    return {"totalresults": len(items), "predefinedreplies": {"predefinedreply": items}}
 
 
 ACTIONS = [
