@@ -64,7 +64,17 @@ def dept(uow: Any) -> Any:
 
 @pytest.fixture
 def client_id(api: Any) -> int:
-    body = api.ok("AddClient", firstname="Cynthia", lastname="Reilly", email="cynthia@example.com",
-                  address1="1 Road", city="London", state="London", postcode="N1", country="GB",
-                  phonenumber="+44 20 7946 0958", noemail="true")
+    body = api.ok(
+        "AddClient",
+        firstname="Cynthia",
+        lastname="Reilly",
+        email="cynthia@example.com",
+        address1="1 Road",
+        city="London",
+        state="London",
+        postcode="N1",
+        country="GB",
+        phonenumber="+44 20 7946 0958",
+        noemail="true",
+    )
     return int(body["clientid"])
