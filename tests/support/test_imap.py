@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from tests.support.imap_server import ImapServer, Mailbox, StoredMessage
 
 from billow.db.models import Ticket, TicketMailLog
 from billow.services import support
 from billow.services.support_imap import poll_mailboxes
 from billow.uow import UnitOfWork
-from tests.support.imap_server import ImapServer, Mailbox, StoredMessage
 
 
 def _mail(n: int, extra: str = "") -> bytes:

@@ -124,7 +124,8 @@ def _reply_mail(tid: str, sender: str = "cynthia@example.com", extra: str = "") 
         f"From: Cynthia <{sender}>\r\nTo: support@example.net\r\n"
         f"Subject: Re: [Ticket ID: {tid}] Website down\r\nMessage-ID: <reply-{tid}-{sender}@example.com>\r\n"
         f"{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        "It works again, thank you!\r\n\r\nOn Thu, 26 Nov 2026 at 09:00, Billow Support <support@example.net>\r\n"
+        "It works again, thank you!\r\n\r\n"
+        "On Thu, 26 Nov 2026 at 09:00, Billow Support <support@example.net>\r\n"
         "wrote:\r\n> We restarted the server.\r\n> Regards\r\n"
     ).encode()
 

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 
 from billow.db.base import Base
 from billow.db.models import (
@@ -1137,41 +1137,72 @@ def close_inactive_tickets(uow: UnitOfWork, now: datetime) -> list[int]:
     (``preventClientClosure`` on the ticket or its department) and clients with
     "override auto close". Idempotent: a second run finds nothing left to close.
     """
+    closed = []
+    for ticket_id in inactive_ticket_ids(uow, now):
+        if auto_close_ticket(uow, ticket_id, now):
+            closed.append(ticket_id)
+    return closed
+
+
+def inactive_hours(uow: UnitOfWork) -> int:
     try:
-        hours = int(get_setting(uow, "CloseInactiveTickets") or 0)
+        return max(int(get_setting(uow, "CloseInactiveTickets") or 0), 0)
     except ValueError:
-        hours = 0
-    if hours <= 0:
-        return []
+        return 0
+
+
+def _inactive_query(uow: UnitOfWork, now: datetime) -> Select[Any] | None:
+    hours = inactive_hours(uow)
     statuses = _status_titles(uow, auto_close=True)
-    if not statuses:
-        return []
-    cutoff = now - timedelta(hours=hours)
-    candidates = uow.session.scalars(
-        select(Ticket)
+    if hours <= 0 or not statuses:
+        return None
+    return (
+        select(Ticket.id)
+        .join(SupportDepartment, SupportDepartment.id == Ticket.department_id)
         .outerjoin(Client, Client.id == Ticket.client_id)
         .where(
             Ticket.status.in_(statuses),
             Ticket.merged_ticket_id == 0,
-            Ticket.last_reply <= cutoff,
+            Ticket.last_reply <= now - timedelta(hours=hours),
             or_(Client.id.is_(None), Client.overrideautoclose.is_(False)),
+            or_(
+                Ticket.prevent_client_closure.is_(False),
+                and_(
+                    Ticket.prevent_client_closure.is_(None),
+                    SupportDepartment.prevent_client_closure.is_(False),
+                ),
+            ),
         )
-        .order_by(Ticket.id)
-    ).all()
-    closed = []
-    for ticket in candidates:
-        if effective_prevent_closure(uow, ticket):
-            continue
-        ticket.status = CLOSED
-        uow.emit("TicketClose", {"ticketid": ticket.id}, resource_type="ticket", resource_id=ticket.id)
-        request_email(uow, "Support Ticket Auto Close Notification", ticket.id)
-        log_activity(
-            uow,
-            f"Ticket Auto Closed For Inactivity - Ticket ID: {ticket.id}",
-            client_id=ticket.client_id or 0,
-        )
-        closed.append(ticket.id)
-    return closed
+    )
+
+
+def inactive_ticket_ids(
+    uow: UnitOfWork, now: datetime, *, after: int = 0, limit: int | None = None
+) -> list[int]:
+    """Ids of tickets :func:`auto_close_ticket` would close now, ascending, above *after*."""
+    query = _inactive_query(uow, now)
+    if query is None:
+        return []
+    query = query.where(Ticket.id > after).order_by(Ticket.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(uow.session.scalars(query))
+
+
+def auto_close_ticket(uow: UnitOfWork, ticket_id: int, now: datetime) -> bool:
+    """Close one inactive ticket (re-checked here, so a reply since listing keeps it open)."""
+    query = _inactive_query(uow, now)
+    if query is None or uow.session.scalar(query.where(Ticket.id == ticket_id)) is None:
+        return False
+    ticket = uow.session.get(Ticket, ticket_id)
+    assert ticket is not None
+    ticket.status = CLOSED
+    uow.emit("TicketClose", {"ticketid": ticket.id}, resource_type="ticket", resource_id=ticket.id)
+    request_email(uow, "Support Ticket Auto Close Notification", ticket.id)
+    log_activity(
+        uow, f"Ticket Auto Closed For Inactivity - Ticket ID: {ticket.id}", client_id=ticket.client_id or 0
+    )
+    return True
 
 
 def find_mask_in_subject(subject: str) -> str:
