@@ -25,6 +25,12 @@ app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
 app.add_typer(ticket_app, name="ticket")
+server_app = typer.Typer(help="Provisioning servers (credentials are stored encrypted).", no_args_is_help=True)
+servergroup_app = typer.Typer(help="Server groups: where new services are placed.", no_args_is_help=True)
+modulequeue_app = typer.Typer(help="Failed module actions waiting for a retry.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+app.add_typer(servergroup_app, name="servergroup")
+app.add_typer(modulequeue_app, name="modulequeue")
 
 console = Console()
 
@@ -119,6 +125,70 @@ def quickstart(
         f"-d identifier={access.identifier} -d secret=<secret> -d responsetype=json"
     )
     serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def cron(
+    date_: Annotated[str, typer.Option("--date", help="Run as of this billing date (YYYY-MM-DD)")] = "",
+    only: Annotated[str, typer.Option("--only", help="Run only this task (any hour)")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-run daily tasks already done for the date")
+    ] = False,
+    list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit")] = False,
+) -> None:
+    """Run the automation: frequent tasks every run, daily tasks once a day.
+
+    Put it in cron or a systemd timer every 5 minutes; overlapping runs are refused by a
+    lock in the database, and a killed run is resumed by the next one.
+    """
+    from datetime import date as date_type
+
+    from billow.automation.progress import default_progress
+    from billow.automation.runner import run_cron
+    from billow.automation.tasks import load_tasks
+
+    _load_plugins()
+    if list_tasks:
+        table = Table("task", "when", "what")
+        for task in load_tasks():
+            table.add_row(task.name, "daily" if task.daily else "every run", task.title)
+        console.print(table)
+        return
+    as_of = None
+    if date_:
+        try:
+            as_of = date_type.fromisoformat(date_)
+        except ValueError:
+            console.print(f"[red]error:[/red] --date must be YYYY-MM-DD, not {date_!r}")
+            raise typer.Exit(2) from None
+    _configure_logging()
+    try:
+        report = run_cron(as_of=as_of, only=only or None, force=force, progress=default_progress())
+    except BillowError as exc:
+        _fail(exc)
+    if not report.ran:
+        return
+    if any(t.status == "failed" for t in report.tasks):
+        raise typer.Exit(1)
+
+
+def _configure_logging() -> None:
+    """Structured ``key=value`` lines on stderr (cron mails them, journald keeps them)."""
+    import logging
+    import sys
+
+    import structlog
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.LogfmtRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
 
 
 # --- admins -----------------------------------------------------------------------------
@@ -373,3 +443,210 @@ def ticket_close_inactive() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# --- servers ----------------------------------------------------------------------------
+
+@server_app.command("add")
+def server_add(
+    name: str,
+    module: Annotated[str, typer.Option("--module", help="Server module: cpanel, infrafabric, none ...")],
+    hostname: Annotated[str, typer.Option("--hostname")] = "",
+    ip: Annotated[str, typer.Option("--ip", help="IP address")] = "",
+    username: Annotated[str, typer.Option("--username", help="Panel user or API key")] = "",
+    password: Annotated[str, typer.Option("--password", envvar="BILLOW_SERVER_PASSWORD",
+                                          help="Password or API secret (prefer the env var)")] = "",
+    access_hash: Annotated[str, typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH",
+                                             help="API token (prefer the env var)")] = "",
+    port: Annotated[int, typer.Option("--port", help="0: the module's default")] = 0,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP instead of HTTPS")] = False,
+    max_accounts: Annotated[int, typer.Option("--max-accounts", help="Capacity (0: unlimited)")] = 0,
+    default: Annotated[bool, typer.Option("--default", help="The module's default server")] = False,
+    status_address: Annotated[str, typer.Option("--status-address")] = "",
+) -> None:
+    """Add a provisioning server."""
+    from billow.services.servers import ServerInput, add_server
+
+    with _uow() as uow:
+        try:
+            server = add_server(uow, ServerInput(
+                name=name, type=module, hostname=hostname, ipaddress=ip, username=username,
+                password=password, accesshash=access_hash, port=port, secure=not insecure,
+                maxaccounts=max_accounts, active=default, statusaddress=status_address))
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+        console.print(f"server {server.name} added (id {server.id})")
+
+
+@server_app.command("list")
+def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List servers with their load (credentials are never shown)."""
+    from billow.services.servers import active_counts, list_servers
+
+    with _uow() as uow:
+        counts = active_counts(uow)
+        rows = [{"id": s.id, "name": s.name, "module": s.type, "hostname": s.hostname, "ip": s.ipaddress,
+                 "services": counts.get(s.id, 0), "max": s.maxaccounts, "default": s.active,
+                 "disabled": s.disabled} for s in list_servers(uow)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "module", "hostname", "services", "default", "disabled")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["module"], r["hostname"] or r["ip"],
+                      f"{r['services']}/{r['max'] or '∞'}", "yes" if r["default"] else "", "yes" if r["disabled"] else "")
+    console.print(table)
+
+
+@server_app.command("update")
+def server_update(
+    server_id: int,
+    password: Annotated[str | None, typer.Option("--password", envvar="BILLOW_SERVER_PASSWORD")] = None,
+    access_hash: Annotated[str | None, typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH")] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname")] = None,
+    max_accounts: Annotated[int | None, typer.Option("--max-accounts")] = None,
+    disabled: Annotated[bool | None, typer.Option("--disabled/--enabled")] = None,
+    default: Annotated[bool | None, typer.Option("--default/--not-default")] = None,
+) -> None:
+    """Change a server's credentials, hostname, capacity or state."""
+    from billow.services.servers import update_server
+
+    changes = {k: v for k, v in {"password": password, "accesshash": access_hash, "hostname": hostname,
+                                 "maxaccounts": max_accounts, "disabled": disabled, "active": default}.items()
+               if v is not None}
+    with _uow() as uow:
+        try:
+            update_server(uow, server_id, changes)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"server {server_id} updated")
+
+
+@server_app.command("remove")
+def server_remove(server_id: int) -> None:
+    """Remove a server that has no live services."""
+    from billow.services.servers import delete_server
+
+    with _uow() as uow:
+        try:
+            delete_server(uow, server_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"server {server_id} removed")
+
+
+@server_app.command("test")
+def server_test(server_id: int) -> None:
+    """Test the connection to a server through its module."""
+    from billow.services.provisioning import test_connection
+
+    with _uow() as uow:
+        try:
+            result = test_connection(uow, server_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    if not result.success:
+        console.print(f"[red]connection failed:[/red] {result.error}")
+        raise typer.Exit(1)
+    console.print("connection successful")
+
+
+@servergroup_app.command("add")
+def servergroup_add(
+    name: str,
+    server: Annotated[list[int], typer.Option("--server", help="Server id (repeat)")],
+    fill: Annotated[int, typer.Option("--fill", help="1: least full first, 2: fill the default first")] = 1,
+) -> None:
+    """Create a server group from existing servers."""
+    from billow.services.servers import add_group
+
+    with _uow() as uow:
+        try:
+            group = add_group(uow, name, server, fill)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+        console.print(f"server group {group.name} added (id {group.id})")
+
+
+@servergroup_app.command("list")
+def servergroup_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List server groups and their servers."""
+    from billow.services.servers import list_groups
+
+    with _uow() as uow:
+        rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids} for g, ids in list_groups(uow)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "fill", "servers")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], str(r["filltype"]), ",".join(map(str, r["servers"])))
+    console.print(table)
+
+
+@servergroup_app.command("remove")
+def servergroup_remove(group_id: int) -> None:
+    """Remove a server group (its servers stay)."""
+    from billow.services.servers import delete_group
+
+    with _uow() as uow:
+        try:
+            delete_group(uow, group_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"server group {group_id} removed")
+
+
+# --- module queue -----------------------------------------------------------------------
+
+@modulequeue_app.command("list")
+def modulequeue_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show failed module actions with the module's own error."""
+    from billow.services.provisioning import list_queue
+
+    with _uow() as uow:
+        rows = [{"id": e.id, "service": e.service_id, "module": e.module_name, "action": e.module_action,
+                 "retries": e.num_retries, "error": e.last_attempt_error} for e in list_queue(uow)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "service", "module", "action", "retries", "error")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["service"]), r["module"], r["action"], str(r["retries"]), r["error"])
+    console.print(table)
+
+
+@modulequeue_app.command("retry")
+def modulequeue_retry(
+    entry_id: Annotated[int | None, typer.Argument(help="Queue entry id (omit with --all)")] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="Retry every open entry")] = False,
+) -> None:
+    """Run failed module actions again; each retry commits on its own."""
+    from billow.services.provisioning import list_queue, retry
+
+    if entry_id is None and not all_entries:
+        console.print("[red]error:[/red] give an entry id or --all")
+        raise typer.Exit(2)
+    with _uow() as uow:
+        ids = [entry_id] if entry_id is not None else [e.id for e in list_queue(uow)]
+    failed = 0
+    for queued in ids:
+        with _uow() as uow:
+            try:
+                result = retry(uow, queued)
+            except BillowError as exc:
+                _fail(exc)
+            uow.commit()
+        if result.success:
+            console.print(f"entry {queued}: done")
+        else:
+            failed += 1
+            console.print(f"[red]entry {queued} failed:[/red] {result.error}")
+    if failed:
+        raise typer.Exit(1)

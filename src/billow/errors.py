@@ -48,3 +48,14 @@ class ModuleError(BillowError):
     """A provisioning, registrar or gateway module refused or failed."""
 
     code = "module_error"
+
+
+class ModuleFailed(ModuleError):
+    """A module call failed after the request did useful work that must be kept.
+
+    The failure itself is a record (module queue entry, module log, the order that was
+    accepted, the other services that were provisioned), so the dispatcher commits the
+    transaction and still answers with the module's error message.
+    """
+
+    keep_changes = True

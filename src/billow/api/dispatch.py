@@ -78,6 +78,11 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
             return Outcome(result, status, action_name)
         except BillowError as exc:
             result, status = _error(exc.message), exc.http_status
+            if getattr(exc, "keep_changes", False):
+                # The refusal is itself a record (e.g. a module failure in the queue).
+                _log_call(uow, action_name, identifier, ip, result, status, started)
+                uow.commit()
+                return Outcome(result, status, action_name)
         except Exception:  # noqa: BLE001 - the wire never answers with a traceback
             log.exception("action %s failed", action_name)
             result, status = _error("An unexpected error occurred"), 200

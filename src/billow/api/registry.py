@@ -23,6 +23,12 @@ ACTION_MODULES = (
     "system",
     "clients",
     "users",
+    "billing",
+    "catalog",
+    "orders",
+    "services",
+    "modules",
+    "automation",
     "support",
 )
 

@@ -5,9 +5,14 @@ invoice is paid. Keeping the shapes here lets each area be built and tested on i
 
 * An area that bills registers a *due-items source* in
   ``billow.services.invoicegen.DUE_SOURCES`` (a dotted path
-  ``"module:function"``); the function is ``fn(uow, as_of: date, client_id: int | None)
-  -> list[DueItem]``. Invoice generation (the ``GenInvoices`` action and the daily run)
-  collects them, groups them into invoices and calls each item's ``on_invoiced``.
+  ``"module:function"``); the function is ``fn(uow, as_of: date, client_id: int | None,
+  *, ids: dict[str, list[int]] | None = None) -> list[DueItem]``. *ids* None means no
+  restriction; otherwise it maps ``"service"``/``"addon"``/``"domain"``/``"billable"`` to
+  the only record ids to invoice (``GenInvoices``'s ``serviceids[]`` ...) and a source
+  returns only items whose ``relid`` is listed under its kind (nothing when its kind is
+  absent). Invoice generation (the ``GenInvoices`` action and the daily run) collects
+  them, groups them into invoices and calls each item's ``on_invoiced``; see
+  ``billow.services.invoicegen``'s docstring.
 * An area that reacts to payment registers a *paid step* in
   ``billow.services.invoices.PAID_STEPS``: ``fn(uow, invoice)`` runs in the paying
   transaction once the invoice's balance reaches zero (provisioning on payment,

@@ -20,11 +20,20 @@ from billow.services.clients import client_hook_vars, get_client
 from billow.uow import UnitOfWork
 
 #: ``fn(uow, client)``: cancel what the area holds for a client being closed.
-CLOSE_STEPS: tuple[str, ...] = ()
+CLOSE_STEPS: tuple[str, ...] = (
+    "billow.services.billing_lifecycle:close_client",
+    "billow.services.client_services:close_client_services",
+)
 #: ``fn(uow, client, delete_transactions: bool)``: remove the area's rows for a client.
-DELETE_STEPS: tuple[str, ...] = ()
+DELETE_STEPS: tuple[str, ...] = (
+    "billow.services.billing_lifecycle:delete_client",
+    "billow.services.client_services:delete_client_services",
+)
 #: ``fn(uow, client, stats: dict)``: fill the area's counters in the stats dict.
-STATS_STEPS: tuple[str, ...] = ()
+STATS_STEPS: tuple[str, ...] = (
+    "billow.services.billing_lifecycle:client_stats",
+    "billow.services.client_services:client_stats",
+)
 
 #: Every key of WHMCS's ``stats``; money keys are formatted in the client's currency.
 MONEY_STATS = (

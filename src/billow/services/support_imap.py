@@ -21,7 +21,7 @@ from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.support.imap")
 
-__all__ = ["Mailbox", "PollResult", "poll_mailboxes"]
+__all__ = ["Mailbox", "PollResult", "mailbox_department_ids", "poll_department", "poll_mailboxes"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,24 @@ def configured_mailboxes(uow: UnitOfWork) -> list[Mailbox]:
         for d in support.list_departments(uow)
         if d.mail_host.strip()
     ]
+
+
+def mailbox_department_ids(uow: UnitOfWork, *, after: int = 0, limit: int | None = None) -> list[int]:
+    """Ids of departments with an IMAP mailbox configured, ascending, above *after*."""
+    ids = [d.id for d in support.list_departments(uow) if d.mail_host.strip() and d.id > after]
+    return sorted(ids)[:limit] if limit is not None else sorted(ids)
+
+
+def poll_department(
+    uow_factory: Callable[[], UnitOfWork], department_id: int, *, limit: int = 500, timeout: float = 30.0
+) -> PollResult:
+    """Poll one department's mailbox; connection and login failures propagate to the caller."""
+    with uow_factory() as uow:
+        boxes = [b for b in configured_mailboxes(uow) if b.department_id == department_id]
+    result = PollResult()
+    for box in boxes:
+        _poll_one(box, uow_factory, result, limit, timeout)
+    return result
 
 
 def poll_mailboxes(

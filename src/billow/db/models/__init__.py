@@ -3,7 +3,49 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import clients, core, logs, outbox, support  # noqa: F401
+from billow.db.models import (  # noqa: F401
+    automation,
+    billing,
+    catalog,
+    clients,
+    core,
+    logs,
+    orders,
+    outbox,
+    support,
+)
+from billow.db.models.automation import (  # noqa: F401
+    AutomationLock,
+    AutomationMark,
+    AutomationRun,
+    AutomationTaskDay,
+    AutomationTaskLog,
+    PayMethod,
+)
+from billow.db.models.billing import (  # noqa: F401
+    BillableItem,
+    CreditLog,
+    GatewaySetting,
+    Invoice,
+    InvoiceItem,
+    InvoiceNumberCounter,
+    TaxRule,
+    Transaction,
+)
+from billow.db.models.catalog import (  # noqa: F401
+    Addon,
+    ConfigOption,
+    ConfigOptionChoice,
+    ConfigOptionGroup,
+    Price,
+    Product,
+    ProductConfigLink,
+    ProductGroup,
+    Promotion,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+)
 from billow.db.models.clients import (  # noqa: F401
     Client,
     ClientGroup,
@@ -27,6 +69,17 @@ from billow.db.models.core import (  # noqa: F401
     credential_roles,
 )
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
+from billow.db.models.orders import (  # noqa: F401
+    CancelRequest,
+    ModuleLog,
+    ModuleQueueEntry,
+    ModuleSetting,
+    Order,
+    Service,
+    ServiceAddon,
+    ServiceConfigOption,
+    Upgrade,
+)
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
 from billow.db.models.support import (  # noqa: F401
     PredefinedReply,

@@ -1,0 +1,1 @@
+"""Plugins called by services: servers, registrars, gateways and fraud checks, each with a small base."""

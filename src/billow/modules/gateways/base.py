@@ -1,0 +1,91 @@
+"""The payment gateway contract: WHMCS's gateway module functions in Pythonic form.
+
+A gateway has a *system name* (``paypal``, ``banktransfer``: what invoices store in
+``paymentmethod`` and what ``AddInvoicePayment`` takes as ``gateway``) and a *display
+name*. What a gateway can do is what it defines: a hook left undefined on a subclass is
+unsupported (WHMCS checks ``function_exists`` the same way), see :func:`supports`.
+
+* ``link(request)`` — third-party gateways: the HTML (usually a form) that sends the
+  payer to the gateway (WHMCS ``_link``).
+* ``capture(request)`` — merchant gateways: charge a stored card/token (``_capture``).
+* ``refund(request)`` — give money back through the gateway (``_refund``).
+
+Remote refusals are results, not exceptions: every hook returns a :class:`GatewayResult`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+#: ``status`` values a gateway may answer, as WHMCS gateway modules do.
+SUCCESS, PENDING, DECLINED, ERROR = "success", "pending", "declined", "error"
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One setting of a gateway (WHMCS ``_config`` entry)."""
+
+    key: str
+    label: str
+    type: str = "text"  # text | password | yesno | dropdown | radio | textarea
+    default: str = ""
+    description: str = ""
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What a gateway hook receives (WHMCS ``$params``), settings included."""
+
+    invoice_id: int
+    amount: Decimal
+    currency: str
+    description: str = ""
+    client: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+    #: the gateway's own transaction id (refunds) or stored token (captures)
+    transid: str = ""
+    gatewayid: str = ""
+    system_url: str = ""
+    return_url: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    status: str
+    transid: str = ""
+    fee: Decimal = Decimal("0")
+    rawdata: Any = ""
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SUCCESS
+
+
+class Gateway(ABC):  # noqa: B024 - an ABC of optional hooks: subclasses define what they support
+    """Base of payment gateways; subclasses set the class constants and define hooks."""
+
+    #: System name (lower case, no spaces): the ``paymentmethod`` value.
+    system_name: ClassVar[str]
+    #: Name shown to clients and returned by ``GetPaymentMethods``.
+    display_name: ClassVar[str]
+    #: Settings the admin fills in; read back from the gateway_settings table.
+    config: ClassVar[tuple[ConfigField, ...]] = ()
+    #: Manual gateways need no settings, so they are usable before anyone configures them.
+    active_by_default: ClassVar[bool] = False
+    #: WHMCS ``gatewayType``: "Bank" for bank modules, "" otherwise.
+    gateway_type: ClassVar[str] = ""
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        defaults = {f.key: f.default for f in self.config}
+        self.settings: dict[str, str] = {**defaults, **dict(settings or {})}
+
+
+def supports(gateway: Gateway, hook: str) -> bool:
+    """True when *gateway*'s class (not the base) defines *hook* (``link``/``capture``/``refund``)."""
+    return any(hook in vars(k) for k in type(gateway).__mro__ if k not in (Gateway, object))

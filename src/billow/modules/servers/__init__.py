@@ -1,0 +1,60 @@
+"""Provisioning modules: discovered through the ``billow.servers`` entry point group.
+
+:func:`get_module` returns a fresh instance per call (modules keep a per-call log), and
+:func:`available` lists every installed module by system name. The built-ins
+(``none``, ``cpanel``, ``infrafabric``) are registered in ``pyproject.toml`` like any
+third-party module, so a broken install shows up the same way for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from billow.errors import NotFound
+from billow.modules.servers.base import ServerModule
+
+log = logging.getLogger("billow.modules")
+
+#: Built-ins, also used when the package metadata is missing (running from a source tree).
+BUILTIN = {
+    "none": "billow.modules.servers.none:NoneModule",
+    "cpanel": "billow.modules.servers.cpanel:CpanelModule",
+    "infrafabric": "billow.modules.servers.infrafabric:InfraFabricModule",
+}
+
+
+def _load(path: str) -> type[ServerModule]:
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, type[ServerModule]]:
+    found: dict[str, type[ServerModule]] = {name: _load(path) for name, path in BUILTIN.items()}
+    for ep in entry_points(group="billow.servers"):
+        try:
+            cls = ep.load()
+        except Exception:  # noqa: BLE001 - one broken plugin must not hide the others
+            log.exception("server module entry point %s failed to load", ep.name)
+            continue
+        found[ep.name] = cls
+    return found
+
+
+def available() -> list[str]:
+    return sorted(registry())
+
+
+def module_class(name: str) -> type[ServerModule]:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise NotFound("Invalid module name provided.") from None
+
+
+def get_module(name: str) -> ServerModule:
+    return module_class(name)()

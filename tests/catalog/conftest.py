@@ -1,0 +1,1 @@
+"""Fixtures of the catalog tests (helpers live in catalog_helpers.py)."""
