@@ -584,3 +584,57 @@ def test_created_date_is_honoured(api, dept, client_id):
     past = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
     t = _open(api, dept, clientid=client_id, created=past.strftime("%Y-%m-%d %H:%M:%S"))
     assert api.ok("GetTicket", ticketid=t["id"])["date"] == past.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_failed_open_leaves_no_attachment_files(api, db, dept, client_id, data_dir):
+    from billow.events import HookAbort, add_hook
+
+    @add_hook("TicketOpen")
+    def refuse(variables: dict[str, Any]) -> None:
+        raise HookAbort("Tickets are paused")
+
+    folder = data_dir / "attachments"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    assert (
+        api.error(
+            "OpenTicket",
+            deptid=dept.id,
+            subject="s",
+            message="m",
+            clientid=client_id,
+            attachments=encode_attachments(("a.txt", b"a")),
+        )
+        == "Tickets are paused"
+    )
+    assert (set(folder.iterdir()) if folder.exists() else set()) == before
+    with db() as session:
+        assert session.scalars(select(Ticket)).all() == []
+
+
+def test_related_service_must_belong_to_the_client(api, uow, dept, client_id):
+    from billow.db.models import Service
+
+    service = Service(userid=client_id, packageid=1)
+    uow.session.add(service)
+    uow.commit()
+    t = _open(api, dept, clientid=client_id, serviceid=service.id)
+    assert api.ok("GetTicket", ticketid=t["id"])["service"] == f"S{service.id}"
+    other = api.ok(
+        "AddClient",
+        firstname="O",
+        lastname="T",
+        email="o@example.com",
+        address1="1 Road",
+        city="London",
+        state="London",
+        postcode="N1",
+        country="GB",
+        phonenumber="+44 20 7946 0958",
+        noemail="true",
+    )["clientid"]
+    assert (
+        api.error(
+            "OpenTicket", deptid=dept.id, subject="s", message="m", clientid=other, serviceid=service.id
+        )
+        == "Service ID Not Found"
+    )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from tests.support.imap_server import ImapServer, Mailbox, StoredMessage
 
 from billow import clock
 from billow.automation.runner import run_cron
@@ -13,7 +14,6 @@ from billow.automation.tasks import load_tasks
 from billow.db.models import Ticket
 from billow.services import support
 from billow.services.settings import set_setting
-from tests.support.imap_server import ImapServer, Mailbox, StoredMessage
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -356,3 +356,19 @@ def test_cli_import_reads_stdin(db, desk, data_dir: Path):
         [str(exe), "ticket", "import"], input=loop, capture_output=True, timeout=120, env={**os.environ}
     )
     assert proc.returncode == 0 and "Blocked Potential Email Loop" in proc.stdout.decode()
+
+
+def test_import_failure_is_logged_and_rolls_back_files(db, desk, data_dir):
+    from billow.events import HookAbort, add_hook
+
+    @add_hook("TicketOpen")
+    def refuse(variables: dict[str, Any]) -> None:
+        raise HookAbort("paused")
+
+    folder = data_dir / "attachments"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    assert _import(db, MULTIPART).status == "Import Failed: paused"
+    assert (set(folder.iterdir()) if folder.exists() else set()) == before
+    with db() as session:
+        assert session.scalars(select(Ticket)).all() == []
+    assert _log(db) == [("juergen@example.org", "Import Failed: paused")]

@@ -340,6 +340,7 @@ def _store_attachments(
     for position, upload in enumerate(uploads):
         stored = support_files.new_stored_name(upload.name)
         digest = support_files.write_file(stored, upload.data)
+        support_files.track_new_file(uow.session, stored)
         row = TicketAttachment(
             ticket_id=ticket.id,
             kind=kind,

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from billow.config import get_settings
 from billow.errors import ValidationError
 
@@ -35,7 +38,12 @@ __all__ = [
     "write_file",
     "read_file",
     "remove_file",
+    "track_new_file",
+    "discard_new_files",
 ]
+
+#: ``Session.info`` key: files written in the session's open transaction.
+_NEW_FILES = "billow_new_attachment_files"
 
 DEFAULT_ALLOWED_TYPES = ".jpg,.jpeg,.gif,.png,.webp,.txt,.log,.pdf,.csv,.zip,.gz,.eml"
 #: Types served with their own content type (still as a download); everything else is
@@ -164,6 +172,41 @@ def write_file(stored_name: str, data: bytes) -> str:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def track_new_file(session: Session, stored_name: str) -> None:
+    """Remember a file written inside *session*'s transaction: a rollback deletes it again.
+
+    Files are written before the commit (so a full disk fails the request, not a later
+    download); this keeps a rolled-back request from leaving orphans behind.
+    """
+    names = session.info.get(_NEW_FILES)
+    if names is None:
+        names = session.info[_NEW_FILES] = []
+        event.listen(session, "after_commit", _forget_new_files)
+        event.listen(session, "after_rollback", _remove_new_files)
+    names.append(stored_name)
+
+
+def new_files_mark(session: Session) -> int:
+    """A position to :func:`discard_new_files` back to (for a savepoint's rollback)."""
+    return len(session.info.get(_NEW_FILES) or [])
+
+
+def discard_new_files(session: Session, mark: int = 0) -> None:
+    """Delete the files tracked after *mark* (their rows were rolled back)."""
+    names = session.info.get(_NEW_FILES) or []
+    for name in names[mark:]:
+        remove_file(name)
+    del names[mark:]
+
+
+def _forget_new_files(session: Session) -> None:
+    session.info[_NEW_FILES] = []
+
+
+def _remove_new_files(session: Session) -> None:
+    discard_new_files(session, 0)
 
 
 def read_file(stored_name: str) -> bytes | None:

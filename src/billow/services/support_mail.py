@@ -39,7 +39,13 @@ from billow.db.models import Admin, Client, Contact, SupportDepartment, TicketMa
 from billow.errors import BillowError
 from billow.services import support
 from billow.services.settings import get_setting
-from billow.services.support_files import Upload, safe_filename, validate_uploads
+from billow.services.support_files import (
+    Upload,
+    discard_new_files,
+    new_files_mark,
+    safe_filename,
+    validate_uploads,
+)
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.support.mail")
@@ -367,12 +373,14 @@ def import_message(uow: UnitOfWork, raw: bytes) -> ImportResult:
         if isinstance(result, dict) and result.get("skipProcessing"):
             _log(uow, mail, SKIPPED)
             return ImportResult(SKIPPED)
+    mark = new_files_mark(uow.session)
     savepoint = uow.session.begin_nested()
     try:
         outcome = _import(uow, mail)
         savepoint.commit()
     except BillowError as exc:
         savepoint.rollback()
+        discard_new_files(uow.session, mark)
         outcome = ImportResult(f"Import Failed: {exc.message}")
     _log(uow, mail, outcome.status, outcome.ticket_id)
     return outcome
