@@ -220,7 +220,8 @@ def list_predefined_replies(uow: UnitOfWork, category_id: int = 0) -> list[Prede
 
 def _valid_email(email: str, message: str = "Email Address Invalid") -> str:
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        # Lower-cased whole: addresses are matched case-insensitively (filters, e-mail routing).
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise ValidationError(message) from None
 
@@ -714,7 +715,7 @@ def _filtered(uow: UnitOfWork, flt: TicketFilter) -> Select[Any]:
     if flt.client_id:
         query = query.where(Ticket.client_id == flt.client_id)
     if flt.email:
-        query = query.where(func.lower(Ticket.email) == flt.email.strip().lower())
+        query = query.where(Ticket.email == flt.email.strip().lower())  # stored lower-cased
     if flt.subject:
         query = query.where(Ticket.subject.ilike(f"%{flt.subject.strip()}%"))
     status = flt.status.strip()

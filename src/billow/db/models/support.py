@@ -81,8 +81,11 @@ class PredefinedReply(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_status_dept", "status", "department_id"),
+        # Covers the per-status counts (GetTicketCounts, GetSupportStatuses, departments).
+        Index("ix_tickets_status_dept", "status", "department_id", "merged_ticket_id"),
         Index("ix_tickets_client_date", "client_id", "date"),
+        # GetTickets' order (newest activity first) over unmerged tickets, without a sort.
+        Index("ix_tickets_listing", "last_reply", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Public, random ticket mask (``ABC-123456``): never derived from ``id``.
@@ -117,7 +120,8 @@ class Ticket(Base):
     #: None: follow the department's setting.
     prevent_client_closure: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     #: Set when this ticket was merged into another (it is then hidden from lists).
-    merged_ticket_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: Not indexed on its own: nearly every row holds 0, and an index would mislead SQLite's planner.
+    merged_ticket_id: Mapped[int] = mapped_column(Integer, default=0)
     #: The Message-ID of the e-mail that opened it (threading and de-duplication).
     message_id: Mapped[str] = mapped_column(String(255), default="")
     custom: Mapped[dict] = mapped_column(JSON, default=dict)

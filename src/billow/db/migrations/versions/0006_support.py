@@ -137,13 +137,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index('ix_tickets_client_date', ['client_id', 'date'], unique=False)
+        batch_op.create_index('ix_tickets_listing', ['last_reply', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_domain_id'), ['domain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_flag'), ['flag'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tickets_merged_ticket_id'), ['merged_ticket_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_service_id'), ['service_id'], unique=False)
-        batch_op.create_index('ix_tickets_status_dept', ['status', 'department_id'], unique=False)
+        batch_op.create_index('ix_tickets_status_dept', ['status', 'department_id', 'merged_ticket_id'], unique=False)
 
     op.create_table('ticket_attachments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -221,11 +221,11 @@ def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_status_dept')
         batch_op.drop_index(batch_op.f('ix_tickets_service_id'))
-        batch_op.drop_index(batch_op.f('ix_tickets_merged_ticket_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_flag'))
         batch_op.drop_index(batch_op.f('ix_tickets_email'))
         batch_op.drop_index(batch_op.f('ix_tickets_domain_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_department_id'))
+        batch_op.drop_index('ix_tickets_listing')
         batch_op.drop_index('ix_tickets_client_date')
 
     op.drop_table('tickets')
