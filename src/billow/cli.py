@@ -430,6 +430,53 @@ def ticket_poll() -> None:
         raise typer.Exit(1)
 
 
+@ticket_app.command("department-add")
+def ticket_department_add(
+    name: str,
+    email: Annotated[str, typer.Option("--email", help="Address customers write to")] = "",
+    clients_only: Annotated[bool, typer.Option("--clients-only", help="Only clients may e-mail")] = False,
+    replies_only: Annotated[bool, typer.Option("--replies-only", help="E-mail may only reply")] = False,
+    prevent_client_closure: Annotated[bool, typer.Option("--prevent-client-closure")] = False,
+    imap_host: Annotated[str, typer.Option("--imap-host", help="IMAP server to poll")] = "",
+    imap_port: Annotated[int, typer.Option("--imap-port")] = 993,
+    imap_plain: Annotated[bool, typer.Option("--imap-plain", help="No TLS (local servers only)")] = False,
+    imap_login: Annotated[str, typer.Option("--imap-login")] = "",
+    imap_password: Annotated[str, typer.Option("--imap-password", envvar="BILLOW_IMAP_PASSWORD")] = "",
+    imap_folder: Annotated[str, typer.Option("--imap-folder")] = "INBOX",
+) -> None:
+    """Create a support department, optionally with an IMAP mailbox to poll."""
+    from billow.services import support
+
+    with _uow() as uow:
+        try:
+            dept = support.add_department(
+                uow, name, email, clients_only=clients_only, piping_replies_only=replies_only,
+                prevent_client_closure=prevent_client_closure, mail_host=imap_host, mail_port=imap_port,
+                mail_ssl=not imap_plain, mail_login=imap_login, mail_password=imap_password,
+                mail_folder=imap_folder,
+            )
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"department {dept.name} created (id {dept.id})")
+
+
+@ticket_app.command("department-list")
+def ticket_department_list() -> None:
+    """List support departments and their mailboxes (never their passwords)."""
+    from billow.services import support
+
+    with _uow() as uow:
+        table = Table("id", "name", "email", "imap", "rules")
+        for d in support.list_departments(uow):
+            rules = ", ".join(label for flag, label in (
+                (d.clients_only, "clients only"), (d.piping_replies_only, "replies only"),
+                (d.prevent_client_closure, "client may not close")) if flag)
+            imap = f"{d.mail_login}@{d.mail_host}:{d.mail_port}" if d.mail_host else "-"
+            table.add_row(str(d.id), d.name, d.email, imap, rules)
+    console.print(table)
+
+
 @ticket_app.command("close-inactive")
 def ticket_close_inactive() -> None:
     """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""

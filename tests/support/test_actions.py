@@ -638,3 +638,17 @@ def test_related_service_must_belong_to_the_client(api, uow, dept, client_id):
         )
         == "Service ID Not Found"
     )
+
+
+def test_ticket_open_validation_hook_refuses_with_its_message(api, dept, client_id):
+    from billow.events import add_hook
+
+    @add_hook("TicketOpenValidation")
+    def need_details(variables: dict[str, Any]) -> str:
+        return "Please describe the problem in more detail" if len(variables["message"]) < 10 else ""
+
+    assert (
+        api.error("OpenTicket", deptid=dept.id, subject="s", message="help", clientid=client_id)
+        == "Please describe the problem in more detail"
+    )
+    _open(api, dept, clientid=client_id, message="The web server returns 502 since 09:00")

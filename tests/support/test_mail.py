@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from billow.db.models import OutboxEvent, Ticket, TicketAttachment, TicketMailLog, TicketReply
+from billow.db.models import (
+    OutboxEvent,
+    SupportDepartment,
+    Ticket,
+    TicketAttachment,
+    TicketMailLog,
+    TicketReply,
+)
 from billow.services import support
 from billow.services.support_mail import (
     html_to_text,
@@ -372,3 +379,37 @@ def test_import_failure_is_logged_and_rolls_back_files(db, desk, data_dir):
     with db() as session:
         assert session.scalars(select(Ticket)).all() == []
     assert _log(db) == [("juergen@example.org", "Import Failed: paused")]
+
+
+def test_cli_department_commands(db, data_dir: Path):
+    exe = Path(sys.executable).with_name("billow")
+    proc = subprocess.run(
+        [
+            str(exe),
+            "ticket",
+            "department-add",
+            "Billing",
+            "--email",
+            "billing@example.net",
+            "--imap-host",
+            "127.0.0.1",
+            "--imap-login",
+            "billing",
+            "--imap-password",
+            "pw",
+        ],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    listed = subprocess.run(
+        [str(exe), "ticket", "department-list"],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "billing@example.net" in listed.stdout.decode() and "pw" not in listed.stdout.decode()
+    with db() as session:
+        dept = session.scalars(select(SupportDepartment)).one()
+        assert dept.mail_password != "pw" and dept.mail_password  # stored encrypted
