@@ -66,7 +66,6 @@ def _seed(factory: object) -> tuple[str, str]:
                 "priority": "Medium",
                 "date": start + timedelta(minutes=i),
                 "last_reply": start + timedelta(minutes=i),
-                "custom": {},
             }
             for i in range(TICKETS)
         ]

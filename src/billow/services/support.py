@@ -521,12 +521,10 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
         admin=actor.admin_username if new.admin and actor.kind == "admin" else "",
         admin_id=actor.admin_id or 0 if new.admin else 0,
         last_reply=created,
-        last_client_reply=None if new.admin else created,
         service_id=new.service_id,
         domain_id=new.domain_id,
         prevent_client_closure=new.prevent_client_closure,
         message_id=new.message_id[:255],
-        custom={},
     )
     uow.session.add(ticket)
     uow.session.flush()
@@ -623,8 +621,6 @@ def add_reply(uow: UnitOfWork, new: NewReply) -> TicketReply:
     previous = ticket.status
     ticket.status = status
     ticket.last_reply = max(ticket.last_reply, created)
-    if not is_admin:
-        ticket.last_client_reply = created
     variables = _hook_vars(uow, ticket, replyid=reply.id, message=message, status=status)
     if is_admin:
         variables["admin"] = reply.admin
@@ -1019,10 +1015,6 @@ def merge_tickets(uow: UnitOfWork, ticket_id: int, merge_ids: list[int], new_sub
             TicketNote.__table__.update().where(TicketNote.ticket_id == other.id).values(ticket_id=master.id)
         )
         master.last_reply = max(master.last_reply, other.last_reply)
-        if other.last_client_reply and (
-            master.last_client_reply is None or other.last_client_reply > master.last_client_reply
-        ):
-            master.last_client_reply = other.last_client_reply
         other.merged_ticket_id, other.status = master.id, CLOSED
     if new_subject.strip():
         master.subject = new_subject.strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billow import clock
@@ -111,8 +111,6 @@ class Ticket(Base):
     admin: Mapped[str] = mapped_column(String(255), default="")
     admin_id: Mapped[int] = mapped_column(Integer, default=0)
     last_reply: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    #: Last reply by the customer side (opening counts): auto-close measures from here.
-    last_client_reply: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Admin id the ticket is flagged to (0: not flagged).
     flag: Mapped[int] = mapped_column(Integer, default=0, index=True)
     service_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
@@ -124,7 +122,6 @@ class Ticket(Base):
     merged_ticket_id: Mapped[int] = mapped_column(Integer, default=0)
     #: The Message-ID of the e-mail that opened it (threading and de-duplication).
     message_id: Mapped[str] = mapped_column(String(255), default="")
-    custom: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class TicketReply(Base):
