@@ -247,3 +247,51 @@ def test_markdown_renders_formatting() -> None:
     assert '<a href="https://example.com" rel="nofollow noopener noreferrer">site</a>' in out
     assert "<li>one</li>" in out
     assert render_message("a < b\nnext", markdown=False) == "a &lt; b<br>\nnext"
+
+
+# --- e-mail merge fields ----------------------------------------------------------------
+
+
+def test_ticket_email_fields_and_reply_round_trip(db: Any, uow: UnitOfWork) -> None:
+    from billow.services.support_mail import import_message
+
+    dept = support.add_department(uow, "Support", "support@example.net")
+    cid = _client(uow, "owner@example.com")
+    guest = support.open_ticket(
+        uow,
+        support.NewTicket(
+            department_id=dept.id,
+            subject="Guest q",
+            message="hi",
+            name="Gail Guest",
+            email="gail@example.org",
+        ),
+    )
+    mine = support.open_ticket(
+        uow,
+        support.NewTicket(
+            department_id=dept.id, subject="Mine", message="m", client_id=cid, cc="boss@example.com"
+        ),
+    )
+    support.add_reply(
+        uow, support.NewReply(ticket_id=guest.id, message="Try again now", admin_username="staff")
+    )
+    uow.commit()
+    fields = support.ticket_email_fields(uow, guest.id)
+    assert fields is not None
+    assert fields["merge"]["ticket_id"] == guest.tid and fields["merge"]["ticket_message"] == "Try again now"
+    assert fields["merge"]["ticket_link"].endswith(f"tid={guest.tid}&c={guest.c}")
+    assert (fields["client_id"], fields["recipients"]) == (0, [("Gail Guest", "gail@example.org")])
+    client_fields = support.ticket_email_fields(uow, mine.id)
+    assert client_fields is not None
+    assert client_fields["recipients"] == [("C owner", "owner@example.com"), ("", "boss@example.com")]
+    assert support.ticket_email_fields(uow, 999) is None
+    # The subject WHMCS's templates use brings the customer's answer back to the ticket.
+    subject = f"Re: [Ticket ID: {fields['merge']['ticket_id']}] {fields['merge']['ticket_subject']}"
+    raw = (
+        f"From: gail@example.org\r\nTo: support@example.net\r\nSubject: {subject}\r\n\r\nWorks!\r\n"
+    ).encode()
+    uow.session.commit()
+    outcome = import_message(uow, raw)
+    uow.commit()
+    assert (outcome.status, outcome.ticket_id) == ("Ticket Reply Imported Successfully", guest.id)

@@ -542,7 +542,7 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
             uow, "Support Ticket Opened by Admin" if new.admin else "Support Ticket Opened", ticket.id
         )
     if not new.admin:
-        request_email(uow, "Support Ticket Created", ticket.id, recipient="admins")
+        request_email(uow, "Support Ticket Created", ticket.id)
     log_activity(uow, f"New Support Ticket Opened - Ticket ID: {ticket.id}", client_id=ticket.client_id or 0)
     return ticket
 
@@ -632,7 +632,6 @@ def add_reply(uow: UnitOfWork, new: NewReply) -> TicketReply:
     else:
         variables.pop("ticketmask")
         uow.emit("TicketUserReply", variables, resource_type="ticket", resource_id=ticket.id)
-        request_email(uow, "Support Ticket Response", ticket.id, reply_id=reply.id, recipient="admins")
     if status == CLOSED and previous != CLOSED:
         uow.emit("TicketClose", {"ticketid": ticket.id}, resource_type="ticket", resource_id=ticket.id)
     return reply
@@ -1197,6 +1196,68 @@ def auto_close_ticket(uow: UnitOfWork, ticket_id: int, now: datetime) -> bool:
         uow, f"Ticket Auto Closed For Inactivity - Ticket ID: {ticket.id}", client_id=ticket.client_id or 0
     )
     return True
+
+
+# --- e-mail merge fields ----------------------------------------------------------------
+
+
+def ticket_email_fields(uow: UnitOfWork, ticket_id: int) -> dict[str, Any] | None:
+    """WHMCS's ticket merge fields, the client to log under, and explicit recipients.
+
+    ``ticket_id`` is the public mask (as in WHMCS), so ``[Ticket ID: {{ ticket_id }}]`` in
+    a subject routes the customer's answer back to the ticket. Guests (and CC addresses)
+    get explicit recipients; a client ticket without CC leaves them empty, so the e-mail
+    goes to the client and the contacts that accept support e-mail.
+    """
+    from billow.config import get_settings
+
+    ticket = uow.session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None:
+        return None
+    client = uow.session.get(Client, ticket.client_id) if ticket.client_id else None
+    latest = uow.session.scalar(
+        select(TicketReply)
+        .where(TicketReply.ticket_id == ticket.id)
+        .order_by(TicketReply.date.desc(), TicketReply.id.desc())
+        .limit(1)
+    )
+    message = latest.message if latest is not None else ticket.message
+    base = (get_setting(uow, "SystemURL") or get_settings().system_url).rstrip("/")
+    link = f"{base}/viewticket.php?tid={ticket.tid}&c={ticket.c}"
+    merge: dict[str, Any] = {
+        "ticket_id": ticket.tid,
+        "ticket_db_id": ticket.id,
+        "ticket_reply_id": latest.id if latest else 0,
+        "ticket_department": _dept_name(uow, ticket.department_id),
+        "ticket_date_opened": ticket.date.strftime("%Y-%m-%d %H:%M:%S"),
+        "ticket_subject": ticket.subject,
+        "ticket_message": message,
+        "ticket_status": ticket.status,
+        "ticket_priority": ticket.priority,
+        "ticket_url": link,
+        "ticket_link": link,
+        "ticket_auto_close_time": inactive_hours(uow),
+        "client_name": client.fullname if client else ticket.name,
+        "client_email": client.email if client else ticket.email,
+    }
+    if client is not None:
+        merge["client_first_name"], merge["client_id"] = client.firstname, client.id
+    cc = [a.strip() for a in ticket.cc.replace(";", ",").split(",") if "@" in a]
+    recipients: list[tuple[str, str]] = []
+    if client is None:
+        recipients = [(ticket.name, ticket.email)]
+    elif cc:
+        recipients = [(client.fullname, requestor_email(uow, ticket))]
+    recipients += [("", a) for a in cc]
+    return {"merge": merge, "client_id": client.id if client else 0, "recipients": recipients}
+
+
+def ticket_email_context(uow: UnitOfWork, ticket_id: int) -> Any:
+    """The e-mail sender's resolver for ``support`` templates (``billow.services.email_context``)."""
+    from billow.services.email_context import MailContext  # the events area's type
+
+    fields = ticket_email_fields(uow, ticket_id)
+    return None if fields is None else MailContext(**fields)
 
 
 def find_mask_in_subject(subject: str) -> str:
