@@ -280,6 +280,7 @@ def test_ticket_email_fields_and_reply_round_trip(db: Any, uow: UnitOfWork) -> N
     fields = support.ticket_email_fields(uow, guest.id)
     assert fields is not None
     assert fields["merge"]["ticket_id"] == guest.tid and fields["merge"]["ticket_message"] == "Try again now"
+    assert fields["merge"]["ticket_message_html"] == "Try again now"
     assert fields["merge"]["ticket_link"].endswith(f"tid={guest.tid}&c={guest.c}")
     assert (fields["client_id"], fields["recipients"]) == (0, [("Gail Guest", "gail@example.org")])
     client_fields = support.ticket_email_fields(uow, mine.id)

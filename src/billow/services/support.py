@@ -52,6 +52,7 @@ from billow.services.activity import log_activity
 from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.services.settings import get_setting
 from billow.services.support_files import Upload
+from billow.services.support_render import render_message
 from billow.uow import UnitOfWork
 
 PRIORITIES = ("Low", "Medium", "High")
@@ -1222,6 +1223,7 @@ def ticket_email_fields(uow: UnitOfWork, ticket_id: int) -> dict[str, Any] | Non
         .limit(1)
     )
     message = latest.message if latest is not None else ticket.message
+    markdown = latest.markdown if latest is not None else ticket.markdown
     base = (get_setting(uow, "SystemURL") or get_settings().system_url).rstrip("/")
     link = f"{base}/viewticket.php?tid={ticket.tid}&c={ticket.c}"
     merge: dict[str, Any] = {
@@ -1232,6 +1234,8 @@ def ticket_email_fields(uow: UnitOfWork, ticket_id: int) -> dict[str, Any] | Non
         "ticket_date_opened": ticket.date.strftime("%Y-%m-%d %H:%M:%S"),
         "ticket_subject": ticket.subject,
         "ticket_message": message,
+        # Markdown or text rendered through the sanitiser: safe to mark |safe in an HTML template.
+        "ticket_message_html": render_message(message, markdown=markdown),
         "ticket_status": ticket.status,
         "ticket_priority": ticket.priority,
         "ticket_url": link,
