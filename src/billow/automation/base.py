@@ -176,6 +176,7 @@ class RunContext:
     processed: int = 0
     failed: int = 0
     _pending_counts: dict[str, int] = field(default_factory=dict)
+    _pending_failures: list[dict[str, str]] = field(default_factory=list)
     #: Test seam: called as ``hook(task, items)`` before each page is processed.
     before_batch: Any = None
 
@@ -219,15 +220,16 @@ class RunContext:
         The lock renewal is the fence: if another run has taken the lock over, the
         renewal fails and the page rolls back, so two runs never both commit work.
         """
-        self._pending_counts = {}
+        self._pending_counts, self._pending_failures = {}, []
         with self.unit_of_work() as uow:
             yield uow
-            self._record_progress(uow, items, self._pending_counts, [])
+            failures = self._pending_failures
+            self._record_progress(uow, items, self._pending_counts, failures, failed=len(failures))
             if self.lock is not None and not self.lock.renew(uow.session):
                 raise LockLost("the automation lock was taken over by another run")
             uow.commit()
-        self._merge(items, self._pending_counts, 0)
-        self._pending_counts = {}
+        self._merge(items, self._pending_counts, len(self._pending_failures))
+        self._pending_counts, self._pending_failures = {}, []
 
     def run_items(self, task: Task, items: Sequence[int]) -> None:
         """Process *items* in one transaction; on error replay them one by one."""
@@ -253,6 +255,12 @@ class RunContext:
         log.warning("automation task %s failed on %s: %s", task.name, task.describe(item), reason,
                     exc_info=not hasattr(exc, "message"))
         self.fail(task, item, reason)
+
+    def fail_in_transaction(self, task: Task, item: int, reason: str) -> None:
+        """Record that *item* failed, committing with the current page (which keeps the
+        rest of its work, e.g. the module queue entry that says why a panel refused)."""
+        log.warning("automation task %s failed on %s: %s", task.name, task.describe(item), reason)
+        self._pending_failures.append({"item": task.describe(item), "reason": reason})
 
     def fail(self, task: Task, item: int, reason: str) -> None:
         """Record that *item* failed with *reason* (its own transaction); it stays pending."""

@@ -364,10 +364,17 @@ BILLABLE = ("Active", "Suspended")
 
 def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
               ids: dict[str, list[int]] | None = None) -> list[DueItem]:
-    """Recurring amounts of services and addons whose next invoice date is on or before *as_of*."""
+    """Recurring amounts of services and addons due for invoicing on *as_of*.
+
+    Lead time and continuous generation follow :mod:`billow.services.invoice_timing`.
+    """
+    from billow.services.invoice_timing import invoice_timing
+
+    timing = invoice_timing(uow)
+    horizon = as_of + timedelta(days=timing.longest)
     items: list[DueItem] = []
     query = select(Service).where(Service.status.in_(BILLABLE), Service.nextinvoicedate.is_not(None),
-                                  Service.nextinvoicedate <= as_of,
+                                  Service.nextinvoicedate <= horizon,
                                   Service.billingcycle.not_in(("Free Account", "One Time")))
     if client_id:
         query = query.where(Service.userid == client_id)
@@ -375,6 +382,8 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
         query = query.where(Service.id.in_(ids.get("services", ids.get("service", []))))
     products = {p.id: p for p in uow.session.scalars(select(Product))}
     for service in uow.session.scalars(query.order_by(Service.id)):
+        if not timing.due(as_of, service.nextinvoicedate, service.nextduedate, service.billingcycle):
+            continue
         product = products.get(service.packageid)
         name = product.name if product else "Service"
         due = service.nextinvoicedate
@@ -387,12 +396,14 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
             client_id=service.userid, on_invoiced=_advance_service(service.id)))
     addon_query = select(ServiceAddon).where(
         ServiceAddon.status.in_(BILLABLE), ServiceAddon.nextinvoicedate.is_not(None),
-        ServiceAddon.nextinvoicedate <= as_of, ServiceAddon.billingcycle.not_in(("Free Account", "One Time")))
+        ServiceAddon.nextinvoicedate <= horizon, ServiceAddon.billingcycle.not_in(("Free Account", "One Time")))
     if client_id:
         addon_query = addon_query.where(ServiceAddon.userid == client_id)
     if ids is not None:
         addon_query = addon_query.where(ServiceAddon.id.in_(ids.get("addons", ids.get("addon", []))))
     for addon in uow.session.scalars(addon_query.order_by(ServiceAddon.id)):
+        if not timing.due(as_of, addon.nextinvoicedate, addon.nextduedate, addon.billingcycle):
+            continue
         due = addon.nextinvoicedate
         assert due is not None
         items.append(DueItem(f"Addon - {addon.name} ({due.strftime('%d/%m/%Y')})", addon.recurring,

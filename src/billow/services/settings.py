@@ -83,13 +83,29 @@ def known_defaults() -> dict[str, str]:
     return merged
 
 
+def _cache(uow: UnitOfWork) -> dict[str, str]:
+    """Values read in this transaction: a setting is one query per unit of work, not per read.
+
+    The daily run reads the same keys for every client it invoices; a missing row cannot
+    be found in the identity map, so without this each read would be a query (and an
+    autoflush). :func:`set_setting` writes through it.
+    """
+    return uow.session.info.setdefault("billow_settings", {})
+
+
 def get_setting(uow: UnitOfWork, key: str) -> str:
+    cache = _cache(uow)
+    if key in cache:
+        return cache[key]
     row = uow.session.get(Setting, key)
     if row is not None:
-        return row.value
-    if key in DEFAULTS:
-        return DEFAULTS[key]
-    return known_defaults().get(key, "")
+        value = row.value
+    elif key in DEFAULTS:
+        value = DEFAULTS[key]
+    else:
+        value = known_defaults().get(key, "")
+    cache[key] = value
+    return value
 
 
 def set_setting(uow: UnitOfWork, key: str, value: str) -> None:
@@ -98,6 +114,7 @@ def set_setting(uow: UnitOfWork, key: str, value: str) -> None:
         uow.session.add(Setting(key=key, value=value))
     else:
         row.value = value
+    _cache(uow)[key] = value
 
 
 def all_settings(uow: UnitOfWork) -> dict[str, str]:

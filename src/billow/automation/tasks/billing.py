@@ -69,18 +69,40 @@ class CreateInvoices(Task):
     def describe(self, item: int) -> str:
         return f"client:{item}"
 
+    def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
+        # Hold the page's clients, services and addons in the session: the sources re-read
+        # them by id to advance their dates, and the identity map keeps only what is held.
+        from billow.db.models import Service, ServiceAddon
+
+        held: list[object] = list(uow.session.scalars(select(Client).where(Client.id.in_(items))))
+        held += list(uow.session.scalars(select(Service).where(Service.userid.in_(items))))
+        held += list(uow.session.scalars(select(ServiceAddon).where(ServiceAddon.userid.in_(items))))
+        keys: list[str] = []
+        for item in items:
+            keys += self._invoice(ctx, uow, item)
+        self._claim(ctx, uow, keys)
+        held.clear()
+
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
+        self._claim(ctx, uow, self._invoice(ctx, uow, item))
+
+    def _invoice(self, ctx: RunContext, uow: UnitOfWork, client_id: int) -> list[str]:
+        """Generate *client_id*'s invoices; return the idempotency keys of their period lines."""
         from billow.services.invoicegen import generate_invoices
 
-        invoices = generate_invoices(uow, as_of=ctx.today, client_id=item)
-        keys = [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices for line in invoice.items
-                if line.relid and line.type in PERIOD_LINES]
-        fresh = ctx.claim(uow, keys)
-        if len(fresh) != len(set(keys)):
-            taken = sorted(set(keys) - fresh)
-            raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
+        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id)
         ctx.count("invoices", len(invoices))
         ctx.count("items", sum(len(invoice.items) for invoice in invoices))
+        return [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices for line in invoice.items
+                if line.relid and line.type in PERIOD_LINES]
+
+    def _claim(self, ctx: RunContext, uow: UnitOfWork, keys: list[str]) -> None:
+        # One claim per page. A key already taken (or twice in the page) fails the page;
+        # the runner then replays it client by client, so only the culprit fails.
+        fresh = ctx.claim(uow, keys)
+        if len(fresh) != len(keys):
+            taken = sorted(set(keys) - fresh) or sorted(k for k in set(keys) if keys.count(k) > 1)
+            raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
 
 
 #: (type for the hook, setting with the day offset, sign, WHMCS e-mail template)

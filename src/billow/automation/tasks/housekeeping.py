@@ -16,6 +16,7 @@ from billow.uow import UnitOfWork
 #: Areas with their own logs add a line here.
 PRUNABLE_LOGS: tuple[tuple[str, str], ...] = (
     ("billow.db.models.logs:ApiLog", "at"),
+    ("billow.db.models.orders:ModuleLog", "date"),
     ("billow.db.models.automation:AutomationRun", "started_at"),
     ("billow.db.models.support:TicketMailLog", "date"),
 )
