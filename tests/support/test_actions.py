@@ -536,6 +536,9 @@ def test_merge_ticket(api, db, dept, client_id, whmcs_examples):
         api.error("MergeTicket", ticketid=master["id"], mergeticketids="998, 999")
         == "Invalid Merge Ticket IDs: 998, 999"
     )
+    api.ok("DeleteTicket", ticketid=master["id"])  # the merged shells go with their master
+    with db() as session:
+        assert session.scalars(select(Ticket)).all() == []
 
 
 def test_delete_ticket_and_reply_remove_files_after_commit(api, db, dept, client_id, data_dir):

@@ -1029,14 +1029,21 @@ def merge_tickets(uow: UnitOfWork, ticket_id: int, merge_ids: list[int], new_sub
 
 
 def delete_ticket(uow: UnitOfWork, ticket_id: int) -> None:
+    """Delete a ticket with its replies, notes and files (after commit).
+
+    Tickets merged into it are only shells whose content now lives here, so they go too.
+    """
     ticket = get_ticket(uow, ticket_id)
-    rows = list(uow.session.scalars(select(TicketAttachment).where(TicketAttachment.ticket_id == ticket.id)))
-    uow.session.execute(delete(TicketAttachment).where(TicketAttachment.ticket_id == ticket.id))
-    uow.session.execute(delete(TicketReply).where(TicketReply.ticket_id == ticket.id))
-    uow.session.execute(delete(TicketNote).where(TicketNote.ticket_id == ticket.id))
-    uow.session.execute(
-        Ticket.__table__.update().where(Ticket.merged_ticket_id == ticket.id).values(merged_ticket_id=0)
-    )
+    doomed = [ticket.id]
+    frontier = [ticket.id]
+    while frontier:
+        frontier = list(uow.session.scalars(select(Ticket.id).where(Ticket.merged_ticket_id.in_(frontier))))
+        doomed += [i for i in frontier if i not in doomed]
+    rows = list(uow.session.scalars(select(TicketAttachment).where(TicketAttachment.ticket_id.in_(doomed))))
+    uow.session.execute(delete(TicketAttachment).where(TicketAttachment.ticket_id.in_(doomed)))
+    uow.session.execute(delete(TicketReply).where(TicketReply.ticket_id.in_(doomed)))
+    uow.session.execute(delete(TicketNote).where(TicketNote.ticket_id.in_(doomed)))
+    uow.session.execute(delete(Ticket).where(Ticket.id.in_([i for i in doomed if i != ticket.id])))
     uow.session.delete(ticket)
     _remove_files_after_commit(uow, rows)
     uow.emit(
