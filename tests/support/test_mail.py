@@ -413,3 +413,15 @@ def test_cli_department_commands(db, data_dir: Path):
     with db() as session:
         dept = session.scalars(select(SupportDepartment)).one()
         assert dept.mail_password != "pw" and dept.mail_password  # stored encrypted
+
+
+def test_flood_of_new_tickets_from_one_sender_is_cut_off(db, desk):
+    for n in range(11):
+        raw = (
+            f"From: loop@example.org\r\nTo: support@example.net\r\nSubject: Alert {n}\r\n"
+            f"Message-ID: <flood-{n}@example.org>\r\n\r\nCPU high\r\n"
+        ).encode()
+        status = _import(db, raw).status
+    assert status == "Exceeded Limit of 10 Tickets within 15 Minutes"
+    with db() as session:
+        assert len(session.scalars(select(Ticket)).all()) == 10

@@ -28,6 +28,7 @@ import email.policy
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -35,7 +36,7 @@ from html.parser import HTMLParser
 from sqlalchemy import func, select
 
 from billow.config import get_settings
-from billow.db.models import Admin, Client, Contact, SupportDepartment, TicketMailLog
+from billow.db.models import Admin, Client, Contact, SupportDepartment, Ticket, TicketMailLog
 from billow.errors import BillowError
 from billow.services import support
 from billow.services.settings import get_setting
@@ -72,6 +73,9 @@ AUTO_RESPONDER, LOOP, BLOCKED = "Blocked Auto-Responder", "Blocked Potential Ema
 NO_DEPARTMENT, REPLIES_ONLY = "Department Not Found", "Only Replies Allowed by Email"
 UNREGISTERED, DUPLICATE, SKIPPED = "Unregistered Email Address", "Duplicate Message", "Skipped by Hook"
 TOO_LARGE, EMPTY = "Message Too Large", "Empty Message"
+#: WHMCS's flood guard: a sender opening this many tickets in the window is a loop.
+FLOOD_LIMIT, FLOOD_MINUTES = 10, 15
+FLOOD = f"Exceeded Limit of {FLOOD_LIMIT} Tickets within {FLOOD_MINUTES} Minutes"
 
 _QUOTE_MARKERS = (
     re.compile(r"^\s*##-.*reply above this line.*-##", re.I),
@@ -423,6 +427,8 @@ def _import(uow: UnitOfWork, mail: ParsedMail) -> ImportResult:
     client, contact = _client_by_email(uow, mail.from_email)
     if client is None and dept.clients_only:
         return ImportResult(UNREGISTERED)
+    if _flooding(uow, client, mail.from_email):
+        return ImportResult(FLOOD)
     body = mail.body
     if dropped:
         body += "\n\n[Attachments not accepted: " + "; ".join(dropped) + "]"
@@ -445,6 +451,13 @@ def _import(uow: UnitOfWork, mail: ParsedMail) -> ImportResult:
         ),
     )
     return ImportResult(IMPORTED, ticket.id)
+
+
+def _flooding(uow: UnitOfWork, client: Client | None, address: str) -> bool:
+    since = uow.now - timedelta(minutes=FLOOD_MINUTES)
+    who = Ticket.client_id == client.id if client is not None else Ticket.email == address
+    recent = uow.session.scalar(select(func.count()).select_from(Ticket).where(who, Ticket.date >= since))
+    return (recent or 0) >= FLOOD_LIMIT
 
 
 def _client_by_email(uow: UnitOfWork, address: str) -> tuple[Client | None, Contact | None]:
