@@ -519,7 +519,7 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
         markdown=new.markdown,
         status="Open",
         priority=priority,
-        admin=actor.admin_username if new.admin and actor.kind == "admin" else "",
+        admin=_actor_admin_name(uow) if new.admin and actor.kind == "admin" else "",
         admin_id=actor.admin_id or 0 if new.admin else 0,
         last_reply=created,
         service_id=new.service_id,
@@ -642,6 +642,12 @@ def _admin_display(admin: Admin) -> str:
     return f"{admin.firstname} {admin.lastname}".strip() or admin.username
 
 
+def _actor_admin_name(uow: UnitOfWork) -> str:
+    """How WHMCS names the acting admin on tickets: full name, else the username."""
+    admin = uow.session.get(Admin, uow.actor.admin_id) if uow.actor.admin_id else None
+    return _admin_display(admin) if admin is not None else uow.actor.admin_username
+
+
 def add_note(
     uow: UnitOfWork,
     message: str,
@@ -663,10 +669,9 @@ def add_note(
         or uow.now
     )
     uploads = check_uploads(uow, attachments or [])
-    admin = uow.session.get(Admin, uow.actor.admin_id) if uow.actor.admin_id else None
     note = TicketNote(
         ticket_id=ticket.id,
-        admin=_admin_display(admin) if admin else uow.actor.admin_username,
+        admin=_actor_admin_name(uow),
         admin_id=uow.actor.admin_id or 0,
         date=when,
         message=message.strip(),
