@@ -158,6 +158,17 @@ def test_client_sees_only_own_tickets(db: Any, uow: UnitOfWork) -> None:
         assert (reply.admin, reply.client_id) == ("", mine)
         counts = support.ticket_counts(as_client)
         assert counts.all_active == 1
+        # Staff operations are refused to a client even on its own ticket.
+        for attempt in (
+            lambda: support.update_ticket(as_client, own.id, support.TicketChanges(status="Closed")),
+            lambda: support.delete_ticket(as_client, own.id),
+            lambda: support.merge_tickets(as_client, own.id, [other.id]),
+            lambda: support.block_sender(as_client, own.id),
+            lambda: support.update_reply(as_client, reply.id, "rewritten"),
+            lambda: support.delete_reply(as_client, own.id, reply.id),
+        ):
+            with pytest.raises(BillowError):
+                attempt()
 
 
 def test_client_cannot_close_a_prevented_ticket(db: Any, uow: UnitOfWork) -> None:

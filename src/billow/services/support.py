@@ -850,6 +850,7 @@ class TicketChanges:
 
 def update_ticket(uow: UnitOfWork, ticket_id: int, changes: TicketChanges) -> Ticket:
     """Apply UpdateTicket's changes after validating all of them; emit one hook per change."""
+    _staff_only(uow, "Ticket ID Not Found")
     ticket = get_ticket(uow, ticket_id, message="Ticket ID Not Found")
     dept = (
         get_department(uow, changes.department_id, "Department ID Not Found")
@@ -949,6 +950,12 @@ def _closed_feedback(uow: UnitOfWork, ticket: Ticket) -> None:
         request_email(uow, "Support Ticket Feedback Request", ticket.id)
 
 
+def _staff_only(uow: UnitOfWork, message: str) -> None:
+    """Refuse staff operations to a client actor, answering as if the record did not exist."""
+    if uow.actor.kind == "client":
+        raise NotFound(message)
+
+
 def close_ticket(uow: UnitOfWork, ticket_id: int) -> Ticket:
     """Close a ticket; a client may not when the ticket or its department prevents it."""
     ticket = get_ticket(uow, ticket_id)
@@ -964,6 +971,7 @@ def close_ticket(uow: UnitOfWork, ticket_id: int) -> Ticket:
 def update_reply(
     uow: UnitOfWork, reply_id: int, message: str, *, markdown: bool | None = None, created: str = ""
 ) -> TicketReply:
+    _staff_only(uow, "Reply ID Not Found")
     reply = uow.session.get(TicketReply, reply_id)
     if reply is None or not _visible(uow, uow.session.get(Ticket, reply.ticket_id)):
         raise NotFound("Reply ID Not Found")
@@ -982,6 +990,7 @@ def merge_tickets(uow: UnitOfWork, ticket_id: int, merge_ids: list[int], new_sub
     The merged tickets stay (closed, pointing at the master) so their masks keep routing
     e-mail replies and links to the master ticket.
     """
+    _staff_only(uow, "Ticket ID Invalid")
     master = get_ticket(uow, ticket_id, message="Ticket ID Invalid")
     ids = [i for i in dict.fromkeys(merge_ids) if i != master.id]
     others = {t.id: t for t in uow.session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
@@ -1038,6 +1047,7 @@ def delete_ticket(uow: UnitOfWork, ticket_id: int) -> None:
 
     Tickets merged into it are only shells whose content now lives here, so they go too.
     """
+    _staff_only(uow, "Ticket ID not found")
     ticket = get_ticket(uow, ticket_id)
     doomed = [ticket.id]
     frontier = [ticket.id]
@@ -1061,6 +1071,7 @@ def delete_ticket(uow: UnitOfWork, ticket_id: int) -> None:
 
 
 def delete_reply(uow: UnitOfWork, ticket_id: int, reply_id: int) -> None:
+    _staff_only(uow, "Ticket ID Not Found")
     ticket = get_ticket(uow, ticket_id, message="Ticket ID Not Found")
     reply = uow.session.get(TicketReply, reply_id)
     if reply is None or reply.ticket_id != ticket.id:
@@ -1105,6 +1116,7 @@ def requestor_email(uow: UnitOfWork, ticket: Ticket) -> str:
 
 def block_sender(uow: UnitOfWork, ticket_id: int, *, delete_ticket_too: bool = False) -> bool:
     """Block the ticket's sender address for inbound e-mail; optionally delete the ticket."""
+    _staff_only(uow, "Ticket ID Not Found")
     ticket = get_ticket(uow, ticket_id, message="Ticket ID Not Found")
     address = requestor_email(uow, ticket).strip().lower()
     if address and not is_blocked(uow, address):
