@@ -209,10 +209,10 @@ def strip_quoted_reply(text: str) -> str:
 def _text_of(part: Message) -> str:
     try:
         content = part.get_content()  # type: ignore[attr-defined]
-        if isinstance(content, str):
-            return content
     except (LookupError, UnicodeError, AssertionError, KeyError):
-        pass
+        content = None  # an unknown charset or a broken encoding: decode by hand below
+    if isinstance(content, str):
+        return content
     payload = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "utf-8"
     try:
