@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+
+#: Benchmark name -> module under ``bench`` whose ``run()`` measures and prints.
+BENCHMARKS = {
+    "api_clients": "bench.api_clients",
+    "billing": "bench.billing",
+    "orders": "bench.orders",
+    "automation": "bench.automation",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", help="run one benchmark by name")
+    parser.add_argument("--only", help="run one benchmark by name", choices=sorted(BENCHMARKS))
     args = parser.parse_args(argv)
-    from bench import api_clients
-
-    benchmarks = {"api_clients": api_clients.run}
-    for name, run in benchmarks.items():
+    for name, module in BENCHMARKS.items():
         if args.only and args.only != name:
             continue
-        run()
+        importlib.import_module(module).run()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,12 +21,14 @@ credential_app = typer.Typer(help="API credentials (identifier + secret).", no_a
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
 ticket_app = typer.Typer(help="Support tickets: e-mail import and housekeeping.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
 app.add_typer(ticket_app, name="ticket")
-server_app = typer.Typer(help="Provisioning servers (credentials are stored encrypted).", no_args_is_help=True)
+app.add_typer(invoice_app, name="invoice")
+server_app = typer.Typer(help="Provisioning servers (credentials stored encrypted).", no_args_is_help=True)
 servergroup_app = typer.Typer(help="Server groups: where new services are placed.", no_args_is_help=True)
 modulequeue_app = typer.Typer(help="Failed module actions waiting for a retry.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
@@ -490,6 +493,53 @@ def ticket_close_inactive() -> None:
 
 if __name__ == "__main__":
     app()
+# --- invoices ---------------------------------------------------------------------------
+
+@invoice_app.command("pdf")
+def invoice_pdf(
+    invoice_id: int,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write the PDF to")],
+) -> None:
+    """Render invoice INVOICE_ID as a PDF file."""
+    from billow.services.invoice_pdf import render_invoice_pdf
+
+    with _uow() as uow:
+        try:
+            pdf = render_invoice_pdf(uow, invoice_id)
+        except BillowError as exc:
+            _fail(exc)
+    output.write_bytes(pdf)
+    console.print(f"invoice {invoice_id} written to {output} ({len(pdf)} bytes)")
+
+
+@invoice_app.command("refund")
+def invoice_refund(
+    transaction_id: int,
+    amount: Annotated[str, typer.Option("--amount", help="Amount to refund (default: all)")] = "",
+    to_credit: Annotated[bool, typer.Option("--to-credit", help="Refund onto the client's credit")] = False,
+    gateway: Annotated[bool, typer.Option("--gateway", help="Pay it back through the gateway")] = False,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Paid invoice back to Unpaid")] = False,
+    transid: Annotated[str, typer.Option("--transid", help="The refund's own transaction id")] = "",
+) -> None:
+    """Refund payment TRANSACTION_ID in full or in part (to the gateway record or to credit)."""
+    from decimal import Decimal, InvalidOperation
+
+    from billow.services.payments import refund_payment
+
+    try:
+        value = Decimal(amount) if amount else None
+    except InvalidOperation:
+        console.print(f"[red]error:[/red] not an amount: {amount}")
+        raise typer.Exit(1) from None
+    with _uow() as uow:
+        try:
+            refund = refund_payment(uow, transaction_id, value, to_credit=to_credit, through_gateway=gateway,
+                                    refund_transid=transid, reverse=reverse)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"refunded {refund.amountout} (transaction {refund.id})")
+
 
 
 # --- servers ----------------------------------------------------------------------------
@@ -542,7 +592,8 @@ def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     table = Table("id", "name", "module", "hostname", "services", "default", "disabled")
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["module"], r["hostname"] or r["ip"],
-                      f"{r['services']}/{r['max'] or '∞'}", "yes" if r["default"] else "", "yes" if r["disabled"] else "")
+                      f"{r['services']}/{r['max'] or '∞'}", "yes" if r["default"] else "",
+                      "yes" if r["disabled"] else "")
     console.print(table)
 
 
@@ -550,7 +601,8 @@ def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def server_update(
     server_id: int,
     password: Annotated[str | None, typer.Option("--password", envvar="BILLOW_SERVER_PASSWORD")] = None,
-    access_hash: Annotated[str | None, typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH")] = None,
+    access_hash: Annotated[str | None,
+                           typer.Option("--access-hash", envvar="BILLOW_SERVER_ACCESSHASH")] = None,
     hostname: Annotated[str | None, typer.Option("--hostname")] = None,
     max_accounts: Annotated[int | None, typer.Option("--max-accounts")] = None,
     disabled: Annotated[bool | None, typer.Option("--disabled/--enabled")] = None,
@@ -626,7 +678,8 @@ def servergroup_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
     from billow.services.servers import list_groups
 
     with _uow() as uow:
-        rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids} for g, ids in list_groups(uow)]
+        rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids}
+                for g, ids in list_groups(uow)]
     if as_json:
         print(json.dumps(rows))
         return
@@ -665,7 +718,8 @@ def modulequeue_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
         return
     table = Table("id", "service", "module", "action", "retries", "error")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["service"]), r["module"], r["action"], str(r["retries"]), r["error"])
+        table.add_row(str(r["id"]), str(r["service"]), r["module"], r["action"], str(r["retries"]),
+                      r["error"])
     console.print(table)
 
 
@@ -697,3 +751,7 @@ def modulequeue_retry(
             console.print(f"[red]entry {queued} failed:[/red] {result.error}")
     if failed:
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     #: Installation name shown in e-mails and invoices.
     company_name: str = "Billow Hosting"
     system_url: str = "http://127.0.0.1:8000/"
+    #: Seconds a provisioning module waits for its panel or cloud API per request.
+    module_timeout_seconds: float = 30.0
     #: Folder of ticket attachments, outside the database; empty: ``data_dir/attachments``.
     attachments_dir: Path | None = None
     #: Largest ticket attachment accepted (bytes), over the API and by e-mail.

@@ -212,3 +212,40 @@ def test_capture_attempt_only_once(db, uow):
     for offset in (1, 2, 8):
         report = run_cron(db, as_of=DUE + timedelta(days=offset), tasks=[ProcessCreditCardPayments()])
         assert report.result("ProcessCreditCardPayments").counts == {}
+
+
+def test_page_planning_agrees_with_the_due_items(db, uow):
+    from billow.automation.tasks.billing import due_client_ids
+    from billow.services.invoicegen import collect_due_items
+
+    from . import book
+
+    hosting = book.product(uow, "Hosting")
+    for n, (cycle, status, due) in enumerate([
+            ("Monthly", "Active", DUE), ("Annually", "Active", DUE + timedelta(days=40)),
+            ("Monthly", "Suspended", DUE - timedelta(days=3)), ("Monthly", "Terminated", DUE),
+            ("Free Account", "Active", DUE), ("One Time", "Active", DUE), ("Quarterly", "Active", None)]):
+        owner = book.client(uow, f"plan{n}")
+        svc = book.service(uow, owner, hosting, cycle=cycle, status=status, due=due)
+        if n == 1:
+            book.addon(uow, svc, due=DUE + timedelta(days=3))
+    set_setting(uow, "CreateInvoiceDaysBeforeAnnually", "45")
+    uow.commit()
+    for offset in (-30, -14, -10, 0, 5):
+        with UnitOfWork(db) as work:
+            day = DUE + timedelta(days=offset)
+            expected = {item.client_id for item in collect_due_items(work, day, None, None)}
+            assert due_client_ids(work, day) == expected, day
+
+
+def test_generation_hooks_fire_once_per_run(db, uow):
+    for n in (1, 2, 3):
+        client = _client(uow, n)
+        uow.session.add(BillableItem(client_id=client, description="Setup work", amount=Decimal("30.00"),
+                                     invoiceaction="nextcron"))
+    uow.commit()
+    report = run_cron(db, as_of=DUE, tasks=[CreateInvoices()])
+    assert report.result("CreateInvoices").counts == {"invoices": 3, "items": 3}
+    with db() as session:
+        names = session.scalars(select(OutboxEvent.name).where(OutboxEvent.name.like("%InvoicingGenerate%")))
+        assert sorted(names) == ["AfterInvoicingGenerateInvoiceItems", "PreInvoicingGenerateInvoiceItems"]

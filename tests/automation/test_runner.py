@@ -154,7 +154,10 @@ def test_a_task_that_breaks_is_logged_failed_and_its_day_stays_open(db):
             raise AssertionError("never reached")
 
     make_clients(db, 2)
+    posted = []
+    add_hook("PostAutomationTask")(posted.append)
     report = run_cron(db, as_of=DAY, tasks=[Broken(), *sample_tasks()])
+    assert {"task": "Broken", "completed": False} in posted
     assert report.result("Broken").status == "failed"
     assert "database says no" in report.result("Broken").message
     assert report.result("GreetClients").status == "completed"

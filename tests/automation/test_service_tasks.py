@@ -18,10 +18,11 @@ from billow.automation.tasks.services import (
     CancellationRequests,
     CancelUnpaidOrders,
     FixedTermTerminations,
+    UpdateServerUsage,
 )
-from billow.db.models import Client, Invoice, ModuleQueueEntry, Order, Service
+from billow.db.models import Client, Invoice, ModuleQueueEntry, Order, Server, Service
 from billow.modules.servers import registry
-from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule
+from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule, UsageRecord
 from billow.services.billing_contract import InvoiceLine
 from billow.services.invoices import create_invoice
 from billow.services.settings import set_setting
@@ -52,6 +53,9 @@ class FlakyPanel(ServerModule):
 
     def terminate_account(self, params: ModuleParams) -> ModuleResult:
         return ModuleResult.ok()
+
+    def usage_update(self, params: ModuleParams) -> list[UsageRecord]:
+        return [UsageRecord("alice", 120, 1000, 3400, 10000), UsageRecord("bob", 5, 1000, 7, 10000)]
 
 
 @pytest.fixture
@@ -227,3 +231,45 @@ def test_client_status_follows_active_services(db, uow):
     with db() as session:
         statuses = {c.id: c.status for c in session.scalars(select(Client))}
     assert statuses == {busy.id: "Active", idle.id: "Inactive", back.id: "Active", closed.id: "Closed"}
+
+
+def test_missed_days_are_caught_up_with_cron_date(db, uow):
+    """The server was down for a week: ``billow cron --date`` per missed day replays them."""
+    from typer.testing import CliRunner
+
+    from billow import cli
+    from billow.db.models import AutomationTaskLog
+
+    hosting = book.product(uow, "Hosting")
+    svc = book.service(uow, book.client(uow, "down"), hosting, due=DUE)
+    _overdue_invoice(uow, svc)
+    uow.commit()
+    runner = CliRunner()
+    for offset in range(0, 8):
+        day = DUE + timedelta(days=offset)
+        result = runner.invoke(cli.app, ["cron", "--date", day.isoformat()])
+        assert result.exit_code == 0, result.output
+        assert _status(db, svc.id) == ("Suspended" if offset >= 5 else "Active"), day
+    with db() as session:
+        logs = session.scalars(select(AutomationTaskLog).where(AutomationTaskLog.task == "AutoSuspensions")
+                               .order_by(AutomationTaskLog.run_date)).all()
+        suspended = [(log.run_date, log.counts) for log in logs if log.counts]
+    assert suspended == [(DUE + timedelta(days=5), {"suspended": 1})]
+
+
+def test_usage_update_reads_each_server_module(db, uow, flaky_panel):
+    panel = book.product(uow, "Panel hosting", module="flakypanel")
+    server = Server(name="panel1", type="flakypanel", hostname="panel1.example", active=True)
+    uow.session.add(server)
+    uow.session.flush()
+    alice = book.service(uow, book.client(uow, "alice"), panel, due=DUE)
+    alice.username, alice.server_id = "alice", server.id
+    gone = book.service(uow, book.client(uow, "gone"), panel, due=DUE, status="Terminated")
+    gone.username, gone.server_id = "bob", server.id
+    uow.commit()
+    report = run_cron(db, as_of=DUE, tasks=[UpdateServerUsage()])
+    assert report.result("UpdateServerUsage").counts == {"servers": 1, "services": 1}
+    with db() as session:
+        updated = session.get(Service, alice.id)
+        assert (updated.diskusage, updated.disklimit, updated.bwusage) == (120, 1000, 3400)
+        assert session.get(Service, gone.id).diskusage == 0

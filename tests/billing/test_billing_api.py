@@ -275,3 +275,40 @@ def test_billable_items_and_gen_invoices(api, uow, cid, db):
     assert api.ok("GenInvoices")["numcreated"] == "0"
     total = peek(db, lambda u: u.session.get(Invoice, gen["latestinvoiceid"]).total)
     assert total == Decimal("150")
+
+
+def test_client_stats_through_get_clients_details(api, cid):
+    inv = _invoice(api, cid, "12.50")
+    api.ok("AddInvoicePayment", invoiceid=inv, transid="s1", gateway="mailin", amount="2.50",
+           date="2026-01-01")
+    api.ok("AddCredit", clientid=cid, description="x", amount="3")
+    stats = api.ok("GetClientsDetails", clientid=cid, stats="true")["stats"]
+    assert stats["numunpaidinvoices"] == 1 and stats["dueinvoicesbalance"] == "$10.00 USD"
+    assert stats["creditbalance"] == "$3.00 USD" and stats["incredit"] is True
+    assert stats["income"] == "$2.50 USD"
+
+
+def test_xml_response_nests_invoices(api, cid):
+    _invoice(api, cid, "9.99")
+    response = api.raw("GetInvoices", responsetype="xml")
+    assert response.headers["content-type"].startswith("text/xml")
+    text = response.text.replace("\n", "")
+    assert "<invoices><invoice>" in text and "<total>9.99</total>" in text
+    assert "<result>success</result>" in text
+
+
+def test_payment_through_the_real_server(live_server, api, cid):
+    import httpx
+
+    def call(http, action, **params):
+        data = {"identifier": api.identifier, "secret": api.secret, "action": action, **params}
+        return http.post("/includes/api.php", data=data).json()
+
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        created = call(http, "CreateInvoice", userid=cid, itemdescription1="Plan", itemamount1="20")
+        paid = call(http, "AddInvoicePayment", invoiceid=created["invoiceid"], transid="live-1",
+                    gateway="mailin", date="2026-01-01 12:00:00")
+        got = call(http, "getinvoice", invoiceid=created["invoiceid"])
+    assert paid == {"result": "success"}
+    assert (got["status"], got["balance"]) == ("Paid", "0.00")
+    assert got["transactions"]["transaction"][0]["transid"] == "live-1"

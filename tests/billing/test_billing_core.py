@@ -155,3 +155,83 @@ def test_generate_passes_ids_to_sources(uow, client, monkeypatch):
     assert calls[1] == ("invoiced", made[0].id)
     assert made[0].items[0].type == "Hosting"
     assert uow.session.get(Invoice, made[0].id).total == Decimal("3.00")
+
+
+def test_failing_paid_step_never_loses_the_payment(uow, client, monkeypatch):
+    import sys
+    import types
+
+    from billow.db.models import ActivityLog
+    from billow.errors import ModuleError
+
+    def broken(u, inv):
+        u.session.add(BillableItem(client_id=inv.client_id, description="half-done", amount=Decimal("1")))
+        u.session.flush()
+        raise ModuleError("panel unreachable")
+
+    module = types.ModuleType("tests_broken_step")
+    module.broken = broken
+    module.fine = lambda u, inv: u.session.add(
+        BillableItem(client_id=inv.client_id, description="done", amount=Decimal("2")))
+    monkeypatch.setitem(sys.modules, "tests_broken_step", module)
+    monkeypatch.setattr(invoices, "PAID_STEPS", ("tests_broken_step:broken", "tests_broken_step:fine"))
+    inv = invoices.create_invoice(uow, client.id, [InvoiceLine("a", Decimal("10"))])
+    payments.add_payment(uow, inv.id, transid="ok1", gateway="mailin")
+    uow.commit()
+    assert inv.status == "Paid"
+    assert [b.description for b in uow.session.scalars(select(BillableItem))] == ["done"]
+    logged = [a.description for a in uow.session.scalars(select(ActivityLog))]
+    assert any("Invoice Paid Automation Failed" in d and "panel unreachable" in d for d in logged)
+
+
+def test_numbering_resets_yearly_and_never_reuses(uow, client):
+    settings(uow, TaxAutoResetNumbering="yearly", SequentialInvoiceNumberFormat="{YEAR}/{MONTH}/{NUMBER}",
+             SequentialInvoiceNumberValue="100")
+    numbers = []
+    for day in (date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 1)):
+        with frozen(day):
+            inv = invoices.create_invoice(uow, client.id, [InvoiceLine("a", Decimal("1"))])
+            payments.add_payment(uow, inv.id, transid=f"n{day}", gateway="mailin")
+            numbers.append(inv.invoicenum)
+    uow.session.delete(inv)
+    with frozen(date(2027, 1, 2)):
+        again = invoices.create_invoice(uow, client.id, [InvoiceLine("a", Decimal("1"))])
+        payments.add_payment(uow, again.id, transid="after-delete", gateway="mailin")
+    assert numbers == ["2026/12/100", "2026/12/101", "2027/01/100"]
+    assert again.invoicenum == "2027/01/101"
+
+
+def test_refund_through_a_gateway_module(uow, client):
+    from billow.modules.gateways import gateway_classes
+    from billow.modules.gateways.base import GatewayResult, PaymentRequest
+    from billow.modules.gateways.builtin import BankTransfer
+
+    class Refunding(BankTransfer):
+        system_name = "refundpay"
+        display_name = "Refund Pay"
+        calls: list[PaymentRequest] = []
+
+        def refund(self, request: PaymentRequest) -> GatewayResult:
+            self.calls.append(request)
+            if request.amount > 50:
+                return GatewayResult("declined", reason="limit")
+            return GatewayResult("success", transid="RF-1", rawdata={"ok": True})
+
+    classes = gateway_classes()
+    classes["refundpay"] = Refunding
+    try:
+        inv = invoices.create_invoice(uow, client.id, [InvoiceLine("a", Decimal("80"))])
+        txn = payments.add_payment(uow, inv.id, transid="g1", gateway="refundpay")
+        from billow.errors import ModuleError
+
+        with pytest.raises(ModuleError, match="Refund Failed: limit"):
+            payments.refund_payment(uow, txn.id, through_gateway=True)
+        refund = payments.refund_payment(uow, txn.id, Decimal("30"), through_gateway=True)
+        assert (refund.transid, refund.amountout, refund.gateway) == ("RF-1", Decimal("30.00"), "refundpay")
+        assert [(c.transid, c.amount) for c in Refunding.calls] == [("g1", Decimal("80.00")),
+                                                                     ("g1", Decimal("30.00"))]
+        assert inv.status == "Paid" and invoices.invoice_balance(uow, inv) == Decimal("30.00")
+        logged = [e.payload["result"] for e in _events(uow, "LogTransaction")]
+        assert logged == ["Refund Declined", "Refund Success"]
+    finally:
+        classes.pop("refundpay", None)

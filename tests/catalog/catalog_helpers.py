@@ -21,7 +21,16 @@ _counter = {"n": 0}
 def example(action: str) -> dict[str, Any]:
     """WHMCS's example response for *action*, with flattened PHP keys nested again."""
     raw = EXAMPLES[action]["example_response"]
-    return parse_php_pairs(list(raw.items()))
+    return _lists(parse_php_pairs(list(raw.items())))
+
+
+def _lists(value: Any) -> Any:
+    """PHP arrays with keys 0..n are JSON lists."""
+    if isinstance(value, dict):
+        if value and all(k.isdigit() for k in value):
+            return [_lists(value[k]) for k in sorted(value, key=int)]
+        return {k: _lists(v) for k, v in value.items()}
+    return value
 
 
 def assert_shape(actual: Any, expected: Any, path: str = "$") -> None:
@@ -29,8 +38,6 @@ def assert_shape(actual: Any, expected: Any, path: str = "$") -> None:
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
         for key, value in expected.items():
-            if key.isdigit() and isinstance(actual, dict) and not actual:
-                continue
             assert key in actual, f"{path}: missing key {key!r}"
             assert_shape(actual[key], value, f"{path}.{key}")
     elif isinstance(expected, list):
@@ -42,15 +49,21 @@ def assert_shape(actual: Any, expected: Any, path: str = "$") -> None:
     elif isinstance(expected, bool):
         assert isinstance(actual, bool), f"{path}: expected bool, got {actual!r}"
     elif isinstance(expected, int | float):
-        assert isinstance(actual, int | float) and not isinstance(actual, bool), f"{path}: expected number, got {actual!r}"
+        assert isinstance(actual, int | float) and not isinstance(actual, bool), (
+            f"{path}: expected number, got {actual!r}"
+        )
     else:
         assert isinstance(actual, str), f"{path}: expected string, got {actual!r}"
 
 
 def make_client(uow: Any, **values: Any) -> Any:
     _counter["n"] += 1
-    data = {"firstname": "Cat", "lastname": f"Client{_counter['n']}",
-            "email": f"cat{_counter['n']}@example.com", "country": "US"}
+    data = {
+        "firstname": "Cat",
+        "lastname": f"Client{_counter['n']}",
+        "email": f"cat{_counter['n']}@example.com",
+        "country": "US",
+    }
     data.update(values)
     client = add_client(uow, ClientInput(values=data), skip_validation=True)
     uow.session.flush()
@@ -61,9 +74,9 @@ def make_client(uow: Any, **values: Any) -> Any:
 class Shop:
     currency: Currency
     group: Any
-    hosting: Any      # cpanel-style hosting product, monthly/annually, setup fee
-    vps: Any          # server product with configurable RAM options
-    manual: Any       # module "none", auto-setup on accept
+    hosting: Any  # cpanel-style hosting product, monthly/annually, setup fee
+    vps: Any  # server product with configurable RAM options
+    manual: Any  # module "none", auto-setup on accept
     addon: Any
     ram: Any
     ram_choices: list[Any]
@@ -72,33 +85,74 @@ class Shop:
 
 def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "none") -> Shop:
     """Products priced in the default currency: the fixture of most catalog tests."""
-    currency = uow.session.query(Currency).filter_by(is_default=True).first() or uow.session.query(Currency).first()
+    currency = (
+        uow.session.query(Currency).filter_by(is_default=True).first() or uow.session.query(Currency).first()
+    )
     if currency is None:
         currency = Currency(code="USD", prefix="$", suffix=" USD", is_default=True, decimals=2)
         uow.session.add(currency)
         uow.session.flush()
     group = catalog.add_group(uow, "Shared Hosting")
-    hosting = catalog.add_product(uow, catalog.ProductInput(
-        name="Starter", gid=group.id, type="hostingaccount", module=hosting_module, autosetup="on",
-        module_settings={"configoption1": "starter_pkg"},
-        pricing={currency.id: {"monthly": "10.00", "msetupfee": "5.00", "annually": "100.00",
-                               "asetupfee": "0.00"}}))
-    vps = catalog.add_product(uow, catalog.ProductInput(
-        name="VPS", gid=group.id, type="server", module=vps_module, autosetup="on",
-        module_settings={"configoption1": "small-1"},
-        pricing={currency.id: {"monthly": "20.00", "quarterly": "57.00"}}))
-    manual = catalog.add_product(uow, catalog.ProductInput(
-        name="Support Plan", gid=group.id, type="other", module="none", autosetup="on",
-        pricing={currency.id: {"monthly": "3.00"}}))
+    hosting = catalog.add_product(
+        uow,
+        catalog.ProductInput(
+            name="Starter",
+            gid=group.id,
+            type="hostingaccount",
+            module=hosting_module,
+            autosetup="on",
+            module_settings={"configoption1": "starter_pkg"},
+            pricing={
+                currency.id: {
+                    "monthly": "10.00",
+                    "msetupfee": "5.00",
+                    "annually": "100.00",
+                    "asetupfee": "0.00",
+                }
+            },
+        ),
+    )
+    vps = catalog.add_product(
+        uow,
+        catalog.ProductInput(
+            name="VPS",
+            gid=group.id,
+            type="server",
+            module=vps_module,
+            autosetup="on",
+            module_settings={"configoption1": "small-1"},
+            pricing={currency.id: {"monthly": "20.00", "quarterly": "57.00"}},
+        ),
+    )
+    manual = catalog.add_product(
+        uow,
+        catalog.ProductInput(
+            name="Support Plan",
+            gid=group.id,
+            type="other",
+            module="none",
+            autosetup="on",
+            pricing={currency.id: {"monthly": "3.00"}},
+        ),
+    )
     cgroup = catalog.add_config_group(uow, "VPS options", [vps.id])
-    ram = catalog.add_config_option(uow, cgroup.id, "RAM", 1, [
-        ("1024|1 GB", {currency.id: {"monthly": "0.00", "quarterly": "0.00"}}),
-        ("4096|4 GB", {currency.id: {"monthly": "6.00", "quarterly": "18.00"}}),
-    ])
+    ram = catalog.add_config_option(
+        uow,
+        cgroup.id,
+        "RAM",
+        1,
+        [
+            ("1024|1 GB", {currency.id: {"monthly": "0.00", "quarterly": "0.00"}}),
+            ("4096|4 GB", {currency.id: {"monthly": "6.00", "quarterly": "18.00"}}),
+        ],
+    )
     choices = [c for _, cs in catalog.product_options(uow, vps.id) for c in cs]
-    addon = catalog.add_addon(uow, "Backups", packages=[hosting.id, vps.id],
-                              pricing={currency.id: {"monthly": "2.00", "quarterly": "6.00",
-                                                     "annually": "20.00"}})
+    addon = catalog.add_addon(
+        uow,
+        "Backups",
+        packages=[hosting.id, vps.id],
+        pricing={currency.id: {"monthly": "2.00", "quarterly": "6.00", "annually": "20.00"}},
+    )
     field = catalog.add_product_field(uow, hosting.id, "Purpose", description="What is the site for?")
     uow.session.flush()
     return Shop(currency, group, hosting, vps, manual, addon, ram, choices, field)
@@ -106,8 +160,17 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
 
 def add_server(uow: Any, module: str, url: str, **kw: Any) -> Any:
     host, _, port = url.split("//", 1)[1].partition(":")
-    return servers.add_server(uow, servers.ServerInput(
-        name=kw.pop("name", f"{module} box"), type=module, hostname=host, port=int(port), secure=False, **kw))
+    return servers.add_server(
+        uow,
+        servers.ServerInput(
+            name=kw.pop("name", f"{module} box"),
+            type=module,
+            hostname=host,
+            port=int(port),
+            secure=False,
+            **kw,
+        ),
+    )
 
 
 D = Decimal

@@ -23,13 +23,22 @@ def test_add_order_three_products_with_parallel_arrays(api, uow, db):
     shop, client = _setup(uow)
     with frozen(__import__("datetime").date(2026, 1, 31)):
         body = api.ok(
-            "AddOrder", clientid=client.id, paymentmethod="mailin",
-            **{"pid[0]": shop.hosting.id, "pid[1]": shop.vps.id, "pid[2]": shop.manual.id,
-               "billingcycle[0]": "monthly", "billingcycle[1]": "quarterly", "billingcycle[2]": "Monthly",
-               "domain[0]": "Example.com", "domain[1]": "vps.example.com",
-               "configoptions[1]": encode_php_array({shop.ram.id: shop.ram_choices[1].id}),
-               "customfields[0]": encode_php_array({shop.field.id: "blog"}),
-               "addons[0]": str(shop.addon.id)},
+            "AddOrder",
+            clientid=client.id,
+            paymentmethod="mailin",
+            **{
+                "pid[0]": shop.hosting.id,
+                "pid[1]": shop.vps.id,
+                "pid[2]": shop.manual.id,
+                "billingcycle[0]": "monthly",
+                "billingcycle[1]": "quarterly",
+                "billingcycle[2]": "Monthly",
+                "domain[0]": "Example.com",
+                "domain[1]": "vps.example.com",
+                "configoptions[1]": encode_php_array({shop.ram.id: shop.ram_choices[1].id}),
+                "customfields[0]": encode_php_array({shop.field.id: "blog"}),
+                "addons[0]": str(shop.addon.id),
+            },
         )
     assert_shape(body, example("AddOrder"))
     assert body["serviceids"].count(",") == 2 and body["addonids"] == "1" and body["domainids"] == ""
@@ -55,8 +64,14 @@ def test_add_order_three_products_with_parallel_arrays(api, uow, db):
 
 def test_add_order_scalar_cycle_applies_to_every_item_and_noinvoice(api, uow, db):
     shop, client = _setup(uow)
-    body = api.ok("AddOrder", clientid=client.id, paymentmethod="banktransfer", noinvoice=1,
-                  **{"pid[]": [shop.hosting.id, shop.manual.id]}, billingcycle="monthly")
+    body = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="banktransfer",
+        noinvoice=1,
+        **{"pid[]": [shop.hosting.id, shop.manual.id]},
+        billingcycle="monthly",
+    )
     assert body["invoiceid"] == "0"
     with db() as s:
         assert [x.billingcycle for x in s.scalars(select(Service))] == ["Monthly", "Monthly"]
@@ -64,27 +79,50 @@ def test_add_order_scalar_cycle_applies_to_every_item_and_noinvoice(api, uow, db
 
 def test_add_order_errors(api, uow):
     shop, client = _setup(uow)
-    assert api.error("AddOrder", clientid=999, paymentmethod="mailin", pid=shop.hosting.id) == "Client ID Not Found"
+    assert (
+        api.error("AddOrder", clientid=999, paymentmethod="mailin", pid=shop.hosting.id)
+        == "Client ID Not Found"
+    )
     assert api.error("AddOrder", clientid=client.id, paymentmethod="bogus", pid=shop.hosting.id).startswith(
-        "Invalid Payment Method. Valid options include")
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin") == \
-        "No items added to cart so order cannot proceed"
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id,
-                     addons="999") == "Addon ID invalid"
+        "Invalid Payment Method. Valid options include"
+    )
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin")
+        == "No items added to cart so order cannot proceed"
+    )
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, addons="999")
+        == "Addon ID invalid"
+    )
     other = make_client(uow)
     uow.commit()
     placed = api.ok("AddOrder", clientid=other.id, paymentmethod="mailin", pid=shop.hosting.id)
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", addonid=shop.addon.id,
-                     serviceid=placed["serviceids"]) == "Service ID not owned by Client ID provided"
+    assert (
+        api.error(
+            "AddOrder",
+            clientid=client.id,
+            paymentmethod="mailin",
+            addonid=shop.addon.id,
+            serviceid=placed["serviceids"],
+        )
+        == "Service ID not owned by Client ID provided"
+    )
     api.ok("CloseClient", clientid=client.id)
-    assert api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id) == \
-        "Unable to add order when client status is Closed"
+    assert (
+        api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id)
+        == "Unable to add order when client status is Closed"
+    )
 
 
 def test_accept_order_activates_manual_services_and_order_lifecycle(api, uow, db):
     shop, client = _setup(uow)
-    body = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin",
-                  **{"pid[0]": shop.manual.id, "pid[1]": shop.hosting.id}, billingcycle="monthly")
+    body = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        **{"pid[0]": shop.manual.id, "pid[1]": shop.hosting.id},
+        billingcycle="monthly",
+    )
     assert api.ok("AcceptOrder", orderid=body["orderid"]) == {"result": "success"}
     with db() as s:
         assert [x.status for x in s.scalars(select(Service).order_by(Service.id))] == ["Active", "Active"]
@@ -92,8 +130,10 @@ def test_accept_order_activates_manual_services_and_order_lifecycle(api, uow, db
         assert hosting.username == "user" and hosting.password_enc
     assert api.error("AcceptOrder", orderid=body["orderid"]) == "Order ID not found or Status not Pending"
     assert api.error("CancelOrder", orderid=body["orderid"]) == "Order ID not found or Status not Pending"
-    assert api.error("DeleteOrder", orderid=body["orderid"]) == \
-        "The order status must be in Cancelled or Fraud to be deleted"
+    assert (
+        api.error("DeleteOrder", orderid=body["orderid"])
+        == "The order status must be in Cancelled or Fraud to be deleted"
+    )
     api.ok("PendingOrder", orderid=body["orderid"])
     api.ok("CancelOrder", orderid=body["orderid"])
     with db() as s:
@@ -110,8 +150,14 @@ def test_accept_order_activates_manual_services_and_order_lifecycle(api, uow, db
 
 def test_fraud_order_and_get_orders_shapes(api, uow, db):
     shop, client = _setup(uow)
-    body = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id,
-                  billingcycle="monthly", clientip="10.0.0.1")
+    body = api.ok(
+        "AddOrder",
+        clientid=client.id,
+        paymentmethod="mailin",
+        pid=shop.manual.id,
+        billingcycle="monthly",
+        clientip="10.0.0.1",
+    )
     orders = api.ok("GetOrders", userid=client.id)
     assert_shape(orders, example("GetOrders"))
     order = orders["orders"]["order"][0]
@@ -127,16 +173,28 @@ def test_fraud_order_and_get_orders_shapes(api, uow, db):
 def test_order_fraud_check_rules(api, uow, db):
     shop, client = _setup(uow)
     assert api.error("OrderFraudCheck", orderid=1) == "Order ID Not Found"
-    body = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, clientip="10.9.9.9")
+    body = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, clientip="10.9.9.9"
+    )
     assert api.error("OrderFraudCheck", orderid=body["orderid"]) == "No Active Fraud Module"
-    api.ok("ActivateModule", moduleType="fraud", moduleName="rules",
-           **{"parameters[blocked_countries]": "RU,KP", "parameters[max_orders_per_ip]": "1"})
+    api.ok(
+        "ActivateModule",
+        moduleType="fraud",
+        moduleName="rules",
+        **{"parameters[blocked_countries]": "RU,KP", "parameters[max_orders_per_ip]": "1"},
+    )
     result = api.ok("OrderFraudCheck", orderid=body["orderid"])
     assert_shape(result, example("OrderFraudCheck"))
     assert (result["module"], result["status"]) == ("rules", "Pass")
-    second = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, clientip="10.9.9.9")
+    second = api.ok(
+        "AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id, clientip="10.9.9.9"
+    )
     result = api.ok("OrderFraudCheck", orderid=second["orderid"])
     assert result["status"] == "Fail" and "10.9.9.9" in result["results"]
-    api.ok("UpdateModuleConfiguration", moduleType="fraud", moduleName="rules",
-           **{"parameters[max_orders_per_ip]": "0", "parameters[blocked_email_domains]": "example.com"})
+    api.ok(
+        "UpdateModuleConfiguration",
+        moduleType="fraud",
+        moduleName="rules",
+        **{"parameters[max_orders_per_ip]": "0", "parameters[blocked_email_domains]": "example.com"},
+    )
     assert "example.com" in api.ok("OrderFraudCheck", orderid=second["orderid"])["results"]

@@ -81,6 +81,14 @@ def create_app() -> FastAPI:
                             media_type=XML_TYPE)
         return Response(to_json(outcome.result), outcome.http_status, media_type=JSON_TYPE)
 
+    @app.get("/admin/invoices/{invoice_id}.pdf")
+    async def admin_invoice_pdf(invoice_id: int, request: Request) -> Response:
+        from billow.api.documents import invoice_pdf
+
+        ip = client_ip(request, settings.trusted_proxies)
+        return await run_in_threadpool(invoice_pdf, factory, request.headers.get("authorization", ""),
+                                       ip, invoice_id)
+
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON_TYPE)

@@ -58,7 +58,9 @@ The rules a task keeps
 * **Outside side effects** (a panel's suspend call, a gateway capture): set
   :attr:`Task.isolate_items` so that each item is its own transaction: a module call is
   made at most once per committed state change, and a failure is recorded and retried
-  on the next run instead of aborting the task.
+  on the next run instead of aborting the task. When the refusal leaves a record worth
+  keeping (the module queue entry), call :meth:`RunContext.fail_in_transaction` instead
+  of raising: the record commits, the item is logged as failed and stays pending.
 * **Never commit** inside :meth:`process`; the runner commits. Raise to fail the item.
 * Use ``uow.today`` / ``ctx.today`` for billing dates: ``billow cron --date`` moves it.
 """

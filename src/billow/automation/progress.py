@@ -55,7 +55,10 @@ class LogProgress:
 
     def start(self, name: str, title: str, total: int | None) -> None:
         self.name = name
-        self.log.info("task started", task=name, pending=total)
+        if total is None:
+            self.log.info("task started", task=name)
+        else:
+            self.log.info("task started", task=name, pending=total)
 
     def advance(self, n: int) -> None:
         return None
@@ -103,9 +106,9 @@ class RichProgress:
 
     def finish(self, result: TaskResult) -> None:
         if self.current is not None:
-            task = self.bar.tasks[-1]
-            self.bar.update(self.current, total=max(task.completed, 1) if task.total is None
-                            else task.total, completed=task.total or task.completed or 1)
+            task = next(t for t in self.bar.tasks if t.id == self.current)
+            total = task.total or max(task.completed, 1)
+            self.bar.update(self.current, total=total, completed=total)
         counts = ", ".join(f"{k} {v}" for k, v in result.counts.items()) or "nothing to do"
         colour = {"completed": "green", "failed": "red"}.get(result.status, "yellow")
         failed = f", [red]{result.failed} failed[/red]" if result.failed else ""

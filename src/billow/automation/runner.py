@@ -243,13 +243,13 @@ def _run_task(factory: sessionmaker[Session], lock: RunLock, task: Task, run_id:
             raise LockLost("the automation lock was taken over by another run")
         uow.commit()
         failures = list(row.failures or [])
-    if status == "completed":
-        try:
-            with _uow(factory) as uow:
-                uow.emit("PostAutomationTask", {"task": task.name, "completed": True}, outbox=False)
-                uow.commit()
-        except HookAbort:
-            log.warning("PostAutomationTask hook tried to abort %s after it completed", task.name)
+    try:
+        with _uow(factory) as uow:
+            uow.emit("PostAutomationTask", {"task": task.name, "completed": status == "completed"},
+                     outbox=False)
+            uow.commit()
+    except HookAbort:
+        log.warning("PostAutomationTask hook tried to abort %s after it ran", task.name)
     result = TaskResult(task.name, status, ctx.processed, ctx.failed, dict(ctx.counts), failures,
                         message, time.monotonic() - started, entry.id)
     progress.finish(result)

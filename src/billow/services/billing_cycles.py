@@ -91,6 +91,11 @@ def previous_due(current: date, cycle_name: str, anchor_day: int | None = None) 
     return add_months(current, -c.months, anchor_day)
 
 
+def anchor_day(item: object) -> int:
+    """The day of the month *item*'s (a service's or addon's) due dates are anchored on."""
+    return int(getattr(item, "anchor_day", 0) or 0) or item.regdate.day  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Proration:
     days_remaining: int
@@ -98,8 +103,9 @@ class Proration:
     amount: Decimal
 
 
-def prorate(amount: Decimal, today: date, due: date, cycle_name: str, anchor_day: int | None = None,
-            places: int = 2) -> Proration:
+def prorate(
+    amount: Decimal, today: date, due: date, cycle_name: str, anchor_day: int | None = None, places: int = 2
+) -> Proration:
     """The share of *amount* (a per-cycle price) for the days from *today* to *due*.
 
     Total days are those of the cycle that ends on *due* (so February and leap years count
@@ -113,4 +119,3 @@ def prorate(amount: Decimal, today: date, due: date, cycle_name: str, anchor_day
     remaining = max(0, min((due - today).days, total))
     share = amount * Decimal(remaining) / Decimal(total) if total else Decimal(0)
     return Proration(remaining, total, quantize(share, places))
-

@@ -51,12 +51,14 @@ def slugify(text: str) -> str:
 
 
 # -- groups ---------------------------------------------------------------------------------
-def add_group(uow: UnitOfWork, name: str, *, hidden: bool = False, headline: str = "",
-              tagline: str = "", order: int = 0) -> ProductGroup:
+def add_group(
+    uow: UnitOfWork, name: str, *, hidden: bool = False, headline: str = "", tagline: str = "", order: int = 0
+) -> ProductGroup:
     if not name.strip():
         raise ValidationError("You must supply a name for the product group")
-    group = ProductGroup(name=name.strip(), slug=slugify(name), hidden=hidden, headline=headline,
-                         tagline=tagline, order=order)
+    group = ProductGroup(
+        name=name.strip(), slug=slugify(name), hidden=hidden, headline=headline, tagline=tagline, order=order
+    )
     uow.session.add(group)
     uow.session.flush()
     return group
@@ -105,8 +107,9 @@ def add_product(uow: UnitOfWork, data: ProductInput) -> Product:
     if not data.gid or uow.session.get(ProductGroup, data.gid) is None:
         raise ValidationError("You must supply a valid Product Group ID")
     if data.type not in PRODUCT_TYPES:
-        raise ValidationError('Invalid product type. Must be one of "hostingaccount", '
-                              '"reselleraccount", "server" or "other"')
+        raise ValidationError(
+            'Invalid product type. Must be one of "hostingaccount", "reselleraccount", "server" or "other"'
+        )
     if data.paytype not in PAY_TYPES:
         raise ValidationError('Invalid pay type. Must be one of "free", "onetime" or "recurring"')
     if data.autosetup not in AUTOSETUP:
@@ -121,17 +124,35 @@ def add_product(uow: UnitOfWork, data: ProductInput) -> Product:
         rid = int(rec.get("id") or 0)
         if not rid or uow.session.get(Product, rid) is None:
             raise ValidationError(
-                "The recommendation product ID is invalid. This must be an existing product ID.")
+                "The recommendation product ID is invalid. This must be an existing product ID."
+            )
     product = Product(
-        gid=data.gid, type=data.type, name=data.name.strip(), slug=data.slug or slugify(data.name),
-        description=data.description, shortdescription=data.shortdescription,
-        tagline=data.tagline, color=data.color, hidden=data.hidden, retired=data.retired,
-        stockcontrol=data.stockcontrol, qty=data.qty, allowqty=data.allowqty,
-        showdomainoptions=data.showdomainoptions, tax=data.tax, is_featured=data.is_featured,
-        paytype=data.paytype, proratabilling=data.proratabilling, proratadate=data.proratadate,
-        proratachargenextmonth=data.proratachargenextmonth, welcomeemail=data.welcomeemail,
-        subdomain=data.subdomain, autosetup=data.autosetup, servertype=data.module,
-        servergroup=data.servergroup, module_settings=dict(data.module_settings),
+        gid=data.gid,
+        type=data.type,
+        name=data.name.strip(),
+        slug=data.slug or slugify(data.name),
+        description=data.description,
+        shortdescription=data.shortdescription,
+        tagline=data.tagline,
+        color=data.color,
+        hidden=data.hidden,
+        retired=data.retired,
+        stockcontrol=data.stockcontrol,
+        qty=data.qty,
+        allowqty=data.allowqty,
+        showdomainoptions=data.showdomainoptions,
+        tax=data.tax,
+        is_featured=data.is_featured,
+        paytype=data.paytype,
+        proratabilling=data.proratabilling,
+        proratadate=data.proratadate,
+        proratachargenextmonth=data.proratachargenextmonth,
+        welcomeemail=data.welcomeemail,
+        subdomain=data.subdomain,
+        autosetup=data.autosetup,
+        servertype=data.module,
+        servergroup=data.servergroup,
+        module_settings=dict(data.module_settings),
         order=data.order,
         extra={**data.extra, "recommendations": data.recommendations},
     )
@@ -150,8 +171,9 @@ def get_product(uow: UnitOfWork, pid: int) -> Product:
     return product
 
 
-def list_products(uow: UnitOfWork, *, pids: list[int] | None = None, gid: int = 0,
-                  module: str = "") -> list[Product]:
+def list_products(
+    uow: UnitOfWork, *, pids: list[int] | None = None, gid: int = 0, module: str = ""
+) -> list[Product]:
     query = select(Product).order_by(Product.gid, Product.order, Product.id)
     if pids:
         query = query.where(Product.id.in_(pids))
@@ -162,13 +184,13 @@ def list_products(uow: UnitOfWork, *, pids: list[int] | None = None, gid: int = 
     return list(uow.session.scalars(query))
 
 
-def set_price(uow: UnitOfWork, kind: str, relid: int, currency_id: int,
-              values: Mapping[str, Any]) -> Price:
+def set_price(uow: UnitOfWork, kind: str, relid: int, currency_id: int, values: Mapping[str, Any]) -> Price:
     """Set the prices of (*kind*, *relid*) in one currency; unknown keys are refused."""
     if uow.session.get(Currency, currency_id) is None:
         raise ValidationError("Invalid currency ID")
-    row = uow.session.scalar(select(Price).where(
-        Price.type == kind, Price.relid == relid, Price.currency_id == currency_id))
+    row = uow.session.scalar(
+        select(Price).where(Price.type == kind, Price.relid == relid, Price.currency_id == currency_id)
+    )
     if row is None:
         row = Price(type=kind, relid=relid, currency_id=currency_id)
         uow.session.add(row)
@@ -206,7 +228,9 @@ def return_stock(product: Product, qty: int) -> None:
 
 
 # -- configurable options -------------------------------------------------------------------
-def add_config_group(uow: UnitOfWork, name: str, product_ids: list[int], description: str = "") -> ConfigOptionGroup:
+def add_config_group(
+    uow: UnitOfWork, name: str, product_ids: list[int], description: str = ""
+) -> ConfigOptionGroup:
     group = ConfigOptionGroup(name=name, description=description)
     uow.session.add(group)
     uow.session.flush()
@@ -217,14 +241,28 @@ def add_config_group(uow: UnitOfWork, name: str, product_ids: list[int], descrip
     return group
 
 
-def add_config_option(uow: UnitOfWork, group_id: int, name: str, optiontype: int,
-                      choices: list[tuple[str, dict[int, dict[str, Any]]]], *,
-                      qtyminimum: int = 0, qtymaximum: int = 0, order: int = 0) -> ConfigOption:
+def add_config_option(
+    uow: UnitOfWork,
+    group_id: int,
+    name: str,
+    optiontype: int,
+    choices: list[tuple[str, dict[int, dict[str, Any]]]],
+    *,
+    qtyminimum: int = 0,
+    qtymaximum: int = 0,
+    order: int = 0,
+) -> ConfigOption:
     """Add an option with its choices; each choice is (name, {currency_id: prices})."""
     if optiontype not in OPTION_TYPES:
         raise ValidationError("Invalid option type")
-    option = ConfigOption(group_id=group_id, name=name, optiontype=optiontype,
-                          qtyminimum=qtyminimum, qtymaximum=qtymaximum, order=order)
+    option = ConfigOption(
+        group_id=group_id,
+        name=name,
+        optiontype=optiontype,
+        qtyminimum=qtyminimum,
+        qtymaximum=qtymaximum,
+        order=order,
+    )
     uow.session.add(option)
     uow.session.flush()
     for index, (choice_name, pricing) in enumerate(choices):
@@ -238,17 +276,23 @@ def add_config_option(uow: UnitOfWork, group_id: int, name: str, optiontype: int
 
 def product_options(uow: UnitOfWork, pid: int) -> list[tuple[ConfigOption, list[ConfigOptionChoice]]]:
     """The configurable options linked to product *pid*, with their choices, in order."""
-    options = list(uow.session.scalars(
-        select(ConfigOption)
-        .join(ProductConfigLink, ProductConfigLink.group_id == ConfigOption.group_id)
-        .where(ProductConfigLink.product_id == pid)
-        .order_by(ConfigOption.order, ConfigOption.id)
-    ))
+    options = list(
+        uow.session.scalars(
+            select(ConfigOption)
+            .join(ProductConfigLink, ProductConfigLink.group_id == ConfigOption.group_id)
+            .where(ProductConfigLink.product_id == pid)
+            .order_by(ConfigOption.order, ConfigOption.id)
+        )
+    )
     if not options:
         return []
-    choices = list(uow.session.scalars(
-        select(ConfigOptionChoice).where(ConfigOptionChoice.option_id.in_([o.id for o in options]))
-        .order_by(ConfigOptionChoice.sortorder, ConfigOptionChoice.id)))
+    choices = list(
+        uow.session.scalars(
+            select(ConfigOptionChoice)
+            .where(ConfigOptionChoice.option_id.in_([o.id for o in options]))
+            .order_by(ConfigOptionChoice.sortorder, ConfigOptionChoice.id)
+        )
+    )
     by_option: dict[int, list[ConfigOptionChoice]] = {}
     for choice in choices:
         by_option.setdefault(choice.option_id, []).append(choice)
@@ -312,14 +356,29 @@ def resolve_options(uow: UnitOfWork, pid: int, given: Mapping[str, Any]) -> list
 
 
 # -- addons ---------------------------------------------------------------------------------
-def add_addon(uow: UnitOfWork, name: str, *, billingcycle: str = "recurring",
-              packages: list[int] | None = None, pricing: dict[int, dict[str, Any]] | None = None,
-              tax: bool = False, description: str = "", autoactivate: str = "",
-              module: str = "") -> Addon:
+def add_addon(
+    uow: UnitOfWork,
+    name: str,
+    *,
+    billingcycle: str = "recurring",
+    packages: list[int] | None = None,
+    pricing: dict[int, dict[str, Any]] | None = None,
+    tax: bool = False,
+    description: str = "",
+    autoactivate: str = "",
+    module: str = "",
+) -> Addon:
     if billingcycle not in PAY_TYPES:
         raise ValidationError('Invalid pay type. Must be one of "free", "onetime" or "recurring"')
-    addon = Addon(name=name, billingcycle=billingcycle, packages=list(packages or []), tax=tax,
-                  description=description, autoactivate=autoactivate, module=module)
+    addon = Addon(
+        name=name,
+        billingcycle=billingcycle,
+        packages=list(packages or []),
+        tax=tax,
+        description=description,
+        autoactivate=autoactivate,
+        module=module,
+    )
     uow.session.add(addon)
     uow.session.flush()
     for currency_id, values in (pricing or {}).items():
@@ -335,22 +394,45 @@ def get_addon(uow: UnitOfWork, addon_id: int) -> Addon:
 
 
 # -- custom fields --------------------------------------------------------------------------
-def add_product_field(uow: UnitOfWork, pid: int, name: str, *, fieldtype: str = "text",
-                      description: str = "", required: bool = False, showorder: bool = True,
-                      adminonly: bool = False, fieldoptions: str = "", regexpr: str = "") -> CustomField:
+def add_product_field(
+    uow: UnitOfWork,
+    pid: int,
+    name: str,
+    *,
+    fieldtype: str = "text",
+    description: str = "",
+    required: bool = False,
+    showorder: bool = True,
+    adminonly: bool = False,
+    fieldoptions: str = "",
+    regexpr: str = "",
+) -> CustomField:
     get_product(uow, pid)
-    definition = CustomField(type="product", relid=pid, fieldname=name, fieldtype=fieldtype,
-                             description=description, required=required, showorder=showorder,
-                             adminonly=adminonly, fieldoptions=fieldoptions, regexpr=regexpr)
+    definition = CustomField(
+        type="product",
+        relid=pid,
+        fieldname=name,
+        fieldtype=fieldtype,
+        description=description,
+        required=required,
+        showorder=showorder,
+        adminonly=adminonly,
+        fieldoptions=fieldoptions,
+        regexpr=regexpr,
+    )
     uow.session.add(definition)
     uow.session.flush()
     return definition
 
 
 def product_fields(uow: UnitOfWork, pid: int) -> list[CustomField]:
-    return list(uow.session.scalars(
-        select(CustomField).where(CustomField.type == "product", CustomField.relid == pid)
-        .order_by(CustomField.sortorder, CustomField.id)))
+    return list(
+        uow.session.scalars(
+            select(CustomField)
+            .where(CustomField.type == "product", CustomField.relid == pid)
+            .order_by(CustomField.sortorder, CustomField.id)
+        )
+    )
 
 
 # -- promotions -----------------------------------------------------------------------------
@@ -384,12 +466,23 @@ def add_promotion(uow: UnitOfWork, data: PromotionInput) -> Promotion:
     if uow.session.scalar(select(Promotion).where(Promotion.code == code)) is not None:
         raise ValidationError("Promotion Code already exists")
     promo = Promotion(
-        code=code, type=data.type, value=data.value, recurring=data.recurring,
-        recurfor=data.recurfor, cycles=data.cycles, appliesto=",".join(map(str, data.appliesto)),
-        requires=",".join(map(str, data.requires)), startdate=data.startdate,
-        expirationdate=data.expirationdate, maxuses=data.maxuses, onceperclient=data.onceperclient,
-        newsignups=data.newsignups, existingclient=data.existingclient, applyonce=data.applyonce,
-        lifetimepromo=data.lifetimepromo, notes=data.notes,
+        code=code,
+        type=data.type,
+        value=data.value,
+        recurring=data.recurring,
+        recurfor=data.recurfor,
+        cycles=data.cycles,
+        appliesto=",".join(map(str, data.appliesto)),
+        requires=",".join(map(str, data.requires)),
+        startdate=data.startdate,
+        expirationdate=data.expirationdate,
+        maxuses=data.maxuses,
+        onceperclient=data.onceperclient,
+        newsignups=data.newsignups,
+        existingclient=data.existingclient,
+        applyonce=data.applyonce,
+        lifetimepromo=data.lifetimepromo,
+        notes=data.notes,
     )
     uow.session.add(promo)
     uow.session.flush()

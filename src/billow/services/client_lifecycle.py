@@ -26,8 +26,8 @@ CLOSE_STEPS: tuple[str, ...] = (
 )
 #: ``fn(uow, client, delete_transactions: bool)``: remove the area's rows for a client.
 DELETE_STEPS: tuple[str, ...] = (
-    "billow.services.billing_lifecycle:delete_client",
     "billow.services.client_services:delete_client_services",
+    "billow.services.billing_lifecycle:delete_client",
 )
 #: ``fn(uow, client, stats: dict)``: fill the area's counters in the stats dict.
 STATS_STEPS: tuple[str, ...] = (

@@ -25,6 +25,7 @@ from billow.db.models import (
     Service,
     ServiceAddon,
     ServiceConfigOption,
+    Setting,
     Upgrade,
 )
 from billow.errors import NotFound, ValidationError
@@ -32,9 +33,8 @@ from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import DueItem, InvoiceLine
-from billow.services.billing_cycles import cycle, next_due, prorate
+from billow.services.billing_cycles import anchor_day, cycle, next_due, prorate
 from billow.services.clients import _check_custom_fields, save_custom_fields
-from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
@@ -43,8 +43,17 @@ CANCEL_TYPES = ("Immediate", "End of Billing Period")
 
 
 # -- reading --------------------------------------------------------------------------------
-def list_services(uow: UnitOfWork, *, client_id: int = 0, service_id: int = 0, pid: int = 0, domain: str = "",
-                  username: str = "", offset: int = 0, limit: int = 25) -> tuple[int, list[Service]]:
+def list_services(
+    uow: UnitOfWork,
+    *,
+    client_id: int = 0,
+    service_id: int = 0,
+    pid: int = 0,
+    domain: str = "",
+    username: str = "",
+    offset: int = 0,
+    limit: int = 25,
+) -> tuple[int, list[Service]]:
     query = select(Service)
     if client_id:
         query = query.where(Service.userid == client_id)
@@ -62,8 +71,12 @@ def list_services(uow: UnitOfWork, *, client_id: int = 0, service_id: int = 0, p
 
 
 def service_options(uow: UnitOfWork, service: Service) -> list[catalog.ChosenOption]:
-    rows = {r.option_id: r for r in uow.session.scalars(
-        select(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))}
+    rows = {
+        r.option_id: r
+        for r in uow.session.scalars(
+            select(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id)
+        )
+    }
     chosen = []
     for option, choices in catalog.product_options(uow, service.packageid):
         row = rows.get(option.id)
@@ -77,9 +90,14 @@ def service_options(uow: UnitOfWork, service: Service) -> list[catalog.ChosenOpt
 def _save_options(uow: UnitOfWork, service: Service, chosen: list[catalog.ChosenOption]) -> None:
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))
     for option in chosen:
-        uow.session.add(ServiceConfigOption(service_id=service.id, option_id=option.option.id,
-                                            choice_id=option.choice.id if option.choice else 0,
-                                            qty=option.qty))
+        uow.session.add(
+            ServiceConfigOption(
+                service_id=service.id,
+                option_id=option.option.id,
+                choice_id=option.choice.id if option.choice else 0,
+                qty=option.qty,
+            )
+        )
     uow.session.flush()
 
 
@@ -100,9 +118,18 @@ class ServiceChanges:
     autorecalc: bool = False
 
 
-UNSETTABLE = {"domain": "domain", "serviceusername": "username", "servicepassword": "password_enc",
-              "subscriptionid": "subscriptionid", "ns1": "ns1", "ns2": "ns2", "dedicatedip": "dedicatedip",
-              "assignedips": "assignedips", "notes": "notes", "suspendreason": "suspendreason"}
+UNSETTABLE = {
+    "domain": "domain",
+    "serviceusername": "username",
+    "servicepassword": "password_enc",
+    "subscriptionid": "subscriptionid",
+    "ns1": "ns1",
+    "ns2": "ns2",
+    "dedicatedip": "dedicatedip",
+    "assignedips": "assignedips",
+    "notes": "notes",
+    "suspendreason": "suspendreason",
+}
 
 
 def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) -> Service:
@@ -127,14 +154,30 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
         service.status = v["status"]
     if "servicepassword" in v:
         provisioning.set_service_password(service, str(v["servicepassword"]))
-    simple = {"regdate": "regdate", "nextduedate": "nextduedate", "terminationdate": "termination_date",
-              "domain": "domain", "firstpaymentamount": "firstpaymentamount", "recurringamount": "amount",
-              "paymentmethod": "paymentmethod", "subscriptionid": "subscriptionid", "notes": "notes",
-              "serviceusername": "username", "overideautosuspend": "overideautosuspend",
-              "overidesuspenduntil": "overidesuspenduntil", "ns1": "ns1", "ns2": "ns2",
-              "dedicatedip": "dedicatedip", "assignedips": "assignedips", "diskusage": "diskusage",
-              "disklimit": "disklimit", "bwusage": "bwusage", "bwlimit": "bwlimit",
-              "suspendreason": "suspendreason", "promoid": "promoid"}
+    simple = {
+        "regdate": "regdate",
+        "nextduedate": "nextduedate",
+        "terminationdate": "termination_date",
+        "domain": "domain",
+        "firstpaymentamount": "firstpaymentamount",
+        "recurringamount": "amount",
+        "paymentmethod": "paymentmethod",
+        "subscriptionid": "subscriptionid",
+        "notes": "notes",
+        "serviceusername": "username",
+        "overideautosuspend": "overideautosuspend",
+        "overidesuspenduntil": "overidesuspenduntil",
+        "ns1": "ns1",
+        "ns2": "ns2",
+        "dedicatedip": "dedicatedip",
+        "assignedips": "assignedips",
+        "diskusage": "diskusage",
+        "disklimit": "disklimit",
+        "bwusage": "bwusage",
+        "bwlimit": "bwlimit",
+        "suspendreason": "suspendreason",
+        "promoid": "promoid",
+    }
     for key, column in simple.items():
         if key in v:
             setattr(service, column, v[key])
@@ -146,26 +189,37 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
             raise ValidationError(f"Invalid unset field {key}")
         setattr(service, column, "")
     if changes.customfields:
-        _check_custom_fields(uow, changes.customfields, required=False, kind="product", relid=service.packageid)
+        _check_custom_fields(
+            uow, changes.customfields, required=False, kind="product", relid=service.packageid
+        )
         save_custom_fields(uow, "product", service.id, changes.customfields)
     if changes.configoptions:
-        current = {str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
-                   for o in service_options(uow, service)}
+        current = {
+            str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
+            for o in service_options(uow, service)
+        }
         current.update({str(k): val for k, val in changes.configoptions.items()})
         _save_options(uow, service, catalog.resolve_options(uow, service.packageid, current))
     if changes.autorecalc:
         product = catalog.get_product(uow, service.packageid)
         client = _client(uow, service.userid)
-        service.amount = pricing.service_recurring(uow, service, service_options(uow, service), product,
-                                                   client.currency_id, service.billingcycle)
-    uow.emit("ServiceEdit", {"userid": service.userid, "serviceid": service.id},
-             resource_type="service", resource_id=service.id)
+        service.amount = pricing.service_recurring(
+            uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
+        )
+    uow.emit(
+        "ServiceEdit",
+        {"userid": service.userid, "serviceid": service.id},
+        resource_type="service",
+        resource_id=service.id,
+    )
     log_activity(uow, f"Modified Product/Service - Service ID: {service.id}", client_id=service.userid)
     return service
 
 
 # -- addons ---------------------------------------------------------------------------------
-def list_addons(uow: UnitOfWork, *, client_id: int = 0, service_id: int = 0, addon_id: int = 0) -> list[ServiceAddon]:
+def list_addons(
+    uow: UnitOfWork, *, client_id: int = 0, service_id: int = 0, addon_id: int = 0
+) -> list[ServiceAddon]:
     query = select(ServiceAddon).order_by(ServiceAddon.id)
     if client_id:
         query = query.where(ServiceAddon.userid == client_id)
@@ -176,7 +230,9 @@ def list_addons(uow: UnitOfWork, *, client_id: int = 0, service_id: int = 0, add
     return list(uow.session.scalars(query))
 
 
-def update_addon(uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, autorecalc: bool = False) -> ServiceAddon:
+def update_addon(
+    uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, autorecalc: bool = False
+) -> ServiceAddon:
     row = uow.session.get(ServiceAddon, addon_row_id) if addon_row_id else None
     if row is None:
         raise NotFound("Addon ID Not Found")
@@ -190,9 +246,16 @@ def update_addon(uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, 
         raise ValidationError("Invalid Addon Status")
     if "billingcycle" in values:
         values = {**values, "billingcycle": cycle(str(values["billingcycle"])).display}
-    columns = {"status": "status", "name": "name", "setupfee": "setupfee", "recurring": "recurring",
-               "billingcycle": "billingcycle", "nextduedate": "nextduedate", "terminationdate": "termination_date",
-               "notes": "notes"}
+    columns = {
+        "status": "status",
+        "name": "name",
+        "setupfee": "setupfee",
+        "recurring": "recurring",
+        "billingcycle": "billingcycle",
+        "nextduedate": "nextduedate",
+        "terminationdate": "termination_date",
+        "notes": "notes",
+    }
     for key, column in columns.items():
         if key in values:
             setattr(row, column, values[key])
@@ -200,12 +263,19 @@ def update_addon(uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, 
         row.nextinvoicedate = values["nextduedate"]
     if autorecalc and row.addonid:
         addon = catalog.get_addon(uow, row.addonid)
-        quote = pricing.addon_quote(uow, addon, _client(uow, row.userid).currency_id, row.billingcycle, row.qty)
+        quote = pricing.addon_quote(
+            uow, addon, _client(uow, row.userid).currency_id, row.billingcycle, row.qty
+        )
         row.recurring = quote.recurring
     variables = {"id": row.id, "userid": row.userid, "serviceid": row.service_id, "addonid": row.addonid}
     if row.status != old_status:
-        hook = {"Active": "AddonActivated", "Suspended": "AddonSuspended", "Terminated": "AddonTerminated",
-                "Cancelled": "AddonCancelled", "Fraud": "AddonFraud"}.get(row.status)
+        hook = {
+            "Active": "AddonActivated",
+            "Suspended": "AddonSuspended",
+            "Terminated": "AddonTerminated",
+            "Cancelled": "AddonCancelled",
+            "Fraud": "AddonFraud",
+        }.get(row.status)
         if hook:
             uow.emit(hook, variables, resource_type="addon", resource_id=row.id)
     uow.emit("AddonEdit", variables, resource_type="addon", resource_id=row.id)
@@ -213,25 +283,33 @@ def update_addon(uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, 
 
 
 # -- cancellation requests ----------------------------------------------------------------
-def add_cancel_request(uow: UnitOfWork, service_id: int, reason: str = "",
-                       type_: str = "End of Billing Period") -> CancelRequest:
+def add_cancel_request(
+    uow: UnitOfWork, service_id: int, reason: str = "", type_: str = "End of Billing Period"
+) -> CancelRequest:
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
     if type_ not in CANCEL_TYPES:
         raise ValidationError("Invalid Cancellation Type. Must be 'Immediate' or 'End of Billing Period'")
-    existing = uow.session.scalar(select(func.count()).select_from(CancelRequest).where(
-        CancelRequest.service_id == service.id))
+    existing = uow.session.scalar(
+        select(func.count()).select_from(CancelRequest).where(CancelRequest.service_id == service.id)
+    )
     if existing:
         raise ValidationError("Existing Cancellation Request Exists")
     request = CancelRequest(service_id=service.id, reason=reason, type=type_, date=uow.now)
     uow.session.add(request)
     uow.session.flush()
-    uow.emit("CancellationRequest", {"userid": service.userid, "relid": service.id, "reason": reason,
-                                     "type": type_}, resource_type="service", resource_id=service.id)
+    uow.emit(
+        "CancellationRequest",
+        {"userid": service.userid, "relid": service.id, "reason": reason, "type": type_},
+        resource_type="service",
+        resource_id=service.id,
+    )
     log_activity(uow, f"Cancellation Request Submitted - Service ID: {service.id}", client_id=service.userid)
     return request
 
 
-def list_cancel_requests(uow: UnitOfWork, offset: int = 0, limit: int = 25) -> tuple[int, list[CancelRequest]]:
+def list_cancel_requests(
+    uow: UnitOfWork, offset: int = 0, limit: int = 25
+) -> tuple[int, list[CancelRequest]]:
     total = uow.session.scalar(select(func.count()).select_from(CancelRequest)) or 0
     rows = uow.session.scalars(select(CancelRequest).order_by(CancelRequest.id).offset(offset).limit(limit))
     return total, list(rows)
@@ -252,43 +330,76 @@ class UpgradeQuote:
     type: str
 
 
-def calculate_upgrade(uow: UnitOfWork, service_id: int, type_: str, *, new_pid: int = 0, new_cycle: str = "",
-                      configoptions: dict[str, Any] | None = None) -> UpgradeQuote:
+def calculate_upgrade(
+    uow: UnitOfWork,
+    service_id: int,
+    type_: str,
+    *,
+    new_pid: int = 0,
+    new_cycle: str = "",
+    configoptions: dict[str, Any] | None = None,
+) -> UpgradeQuote:
     """Price an upgrade: the new recurring amount and the prorated charge (or credit)."""
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
     old_product = catalog.get_product(uow, service.packageid)
     client = _client(uow, service.userid)
-    current = {str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
-               for o in service_options(uow, service)}
+    current = {
+        str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
+        for o in service_options(uow, service)
+    }
     if type_ == "product":
         new_product = catalog.get_product(uow, new_pid)
         target_cycle = pricing.cycle_for_product(new_product, new_cycle or service.billingcycle).display
         linked = {str(o.id) for o, _ in catalog.product_options(uow, new_product.id)}
-        options = catalog.resolve_options(uow, new_product.id, {k: v for k, v in current.items() if k in linked})
+        options = catalog.resolve_options(
+            uow, new_product.id, {k: v for k, v in current.items() if k in linked}
+        )
     elif type_ == "configoptions":
         new_product, target_cycle = old_product, service.billingcycle
-        options = catalog.resolve_options(uow, old_product.id, {**current, **{str(k): v for k, v in
-                                                                             (configoptions or {}).items()}})
+        options = catalog.resolve_options(
+            uow, old_product.id, {**current, **{str(k): v for k, v in (configoptions or {}).items()}}
+        )
     else:
         raise ValidationError("Invalid Upgrade Type")
     promotion = None
-    new_recurring = pricing.product_quote(uow, new_product, client.currency_id, target_cycle, options,
-                                          qty=service.qty, promotion=promotion).recurring
+    new_recurring = pricing.product_quote(
+        uow, new_product, client.currency_id, target_cycle, options, qty=service.qty, promotion=promotion
+    ).recurring
     today = uow.today
     due = service.nextduedate or today
     places = client.currency.decimals if client.currency else 2
     if not cycle(service.billingcycle).recurring:
-        return UpgradeQuote(service, old_product, new_product, target_cycle, options, new_recurring, 0, 0,
-                            max(new_recurring - service.amount, ZERO), type_)
-    old_share = prorate(service.amount, today, due, service.billingcycle, service.regdate.day, places)
+        return UpgradeQuote(
+            service,
+            old_product,
+            new_product,
+            target_cycle,
+            options,
+            new_recurring,
+            0,
+            0,
+            max(new_recurring - service.amount, ZERO),
+            type_,
+        )
+    old_share = prorate(service.amount, today, due, service.billingcycle, anchor_day(service), places)
     if target_cycle == service.billingcycle:
-        share = prorate(new_recurring, today, due, service.billingcycle, service.regdate.day, places)
+        share = prorate(new_recurring, today, due, service.billingcycle, anchor_day(service), places)
         amount = share.amount - old_share.amount
     else:
         # A new cycle starts today: pay it in full, less the unused part of the old one.
         amount = new_recurring - old_share.amount
-    return UpgradeQuote(service, old_product, new_product, target_cycle, options, new_recurring,
-                        old_share.days_remaining, old_share.total_days, amount, type_)
+    return UpgradeQuote(
+        service,
+        old_product,
+        new_product,
+        target_cycle,
+        options,
+        new_recurring,
+        old_share.days_remaining,
+        old_share.total_days,
+        amount,
+        type_,
+    )
 
 
 def upgrade_service(uow: UnitOfWork, quote: UpgradeQuote, paymentmethod: str) -> tuple[Upgrade, Order, int]:
@@ -296,27 +407,54 @@ def upgrade_service(uow: UnitOfWork, quote: UpgradeQuote, paymentmethod: str) ->
     from billow.services import orders
 
     service = quote.service
-    pending = uow.session.scalars(select(Upgrade).where(
-        Upgrade.service_id == service.id, Upgrade.status == "Pending", Upgrade.invoiceid > 0))
+    pending = uow.session.scalars(
+        select(Upgrade).where(
+            Upgrade.service_id == service.id, Upgrade.status == "Pending", Upgrade.invoiceid > 0
+        )
+    )
     if any(True for _ in pending):
-        raise ValidationError("Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid.")
+        raise ValidationError(
+            "Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid."
+        )
     orders.check_payment_method(uow, paymentmethod)
     client = _client(uow, service.userid)
-    order = orders.Order(ordernum=orders._new_ordernum(uow, {"products": [quote.new_product.id], "domains": []}),
-                         userid=client.id, date=uow.now, paymentmethod=paymentmethod, status="Pending",
-                         amount=max(quote.amount, ZERO), admin_requestor_id=uow.actor.admin_id or 0)
+    order = orders.Order(
+        ordernum=orders._new_ordernum(uow, {"products": [quote.new_product.id], "domains": []}),
+        userid=client.id,
+        date=uow.now,
+        paymentmethod=paymentmethod,
+        status="Pending",
+        amount=max(quote.amount, ZERO),
+        admin_requestor_id=uow.actor.admin_id or 0,
+    )
     uow.session.add(order)
     uow.session.flush()
     upgrade = Upgrade(
-        orderid=order.id, service_id=service.id, userid=client.id,
-        type="package" if quote.type == "product" else "configoptions", date=uow.today,
-        original={"pid": service.packageid, "billingcycle": service.billingcycle, "amount": str(service.amount)},
-        new={"pid": quote.new_product.id, "billingcycle": quote.new_cycle,
-             "configoptions": {str(o.option.id): (o.qty if o.option.optiontype in (3, 4)
-                                                  else (o.choice.id if o.choice else ""))
-                               for o in quote.new_options}},
-        amount=quote.amount, new_recurring=quote.new_recurring, days_remaining=quote.days_remaining,
-        total_days=quote.total_days, status="Pending",
+        orderid=order.id,
+        service_id=service.id,
+        userid=client.id,
+        type="package" if quote.type == "product" else "configoptions",
+        date=uow.today,
+        original={
+            "pid": service.packageid,
+            "billingcycle": service.billingcycle,
+            "amount": str(service.amount),
+        },
+        new={
+            "pid": quote.new_product.id,
+            "billingcycle": quote.new_cycle,
+            "configoptions": {
+                str(o.option.id): (
+                    o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else "")
+                )
+                for o in quote.new_options
+            },
+        },
+        amount=quote.amount,
+        new_recurring=quote.new_recurring,
+        days_remaining=quote.days_remaining,
+        total_days=quote.total_days,
+        status="Pending",
     )
     uow.session.add(upgrade)
     uow.session.flush()
@@ -325,15 +463,21 @@ def upgrade_service(uow: UnitOfWork, quote: UpgradeQuote, paymentmethod: str) ->
         line = InvoiceLine(
             f"Upgrade/Downgrade: {quote.old_product.name} => {quote.new_product.name} "
             f"({uow.today.isoformat()} - {(service.nextduedate or uow.today).isoformat()})",
-            quote.amount, taxed=quote.new_product.tax, type="Upgrade", relid=upgrade.id, duedate=uow.today)
+            quote.amount,
+            taxed=quote.new_product.tax,
+            type="Upgrade",
+            relid=upgrade.id,
+            duedate=uow.today,
+        )
         invoice_id = orders.create_order_invoice(uow, client, order, [line], send_email=True)
         order.invoiceid = invoice_id
         upgrade.invoiceid = invoice_id
     else:
         apply_upgrade(uow, upgrade)
         order.status = "Active"
-    log_activity(uow, f"Upgrade Order Placed - Service ID: {service.id} - Order ID: {order.id}",
-                 client_id=client.id)
+    log_activity(
+        uow, f"Upgrade Order Placed - Service ID: {service.id} - Order ID: {order.id}", client_id=client.id
+    )
     return upgrade, order, invoice_id
 
 
@@ -346,24 +490,30 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     old_cycle = service.billingcycle
     service.packageid = int(new.get("pid") or service.packageid)
     service.billingcycle = str(new.get("billingcycle") or service.billingcycle)
-    _save_options(uow, service, catalog.resolve_options(uow, service.packageid, new.get("configoptions") or {}))
+    _save_options(
+        uow, service, catalog.resolve_options(uow, service.packageid, new.get("configoptions") or {})
+    )
     service.amount = upgrade.new_recurring
     if service.billingcycle != old_cycle:
+        service.anchor_day = uow.today.day
         service.nextduedate = next_due(uow.today, service.billingcycle, uow.today.day)
         service.nextinvoicedate = service.nextduedate
     upgrade.status = "Completed"
     product = uow.session.get(Product, service.packageid)
     if service.status in ("Active", "Suspended") and product is not None and product.servertype:
         provisioning.run(uow, service, "changepackage")
-    uow.emit("AfterProductUpgrade", {"upgradeid": upgrade.id}, resource_type="service", resource_id=service.id)
+    uow.emit(
+        "AfterProductUpgrade", {"upgradeid": upgrade.id}, resource_type="service", resource_id=service.id
+    )
 
 
 # -- billing: due items and paid steps -------------------------------------------------------
 BILLABLE = ("Active", "Suspended")
 
 
-def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
-              ids: dict[str, list[int]] | None = None) -> list[DueItem]:
+def due_items(
+    uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None = None
+) -> list[DueItem]:
     """Recurring amounts of services and addons due for invoicing on *as_of*.
 
     Lead time and continuous generation follow :mod:`billow.services.invoice_timing`.
@@ -373,9 +523,7 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
     timing = invoice_timing(uow)
     horizon = as_of + timedelta(days=timing.longest)
     items: list[DueItem] = []
-    query = select(Service).where(Service.status.in_(BILLABLE), Service.nextinvoicedate.is_not(None),
-                                  Service.nextinvoicedate <= horizon,
-                                  Service.billingcycle.not_in(("Free Account", "One Time")))
+    query = select(Service).where(*_due_services(horizon))
     if client_id:
         query = query.where(Service.userid == client_id)
     if ids is not None:
@@ -388,15 +536,21 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
         name = product.name if product else "Service"
         due = service.nextinvoicedate
         assert due is not None
-        end = next_due(due, service.billingcycle, service.regdate.day)
+        end = next_due(due, service.billingcycle, anchor_day(service))
         title = f"{name}" + (f" - {service.domain}" if service.domain else "")
-        items.append(DueItem(
-            f"{title} ({due.strftime('%d/%m/%Y')} - {(end - timedelta(days=1)).strftime('%d/%m/%Y')})",
-            service.amount, taxed=bool(product and product.tax), type="Hosting", relid=service.id, duedate=due,
-            client_id=service.userid, on_invoiced=_advance_service(service.id)))
-    addon_query = select(ServiceAddon).where(
-        ServiceAddon.status.in_(BILLABLE), ServiceAddon.nextinvoicedate.is_not(None),
-        ServiceAddon.nextinvoicedate <= horizon, ServiceAddon.billingcycle.not_in(("Free Account", "One Time")))
+        items.append(
+            DueItem(
+                f"{title} ({due.strftime('%d/%m/%Y')} - {(end - timedelta(days=1)).strftime('%d/%m/%Y')})",
+                service.amount,
+                taxed=bool(product and product.tax),
+                type="Hosting",
+                relid=service.id,
+                duedate=due,
+                client_id=service.userid,
+                on_invoiced=_advance_service(service.id),
+            )
+        )
+    addon_query = select(ServiceAddon).where(*_due_addons(horizon))
     if client_id:
         addon_query = addon_query.where(ServiceAddon.userid == client_id)
     if ids is not None:
@@ -406,26 +560,93 @@ def due_items(uow: UnitOfWork, as_of: date, client_id: int | None,
             continue
         due = addon.nextinvoicedate
         assert due is not None
-        items.append(DueItem(f"Addon - {addon.name} ({due.strftime('%d/%m/%Y')})", addon.recurring,
-                             taxed=addon.tax, type="Addon", relid=addon.id, duedate=due, client_id=addon.userid,
-                             on_invoiced=_advance_addon(addon.id)))
+        items.append(
+            DueItem(
+                f"Addon - {addon.name} ({due.strftime('%d/%m/%Y')})",
+                addon.recurring,
+                taxed=addon.tax,
+                type="Addon",
+                relid=addon.id,
+                duedate=due,
+                client_id=addon.userid,
+                on_invoiced=_advance_addon(addon.id),
+            )
+        )
     return items
+
+
+def _due_services(horizon: date) -> tuple[Any, ...]:
+    return (
+        Service.status.in_(BILLABLE),
+        Service.nextinvoicedate.is_not(None),
+        Service.nextinvoicedate <= horizon,
+        Service.billingcycle.not_in(("Free Account", "One Time")),
+    )
+
+
+def _due_addons(horizon: date) -> tuple[Any, ...]:
+    return (
+        ServiceAddon.status.in_(BILLABLE),
+        ServiceAddon.nextinvoicedate.is_not(None),
+        ServiceAddon.nextinvoicedate <= horizon,
+        ServiceAddon.billingcycle.not_in(("Free Account", "One Time")),
+    )
+
+
+def due_clients(uow: UnitOfWork, as_of: date) -> set[int]:
+    """The clients :func:`due_items` has something for on *as_of*, read as plain columns.
+
+    The daily run plans its pages with this: a 100,000-service book costs a few tuples
+    per service instead of every service loaded as an object.
+    """
+    from billow.services.invoice_timing import invoice_timing
+
+    timing = invoice_timing(uow)
+    horizon = as_of + timedelta(days=timing.longest)
+    clients: set[int] = set()
+    for model, conditions in ((Service, _due_services(horizon)), (ServiceAddon, _due_addons(horizon))):
+        rows = uow.session.execute(
+            select(model.userid, model.nextinvoicedate, model.nextduedate, model.billingcycle)
+            .where(*conditions).execution_options(yield_per=5000))
+        clients.update(userid for userid, invoice_on, due_on, cycle_name in rows
+                       if timing.due(as_of, invoice_on, due_on, cycle_name))
+    return clients
 
 
 def _advance_service(service_id: int):  # type: ignore[no-untyped-def]
     def advance(uow: UnitOfWork, invoice_id: int) -> None:
         service = uow.session.get(Service, service_id)
         if service is not None and service.nextinvoicedate is not None:
-            service.nextinvoicedate = next_due(service.nextinvoicedate, service.billingcycle, service.regdate.day)
+            service.nextinvoicedate = next_due(
+                service.nextinvoicedate, service.billingcycle, anchor_day(service)
+            )
+            _count_promotion_use(uow, service)
 
     return advance
+
+
+def _count_promotion_use(uow: UnitOfWork, service: Service) -> None:
+    """One more discounted renewal; past ``recurfor`` the service recurs at list price."""
+    from billow.db.models import Promotion
+
+    promotion = uow.session.get(Promotion, service.promoid) if service.promoid else None
+    if promotion is None or not promotion.recurring or not promotion.recurfor:
+        return
+    service.promo_uses += 1
+    if service.promo_uses >= promotion.recurfor:
+        product = uow.session.get(Product, service.packageid)
+        client = uow.session.get(Client, service.userid)
+        if product is not None and client is not None:
+            service.amount = pricing.service_recurring(
+                uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
+            )
 
 
 def _advance_addon(addon_id: int):  # type: ignore[no-untyped-def]
     def advance(uow: UnitOfWork, invoice_id: int) -> None:
         addon = uow.session.get(ServiceAddon, addon_id)
         if addon is not None and addon.nextinvoicedate is not None:
-            addon.nextinvoicedate = next_due(addon.nextinvoicedate, addon.billingcycle, addon.regdate.day)
+            addon.nextinvoicedate = next_due(addon.nextinvoicedate, addon.billingcycle, anchor_day(addon))
 
     return advance
 
@@ -446,8 +667,12 @@ def on_invoice_paid(uow: UnitOfWork, invoice: Any) -> None:
                 if order is not None:
                     order.status = "Active"
     for order in uow.session.scalars(select(Order).where(Order.invoiceid == invoice.id)):
-        uow.emit("OrderPaid", {"orderId": order.id, "userId": order.userid, "invoiceId": invoice.id},
-                 resource_type="order", resource_id=order.id)
+        uow.emit(
+            "OrderPaid",
+            {"orderId": order.id, "userId": order.userid, "invoiceId": invoice.id},
+            resource_type="order",
+            resource_id=order.id,
+        )
 
 
 def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> None:
@@ -455,7 +680,7 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
     if service is None:
         return
     if service.nextduedate is not None and (paid_due is None or paid_due == service.nextduedate):
-        service.nextduedate = next_due(service.nextduedate, service.billingcycle, service.regdate.day)
+        service.nextduedate = next_due(service.nextduedate, service.billingcycle, anchor_day(service))
         if service.nextinvoicedate is None or service.nextinvoicedate < service.nextduedate:
             service.nextinvoicedate = service.nextduedate
     product = uow.session.get(Product, service.packageid)
@@ -464,8 +689,13 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
             provisioning.run(uow, service, "create")
         else:
             service.status = "Active"
-    elif (service.status == "Suspended" and service.suspendreason == OVERDUE_REASON
-          and get_setting(uow, "AutoUnsuspend") != "" and product is not None and product.servertype):
+    elif (
+        service.status == "Suspended"
+        and service.suspendreason == OVERDUE_REASON
+        and _auto_unsuspend(uow)
+        and product is not None
+        and product.servertype
+    ):
         provisioning.run(uow, service, "unsuspend")
     elif service.status == "Active" and product is not None and product.servertype:
         module_cls = provisioning.get_module(product.servertype).__class__
@@ -473,29 +703,52 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
             provisioning.run(uow, service, "renew")
 
 
+def _auto_unsuspend(uow: UnitOfWork) -> bool:
+    """WHMCS's ``AutoUnsuspend`` setting, on unless an admin turned it off."""
+    row = uow.session.get(Setting, "AutoUnsuspend")
+    return row is None or row.value.strip().lower() in ("on", "1", "true", "yes")
+
+
 def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
     addon = uow.session.get(ServiceAddon, addon_id)
     if addon is None:
         return
     if addon.nextduedate is not None and (paid_due is None or paid_due == addon.nextduedate):
-        addon.nextduedate = next_due(addon.nextduedate, addon.billingcycle, addon.regdate.day)
+        addon.nextduedate = next_due(addon.nextduedate, addon.billingcycle, anchor_day(addon))
         if addon.nextinvoicedate is None or addon.nextinvoicedate < addon.nextduedate:
             addon.nextinvoicedate = addon.nextduedate
     if addon.status == "Pending":
         addon.status = "Active"
-        uow.emit("AddonActivation", {"id": addon.id, "userid": addon.userid, "clientid": addon.userid,
-                                     "serviceid": addon.service_id, "addonid": addon.addonid},
-                 resource_type="addon", resource_id=addon.id)
+        uow.emit(
+            "AddonActivation",
+            {
+                "id": addon.id,
+                "userid": addon.userid,
+                "clientid": addon.userid,
+                "serviceid": addon.service_id,
+                "addonid": addon.addonid,
+            },
+            resource_type="addon",
+            resource_id=addon.id,
+        )
 
 
 # -- client lifecycle steps -------------------------------------------------------------------
-TYPE_STAT = {"hostingaccount": "hosting", "reselleraccount": "reseller", "server": "servers", "other": "other"}
+TYPE_STAT = {
+    "hostingaccount": "hosting",
+    "reselleraccount": "reseller",
+    "server": "servers",
+    "other": "other",
+}
 
 
 def client_stats(uow: UnitOfWork, client: Client, stats: dict[str, Any]) -> None:
     rows = uow.session.execute(
-        select(Product.type, Service.status, func.count()).join(Product, Product.id == Service.packageid)
-        .where(Service.userid == client.id).group_by(Product.type, Service.status))
+        select(Product.type, Service.status, func.count())
+        .join(Product, Product.id == Service.packageid)
+        .where(Service.userid == client.id)
+        .group_by(Product.type, Service.status)
+    )
     for ptype, status, count in rows:
         key = TYPE_STAT.get(ptype, "other")
         stats[f"productsnum{key}"] += int(count)
@@ -507,11 +760,17 @@ def client_stats(uow: UnitOfWork, client: Client, stats: dict[str, Any]) -> None
 
 def close_client_services(uow: UnitOfWork, client: Client) -> None:
     """CloseClient: every live service and addon becomes Cancelled (no module call, as WHMCS)."""
-    for service in uow.session.scalars(select(Service).where(
-            Service.userid == client.id, Service.status.in_(("Pending", "Active", "Suspended")))):
+    for service in uow.session.scalars(
+        select(Service).where(
+            Service.userid == client.id, Service.status.in_(("Pending", "Active", "Suspended"))
+        )
+    ):
         service.status = "Cancelled"
-    for addon in uow.session.scalars(select(ServiceAddon).where(
-            ServiceAddon.userid == client.id, ServiceAddon.status.in_(("Pending", "Active", "Suspended")))):
+    for addon in uow.session.scalars(
+        select(ServiceAddon).where(
+            ServiceAddon.userid == client.id, ServiceAddon.status.in_(("Pending", "Active", "Suspended"))
+        )
+    ):
         addon.status = "Cancelled"
 
 

@@ -6,7 +6,9 @@ This is the contract other areas call (see :mod:`billow.services.billing_contrac
   invoices through it; taxes come from :mod:`billow.services.tax` when no rate is given.
 * :data:`PAID_STEPS` — dotted paths ``"module:function"``; each ``fn(uow, invoice)`` runs
   in the paying transaction once an invoice becomes Paid, after ``InvoicePaidPreEmail``
-  and before ``InvoicePaid`` (provisioning on payment, unsuspension, domain renewals).
+  and before ``InvoicePaid`` (provisioning on payment, unsuspension, domain renewals). Each
+  step runs in a savepoint: one that raises is rolled back and logged (Activity Log
+  "Invoice Paid Automation Failed"), and the payment still stands.
 * :func:`invoice_balance` — total minus money in plus money out, from the ledger rows.
 * :func:`get_invoice` — ``NotFound("Invoice ID Not Found")`` for an unknown id.
 
@@ -17,6 +19,7 @@ Paid exactly when the balance reaches zero.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,10 +28,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import lazyload
 
 from billow.db.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter, Transaction
 from billow.db.models.billing import INVOICE_STATUSES
-from billow.errors import NotFound, ValidationError
+from billow.errors import BillowError, NotFound, ValidationError
 from billow.events import request_email
 from billow.money import ZERO, quantize, to_decimal
 from billow.services import tax
@@ -39,6 +43,8 @@ from billow.services.client_lifecycle import _steps
 from billow.services.clients import get_client
 from billow.services.credit import adjust_credit, lock_client
 from billow.uow import UnitOfWork
+
+log = logging.getLogger("billow.invoices")
 
 #: ``fn(uow, invoice)`` run once an invoice becomes Paid, in the paying transaction.
 PAID_STEPS: tuple[str, ...] = ("billow.services.client_services:on_invoice_paid",)
@@ -162,7 +168,7 @@ def create_invoice(
     variables = {"source": source, "user": user, "invoiceid": invoice.id, "status": status}
     uow.emit("InvoiceCreation", variables, resource_type="invoice", resource_id=invoice.id)
     if apply_credit and status in PAYABLE:
-        apply_available_credit(uow, invoice, noemail=not send_email)
+        apply_available_credit(uow, invoice)
     settle(uow, invoice, noemail=not send_email)
     if send_email and status != "Draft":
         uow.emit("InvoiceCreationPreEmail", variables, resource_type="invoice", resource_id=invoice.id)
@@ -248,10 +254,27 @@ def _mark_paid(uow: UnitOfWork, invoice: Invoice, *, noemail: bool, when: dateti
     if not noemail:
         request_email(uow, "Invoice Payment Confirmation", invoice.id)
     _credit_funds_items(uow, invoice)
-    for step in _steps(PAID_STEPS):
-        step(uow, invoice)
+    for path, step in zip(PAID_STEPS, _steps(PAID_STEPS), strict=True):
+        _run_paid_step(uow, invoice, path, step)
     uow.emit("InvoicePaid", {"invoiceid": invoice.id, "invoice": invoice_hook_vars(invoice)},
              resource_type="invoice", resource_id=invoice.id)
+
+
+def _run_paid_step(uow: UnitOfWork, invoice: Invoice, path: str, step: Any) -> None:
+    """Run one paid step in a savepoint; its failure is logged, never the payment's.
+
+    A payment that arrived must be recorded even if, say, the provisioning panel is down:
+    the step's own changes roll back to the savepoint, the failure goes to the log and the
+    Activity Log for an admin to retry, and the invoice stays Paid.
+    """
+    try:
+        with uow.session.begin_nested():
+            step(uow, invoice)
+    except Exception as exc:  # noqa: BLE001 - isolate every automation failure from the payment
+        log.exception("paid step %s failed for invoice %s", path, invoice.id)
+        message = exc.message if isinstance(exc, BillowError) else f"{type(exc).__name__}: {exc}"
+        log_activity(uow, f"Invoice Paid Automation Failed - Invoice ID: {invoice.id} - {path} - {message}",
+                     client_id=invoice.client_id)
 
 
 def _credit_funds_items(uow: UnitOfWork, invoice: Invoice) -> None:
@@ -332,7 +355,7 @@ def assign_invoice_number(uow: UnitOfWork, invoice: Invoice) -> None:
 
 # --- credit on invoices -------------------------------------------------------------------
 
-def apply_available_credit(uow: UnitOfWork, invoice: Invoice, *, noemail: bool = False) -> Decimal:
+def apply_available_credit(uow: UnitOfWork, invoice: Invoice) -> Decimal:
     """Apply as much of the client's credit as the invoice needs; returns the amount."""
     client = lock_client(uow, invoice.client_id)
     amount = min(client.credit, invoice_balance(uow, invoice))
@@ -405,6 +428,8 @@ def list_invoices(
     order = [column.desc() if flt.descending else column.asc()]
     if column is not Invoice.id:
         order.append(Invoice.id.desc() if flt.descending else Invoice.id.asc())
+    # A list shows no items: skip the eager item load the invoice mapping does by default.
+    query = query.options(lazyload(Invoice.items))
     rows = uow.session.scalars(query.order_by(*order).offset(offset).limit(limit)).unique().all()
     return total, rows
 

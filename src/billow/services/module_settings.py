@@ -42,8 +42,9 @@ def server_fields(name: str) -> tuple[ConfigField, ...]:
 def _resolve(module_type: str) -> tuple[Any, bool]:
     entry = MODULE_TYPES.get(module_type)
     if entry is None:
-        raise ValidationError("Invalid module type provided. Supported module types include: "
-                              + ", ".join(sorted(MODULE_TYPES)))
+        raise ValidationError(
+            "Invalid module type provided. Supported module types include: " + ", ".join(sorted(MODULE_TYPES))
+        )
     path, activatable = entry
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name), activatable
@@ -90,12 +91,22 @@ def deactivate(uow: UnitOfWork, module_type: str, name: str) -> None:
         raise NotAllowed("Module deactivation not supported by module type.")
     if not is_active(uow, module_type, name):
         raise ValidationError("Failed to deactivate: module is not active")
-    uow.session.execute(delete(ModuleSetting).where(
-        ModuleSetting.module_type == module_type, ModuleSetting.module_name == name))
+    uow.session.execute(
+        delete(ModuleSetting).where(
+            ModuleSetting.module_type == module_type, ModuleSetting.module_name == name
+        )
+    )
 
 
-def _store(uow: UnitOfWork, module_type: str, name: str, values: Mapping[str, Any],
-           fields: tuple[ConfigField, ...], *, only_missing: bool = False) -> None:
+def _store(
+    uow: UnitOfWork,
+    module_type: str,
+    name: str,
+    values: Mapping[str, Any],
+    fields: tuple[ConfigField, ...],
+    *,
+    only_missing: bool = False,
+) -> None:
     known = _names(fields)
     for key, value in values.items():
         if key not in known:
@@ -106,9 +117,13 @@ def _store(uow: UnitOfWork, module_type: str, name: str, values: Mapping[str, An
 
 
 def _get(uow: UnitOfWork, module_type: str, name: str, key: str) -> ModuleSetting | None:
-    return uow.session.scalar(select(ModuleSetting).where(
-        ModuleSetting.module_type == module_type, ModuleSetting.module_name == name,
-        ModuleSetting.setting == key))
+    return uow.session.scalar(
+        select(ModuleSetting).where(
+            ModuleSetting.module_type == module_type,
+            ModuleSetting.module_name == name,
+            ModuleSetting.setting == key,
+        )
+    )
 
 
 def _set(uow: UnitOfWork, module_type: str, name: str, key: str, value: str) -> None:
@@ -126,13 +141,25 @@ def is_active(uow: UnitOfWork, module_type: str, name: str) -> bool:
 
 
 def active_modules(uow: UnitOfWork, module_type: str) -> list[str]:
-    return list(uow.session.scalars(select(ModuleSetting.module_name).where(
-        ModuleSetting.module_type == module_type, ModuleSetting.setting == ACTIVE,
-        ModuleSetting.value == "1").order_by(ModuleSetting.module_name)))
+    return list(
+        uow.session.scalars(
+            select(ModuleSetting.module_name)
+            .where(
+                ModuleSetting.module_type == module_type,
+                ModuleSetting.setting == ACTIVE,
+                ModuleSetting.value == "1",
+            )
+            .order_by(ModuleSetting.module_name)
+        )
+    )
 
 
 def settings_of(uow: UnitOfWork, module_type: str, name: str) -> dict[str, str]:
-    rows = uow.session.scalars(select(ModuleSetting).where(
-        ModuleSetting.module_type == module_type, ModuleSetting.module_name == name,
-        ModuleSetting.setting != ACTIVE))
+    rows = uow.session.scalars(
+        select(ModuleSetting).where(
+            ModuleSetting.module_type == module_type,
+            ModuleSetting.module_name == name,
+            ModuleSetting.setting != ACTIVE,
+        )
+    )
     return {r.setting: r.value for r in rows}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import InvoiceLine
-from billow.services.billing_cycles import cycle, next_due
+from billow.services.billing_cycles import anchor_day, cycle, next_due
 from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
@@ -114,12 +114,12 @@ def _group_name(uow: UnitOfWork, product: Product) -> str:
     return group.name if group else ""
 
 
-def _period(uow: UnitOfWork, cycle_name: str) -> str:
+def _period(uow: UnitOfWork, cycle_name: str, until: date | None = None) -> str:
     c = cycle(cycle_name)
     if not c.recurring:
         return ""
     start = uow.today
-    end = next_due(start, c.display, start.day) - timedelta(days=1)
+    end = (until or next_due(start, c.display, start.day)) - timedelta(days=1)
     return f" ({start.strftime('%d/%m/%Y')} - {end.strftime('%d/%m/%Y')})"
 
 
@@ -143,17 +143,30 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
     if not req.items and not req.addon_items and not req.service_renewals:
         raise ValidationError("No items added to cart so order cannot proceed")
     promotion = _promotion(uow, req.promocode)
-    uow.emit("PreShoppingCartCheckout", {
-        "products": [{"pid": i.pid, "billingcycle": i.billingcycle, "domain": i.domain} for i in req.items],
-        "domains": [],
-    }, resource_type="client", resource_id=client.id)
+    uow.emit(
+        "PreShoppingCartCheckout",
+        {
+            "products": [
+                {"pid": i.pid, "billingcycle": i.billingcycle, "domain": i.domain} for i in req.items
+            ],
+            "domains": [],
+        },
+        resource_type="client",
+        resource_id=client.id,
+    )
     order = Order(
         ordernum=_new_ordernum(uow, {"products": [i.pid for i in req.items], "domains": []}),
-        userid=client.id, contactid=req.contactid, date=uow.now, paymentmethod=req.paymentmethod,
-        ipaddress=req.clientip, status="Pending", promocode=promotion.code if promotion else "",
+        userid=client.id,
+        contactid=req.contactid,
+        date=uow.now,
+        paymentmethod=req.paymentmethod,
+        ipaddress=req.clientip,
+        status="Pending",
+        promocode=promotion.code if promotion else "",
         promotype=promotion.type if promotion else "",
         promovalue=str(promotion.value.normalize()) if promotion else "",
-        nameservers=",".join(req.nameservers), admin_requestor_id=uow.actor.admin_id or 0,
+        nameservers=",".join(req.nameservers),
+        admin_requestor_id=uow.actor.admin_id or 0,
         requestor_id=uow.actor.user_id or 0,
         orderdata={"affid": req.affid} if req.affid else {},
     )
@@ -170,16 +183,25 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
         promo_used = promo_used or used
         for service in created:
             for addon_id, qty in item.addons:
-                addon, addon_lines = _add_service_addon(uow, order, client, service, addon_id, qty,
-                                                        req.paymentmethod, check_package=True)
+                addon, addon_lines = _add_service_addon(
+                    uow, order, client, service, addon_id, qty, req.paymentmethod, check_package=True
+                )
                 addon_ids.append(addon.id)
                 lines.extend(addon_lines)
     for addon_item in req.addon_items:
         service = uow.session.get(Service, addon_item.service_id)
         if service is None or service.userid != client.id:
             raise ValidationError("Service ID not owned by Client ID provided")
-        addon, addon_lines = _add_service_addon(uow, order, client, service, addon_item.addon_id,
-                                                addon_item.qty, req.paymentmethod, check_package=True)
+        addon, addon_lines = _add_service_addon(
+            uow,
+            order,
+            client,
+            service,
+            addon_item.addon_id,
+            addon_item.qty,
+            req.paymentmethod,
+            check_package=True,
+        )
         addon_ids.append(addon.id)
         lines.extend(addon_lines)
     for service_id in req.service_renewals:
@@ -193,20 +215,37 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
     if not req.noinvoice and lines and order.amount > 0:
         invoice_id = create_order_invoice(uow, client, order, lines, send_email=not req.noinvoiceemail)
         order.invoiceid = invoice_id
-        for service in uow.session.scalars(select(Service).where(Service.orderid == order.id)):
-            service.nextinvoicedate = next_due(service.nextduedate or uow.today, service.billingcycle,
-                                               service.regdate.day)
-        for service_addon in uow.session.scalars(select(ServiceAddon).where(ServiceAddon.orderid == order.id)):
-            service_addon.nextinvoicedate = next_due(service_addon.nextduedate or uow.today,
-                                                     service_addon.billingcycle, service_addon.regdate.day)
+        for service in uow.session.scalars(
+            select(Service).where(Service.orderid == order.id, Service.nextinvoicedate <= uow.today)
+        ):
+            service.nextinvoicedate = next_due(
+                service.nextduedate or uow.today, service.billingcycle, anchor_day(service)
+            )
+        for service_addon in uow.session.scalars(
+            select(ServiceAddon).where(ServiceAddon.orderid == order.id)
+        ):
+            service_addon.nextinvoicedate = next_due(
+                service_addon.nextduedate or uow.today, service_addon.billingcycle, anchor_day(service_addon)
+            )
     if not req.noemail:
         request_email(uow, "Order Confirmation", order.id)
     log_activity(uow, f"New Order Placed - Order ID: {order.id} - User ID: {client.id}", client_id=client.id)
-    uow.emit("AfterShoppingCartCheckout", {
-        "OrderID": order.id, "OrderNumber": order.ordernum, "ServiceIDs": service_ids,
-        "AddonIDs": addon_ids, "DomainIDs": [], "RenewalIDs": req.service_renewals,
-        "PaymentMethod": req.paymentmethod, "InvoiceID": invoice_id, "TotalDue": order.amount,
-    }, resource_type="order", resource_id=order.id)
+    uow.emit(
+        "AfterShoppingCartCheckout",
+        {
+            "OrderID": order.id,
+            "OrderNumber": order.ordernum,
+            "ServiceIDs": service_ids,
+            "AddonIDs": addon_ids,
+            "DomainIDs": [],
+            "RenewalIDs": req.service_renewals,
+            "PaymentMethod": req.paymentmethod,
+            "InvoiceID": invoice_id,
+            "TotalDue": order.amount,
+        },
+        resource_type="order",
+        resource_id=order.id,
+    )
     return PlacedOrder(order, service_ids, addon_ids, [], invoice_id)
 
 
@@ -219,34 +258,71 @@ def _promotion(uow: UnitOfWork, code: str) -> Promotion | None:
     return promotion
 
 
-def _add_item(uow: UnitOfWork, order: Order, client: Client, item: OrderItem, promotion: Promotion | None,
-              req: OrderRequest) -> tuple[list[Service], list[InvoiceLine], bool]:
+def _add_item(
+    uow: UnitOfWork,
+    order: Order,
+    client: Client,
+    item: OrderItem,
+    promotion: Promotion | None,
+    req: OrderRequest,
+) -> tuple[list[Service], list[InvoiceLine], bool]:
     product = uow.session.get(Product, item.pid) if item.pid else None
     if product is None:
         raise ValidationError("Invalid Product ID")
     qty = max(item.qty, 1)
     catalog.take_stock(uow, product, qty)
     c = pricing.cycle_for_product(product, item.billingcycle)
-    chosen = catalog.resolve_options(uow, product.id, item.configoptions)
-    _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
+    with uow.session.no_autoflush:  # catalog reads: nothing pending affects them
+        chosen = catalog.resolve_options(uow, product.id, item.configoptions)
+        _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
     applies = False
     if promotion is not None:
-        applies = pricing.check_promotion(uow, promotion, client_id=client.id, pid=product.id,
-                                          cycle_display=c.display, today=uow.today,
-                                          override=req.promooverride)
+        applies = pricing.check_promotion(
+            uow,
+            promotion,
+            client_id=client.id,
+            pid=product.id,
+            cycle_display=c.display,
+            today=uow.today,
+            override=req.promooverride,
+        )
     # allowqty 2 (WHMCS 8.12 "one service, several units") keeps one service with a quantity;
     # otherwise each unit is its own service.
     per_service_qty, count = (qty, 1) if product.allowqty == 2 else (1, qty)
-    quote = pricing.product_quote(uow, product, client.currency_id, c.display, chosen, qty=per_service_qty,
-                                  promotion=promotion if applies else None, price_override=item.priceoverride)
+    quote = pricing.product_quote(
+        uow,
+        product,
+        client.currency_id,
+        c.display,
+        chosen,
+        qty=per_service_qty,
+        promotion=promotion if applies else None,
+        price_override=item.priceoverride,
+    )
+    places = client.currency.decimals if client.currency else 2
+    first = pricing.prorata(product, quote.price, uow.today, c.display, places)
+    first_price = first.price if first else quote.price
+    first_payment = max(quote.setup + first_price - quote.discount, ZERO)
+    period = _period(uow, c.display, first.next_due if first else None)
     services, lines = [], []
     group = _group_name(uow, product)
     for _ in range(count):
         service = Service(
-            userid=client.id, orderid=order.id, packageid=product.id, regdate=uow.today,
-            domain=(item.domain or item.hostname).strip().lower(), paymentmethod=req.paymentmethod,
-            qty=per_service_qty, firstpaymentamount=quote.first_payment, amount=quote.recurring,
-            billingcycle=c.display, nextduedate=uow.today, nextinvoicedate=uow.today, status="Pending",
+            userid=client.id,
+            orderid=order.id,
+            packageid=product.id,
+            regdate=uow.today,
+            domain=(item.domain or item.hostname).strip().lower(),
+            paymentmethod=req.paymentmethod,
+            qty=per_service_qty,
+            firstpaymentamount=first_payment,
+            amount=quote.recurring,
+            billingcycle=c.display,
+            # Pro-rata services are due on their pro-rata day once the first invoice is paid.
+            nextduedate=first.next_due if first else uow.today,
+            nextinvoicedate=first.next_due if first else uow.today,
+            anchor_day=first.day if first else 0,
+            status="Pending",
             promoid=promotion.id if applies and promotion else 0,
         )
         if product.type == "server" and item.hostname:
@@ -257,44 +333,105 @@ def _add_item(uow: UnitOfWork, order: Order, client: Client, item: OrderItem, pr
         uow.session.add(service)
         uow.session.flush()
         for option in chosen:
-            uow.session.add(ServiceConfigOption(
-                service_id=service.id, option_id=option.option.id,
-                choice_id=option.choice.id if option.choice else 0, qty=option.qty))
+            uow.session.add(
+                ServiceConfigOption(
+                    service_id=service.id,
+                    option_id=option.option.id,
+                    choice_id=option.choice.id if option.choice else 0,
+                    qty=option.qty,
+                )
+            )
         save_custom_fields(uow, "product", service.id, item.customfields)
         services.append(service)
         title = f"{group} - {product.name}" + (f" - {service.domain}" if service.domain else "")
-        lines.append(InvoiceLine(title + _period(uow, c.display), quote.price, taxed=product.tax,
-                                 type="Hosting", relid=service.id, duedate=uow.today))
+        lines.append(
+            InvoiceLine(
+                title + period,
+                first_price,
+                taxed=product.tax,
+                type="Hosting",
+                relid=service.id,
+                duedate=uow.today,
+            )
+        )
         if quote.setup > 0:
-            lines.append(InvoiceLine(f"{title} Setup Fee", quote.setup, taxed=product.tax, type="Setup",
-                                     relid=service.id, duedate=uow.today))
+            lines.append(
+                InvoiceLine(
+                    f"{title} Setup Fee",
+                    quote.setup,
+                    taxed=product.tax,
+                    type="Setup",
+                    relid=service.id,
+                    duedate=uow.today,
+                )
+            )
         if quote.discount > 0 and promotion is not None:
-            lines.append(InvoiceLine(f"Promotional Code: {promotion.code} - {promotion.type}",
-                                     -quote.discount, taxed=product.tax, type="PromoHosting",
-                                     relid=service.id, duedate=uow.today))
+            lines.append(
+                InvoiceLine(
+                    f"Promotional Code: {promotion.code} - {promotion.type}",
+                    -min(quote.discount, quote.setup + first_price),
+                    taxed=product.tax,
+                    type="PromoHosting",
+                    relid=service.id,
+                    duedate=uow.today,
+                )
+            )
     return services, lines, applies
 
 
-def _add_service_addon(uow: UnitOfWork, order: Order, client: Client, service: Service, addon_id: int,
-                       qty: int, paymentmethod: str, *, check_package: bool) -> tuple[ServiceAddon, list[InvoiceLine]]:
+def _add_service_addon(
+    uow: UnitOfWork,
+    order: Order,
+    client: Client,
+    service: Service,
+    addon_id: int,
+    qty: int,
+    paymentmethod: str,
+    *,
+    check_package: bool,
+) -> tuple[ServiceAddon, list[InvoiceLine]]:
     addon = uow.session.get(Addon, addon_id) if addon_id else None
-    if addon is None or (check_package and addon.packages and service.packageid not in
-                         [int(p) for p in addon.packages]):
+    if addon is None or (
+        check_package and addon.packages and service.packageid not in [int(p) for p in addon.packages]
+    ):
         raise ValidationError("Addon ID invalid")
     c = pricing.cycle_for_product(addon, service.billingcycle if addon.billingcycle == "recurring" else "")
     quote = pricing.addon_quote(uow, addon, client.currency_id, c.display, qty)
     row = ServiceAddon(
-        orderid=order.id, service_id=service.id, addonid=addon.id, userid=client.id, name=addon.name,
-        qty=max(qty, 1), setupfee=quote.setup, recurring=quote.recurring, billingcycle=c.display,
-        tax=addon.tax, status="Pending", regdate=uow.today, nextduedate=uow.today,
-        nextinvoicedate=uow.today, paymentmethod=paymentmethod,
+        orderid=order.id,
+        service_id=service.id,
+        addonid=addon.id,
+        userid=client.id,
+        name=addon.name,
+        qty=max(qty, 1),
+        setupfee=quote.setup,
+        recurring=quote.recurring,
+        billingcycle=c.display,
+        tax=addon.tax,
+        status="Pending",
+        regdate=uow.today,
+        nextduedate=uow.today,
+        nextinvoicedate=uow.today,
+        paymentmethod=paymentmethod,
     )
     uow.session.add(row)
     uow.session.flush()
-    uow.emit("AddonAdd", {"id": row.id, "userid": client.id, "serviceid": service.id, "addonid": addon.id},
-             resource_type="addon", resource_id=row.id)
-    lines = [InvoiceLine(f"Addon - {addon.name}" + _period(uow, c.display), quote.price + quote.setup,
-                         taxed=addon.tax, type="Addon", relid=row.id, duedate=uow.today)]
+    uow.emit(
+        "AddonAdd",
+        {"id": row.id, "userid": client.id, "serviceid": service.id, "addonid": addon.id},
+        resource_type="addon",
+        resource_id=row.id,
+    )
+    lines = [
+        InvoiceLine(
+            f"Addon - {addon.name}" + _period(uow, c.display),
+            quote.price + quote.setup,
+            taxed=addon.tax,
+            type="Addon",
+            relid=row.id,
+            duedate=uow.today,
+        )
+    ]
     return row, lines
 
 
@@ -305,19 +442,31 @@ def _renewal_line(uow: UnitOfWork, client: Client, service_id: int) -> InvoiceLi
     if service.status not in ("Active", "Suspended") or not cycle(service.billingcycle).recurring:
         raise ValidationError(f"Service ID {service_id} can not be renewed at this time.")
     product = uow.session.get(Product, service.packageid)
-    name = product.name if product else "Service"
-    return InvoiceLine(f"{name} - {service.domain} (Renewal)".replace(" -  (", " ("), service.amount,
-                       taxed=bool(product and product.tax), type="Hosting", relid=service.id,
-                       duedate=service.nextduedate)
+    title = " - ".join(p for p in (product.name if product else "Service", service.domain) if p)
+    due = service.nextduedate or uow.today
+    # This invoice covers the period starting at the due date: the daily run must not bill it again.
+    following = next_due(due, service.billingcycle, anchor_day(service))
+    if service.nextinvoicedate is None or service.nextinvoicedate < following:
+        service.nextinvoicedate = following
+    return InvoiceLine(
+        f"{title} (Renewal)",
+        service.amount,
+        taxed=bool(product and product.tax),
+        type="Hosting",
+        relid=service.id,
+        duedate=due,
+    )
 
 
-def create_order_invoice(uow: UnitOfWork, client: Client, order: Order, lines: list[InvoiceLine], *,
-                         send_email: bool) -> int:
+def create_order_invoice(
+    uow: UnitOfWork, client: Client, order: Order, lines: list[InvoiceLine], *, send_email: bool
+) -> int:
     """The order's first invoice, through the billing service (the one place invoices are made)."""
     from billow.services.invoices import create_invoice
 
-    invoice = create_invoice(uow, client.id, lines, paymentmethod=order.paymentmethod,
-                             send_email=send_email, duedate=uow.today)
+    invoice = create_invoice(
+        uow, client.id, lines, paymentmethod=order.paymentmethod, send_email=send_email, duedate=uow.today
+    )
     return int(invoice.id)
 
 
@@ -358,8 +507,11 @@ def order_services(uow: UnitOfWork, order_id: int) -> list[Service]:
 
 
 def order_addons(uow: UnitOfWork, order_id: int) -> list[ServiceAddon]:
-    return list(uow.session.scalars(
-        select(ServiceAddon).where(ServiceAddon.orderid == order_id).order_by(ServiceAddon.id)))
+    return list(
+        uow.session.scalars(
+            select(ServiceAddon).where(ServiceAddon.orderid == order_id).order_by(ServiceAddon.id)
+        )
+    )
 
 
 @dataclass
@@ -382,7 +534,10 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
     service has been tried (the successful ones are kept).
     """
     opts = opts or AcceptOptions()
-    order = uow.session.get(Order, order_id) if order_id else None
+    # Lock the order row, then re-check: two concurrent accepts must not provision twice.
+    order = (
+        uow.session.scalar(select(Order).where(Order.id == order_id).with_for_update()) if order_id else None
+    )
     if order is None or order.status != "Pending":
         raise NotFound(NOT_PENDING)
     if opts.serverid:
@@ -415,9 +570,18 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
     for addon in order_addons(uow, order.id):
         if addon.status == "Pending":
             addon.status = "Active"
-            uow.emit("AddonActivation", {"id": addon.id, "userid": addon.userid, "clientid": addon.userid,
-                                         "serviceid": addon.service_id, "addonid": addon.addonid},
-                     resource_type="addon", resource_id=addon.id)
+            uow.emit(
+                "AddonActivation",
+                {
+                    "id": addon.id,
+                    "userid": addon.userid,
+                    "clientid": addon.userid,
+                    "serviceid": addon.service_id,
+                    "addonid": addon.addonid,
+                },
+                resource_type="addon",
+                resource_id=addon.id,
+            )
     log_activity(uow, f"Order Accepted - Order ID: {order.id}", client_id=order.userid)
     if errors:
         raise ModuleFailed("; ".join(errors))
@@ -463,8 +627,12 @@ def fraud_order(uow: UnitOfWork, order_id: int) -> Order:
     order.status = "Fraud"
     _set_items_status(uow, order, "Fraud")
     for addon in order_addons(uow, order.id):
-        uow.emit("AddonFraud", {"id": addon.id, "userid": addon.userid, "serviceid": addon.service_id,
-                                "addonid": addon.addonid}, resource_type="addon", resource_id=addon.id)
+        uow.emit(
+            "AddonFraud",
+            {"id": addon.id, "userid": addon.userid, "serviceid": addon.service_id, "addonid": addon.addonid},
+            resource_type="addon",
+            resource_id=addon.id,
+        )
     _cancel_invoice(uow, order)
     log_activity(uow, f"Order Status set to Fraud - Order ID: {order.id}", client_id=order.userid)
     return order
@@ -486,14 +654,27 @@ def delete_services(uow: UnitOfWork, service_ids: list[int]) -> None:
     """Remove services with their options, custom field values and addons."""
     if not service_ids:
         return
+    owners = dict(
+        uow.session.execute(select(Service.id, Service.userid).where(Service.id.in_(service_ids))).all()
+    )
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id.in_(service_ids)))
     from billow.db.models import CustomField
 
     product_fields = select(CustomField.id).where(CustomField.type == "product")
-    uow.session.execute(delete(CustomFieldValue).where(
-        CustomFieldValue.relid.in_(service_ids), CustomFieldValue.field_id.in_(product_fields)))
+    uow.session.execute(
+        delete(CustomFieldValue).where(
+            CustomFieldValue.relid.in_(service_ids), CustomFieldValue.field_id.in_(product_fields)
+        )
+    )
     uow.session.execute(delete(ServiceAddon).where(ServiceAddon.service_id.in_(service_ids)))
     uow.session.execute(delete(Service).where(Service.id.in_(service_ids)))
+    for service_id, client_id in owners.items():
+        uow.emit(
+            "ServiceDelete",
+            {"userid": client_id, "clientId": client_id, "serviceid": service_id},
+            resource_type="service",
+            resource_id=service_id,
+        )
 
 
 def _return_stock(uow: UnitOfWork, order: Order) -> None:
@@ -523,15 +704,24 @@ def _delete_invoice(uow: UnitOfWork, order: Order) -> None:
     invoice = uow.session.get(Invoice, order.invoiceid) if order.invoiceid else None
     if invoice is None:
         return
-    moved = uow.session.scalar(select(func.count()).select_from(Transaction).where(
-        Transaction.invoice_id == invoice.id))
+    moved = uow.session.scalar(
+        select(func.count()).select_from(Transaction).where(Transaction.invoice_id == invoice.id)
+    )
     if not moved and invoice.status != "Paid":
         uow.session.delete(invoice)
 
 
 # -- reading --------------------------------------------------------------------------------
-def list_orders(uow: UnitOfWork, *, order_id: int = 0, client_id: int = 0, requestor_id: int = 0,
-                status: str = "", offset: int = 0, limit: int = 25) -> tuple[int, list[Order]]:
+def list_orders(
+    uow: UnitOfWork,
+    *,
+    order_id: int = 0,
+    client_id: int = 0,
+    requestor_id: int = 0,
+    status: str = "",
+    offset: int = 0,
+    limit: int = 25,
+) -> tuple[int, list[Order]]:
     query = select(Order)
     if order_id:
         query = query.where(Order.id == order_id)
@@ -572,13 +762,30 @@ def fraud_check(uow: UnitOfWork, order_id: int, ip_override: str = "") -> tuple[
         hours = 24
     from_ip = 0
     if ip:
-        from_ip = uow.session.scalar(select(func.count()).select_from(Order).where(
-            Order.ipaddress == ip, Order.date >= order.date - timedelta(hours=hours),
-            Order.date <= order.date)) or 0
-    skip = [r for r in uow.emit("RunFraudCheck", {"orderid": order.id, "userid": order.userid},
-                                outbox=False) if r]
-    subject = FraudSubject(order.id, order.userid, client.email if client else "",
-                           client.country if client else "", ip, str(order.amount), int(from_ip))
+        from_ip = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Order)
+                .where(
+                    Order.ipaddress == ip,
+                    Order.date >= order.date - timedelta(hours=hours),
+                    Order.date <= order.date,
+                )
+            )
+            or 0
+        )
+    skip = [
+        r for r in uow.emit("RunFraudCheck", {"orderid": order.id, "userid": order.userid}, outbox=False) if r
+    ]
+    subject = FraudSubject(
+        order.id,
+        order.userid,
+        client.email if client else "",
+        client.country if client else "",
+        ip,
+        str(order.amount),
+        int(from_ip),
+    )
     result = fraud_class(name)(config).check(subject)
     if skip:
         result.status, result.reasons = "Pass", ["skipped by a RunFraudCheck hook"]
@@ -586,10 +793,20 @@ def fraud_check(uow: UnitOfWork, order_id: int, ip_override: str = "") -> tuple[
 
     order.fraudmodule = name
     order.fraudoutput = json.dumps({"status": result.status, "reasons": result.reasons, **result.details})
-    variables = {"orderid": order.id, "ordernumber": order.ordernum, "invoiceid": order.invoiceid,
-                 "amount": order.amount, "fraudresults": result.reasons, "isfraud": result.is_fraud,
-                 "clientdetails": {"userid": order.userid, "email": subject.email}}
+    variables = {
+        "orderid": order.id,
+        "ordernumber": order.ordernum,
+        "invoiceid": order.invoiceid,
+        "amount": order.amount,
+        "fraudresults": result.reasons,
+        "isfraud": result.is_fraud,
+        "clientdetails": {"userid": order.userid, "email": subject.email},
+    }
     uow.emit("AfterFraudCheck", {**variables, "frauderror": ""}, resource_type="order", resource_id=order.id)
-    uow.emit("FraudCheckFailed" if result.is_fraud else "FraudCheckPassed", variables,
-             resource_type="order", resource_id=order.id)
+    uow.emit(
+        "FraudCheckFailed" if result.is_fraud else "FraudCheckPassed",
+        variables,
+        resource_type="order",
+        resource_id=order.id,
+    )
     return name, result

@@ -92,6 +92,11 @@ def add_payment(
         raise ValidationError("It is not possible to add a payment to an invoice that is Cancelled")
     if invoice.status == "Draft":
         raise ValidationError("It is not possible to add a payment to an invoice that is a Draft")
+    gateway = (gateway or "").strip()
+    transid = (transid or "").strip()
+    # A gateway retrying its callback must hear "duplicate", whatever else changed since.
+    if transid and transid_taken(uow, gateway, transid):
+        raise Conflict(DUPLICATE)
     places = places_of(invoice)
     balance = invoice_balance(uow, invoice)
     amount = quantize(to_decimal(amount), places) if amount is not None else ZERO
@@ -101,10 +106,6 @@ def add_payment(
             raise ValidationError("Invoice Amount Invalid")
     if amount < 0:
         raise ValidationError("Invoice Amount Invalid")
-    gateway = (gateway or "").strip()
-    transid = (transid or "").strip()
-    if transid and transid_taken(uow, gateway, transid):
-        raise Conflict(DUPLICATE)
     txn = Transaction(
         client_id=invoice.client_id,
         currency_id=0,

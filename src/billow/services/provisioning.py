@@ -86,8 +86,12 @@ def generate_password(length: int = 14) -> str:
     alphabet = string.ascii_letters + string.digits + "!@#%^*-_"
     while True:
         text = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (any(c.islower() for c in text) and any(c.isupper() for c in text)
-                and any(c.isdigit() for c in text) and any(c in "!@#%^*-_" for c in text)):
+        if (
+            any(c.islower() for c in text)
+            and any(c.isupper() for c in text)
+            and any(c.isdigit() for c in text)
+            and any(c in "!@#%^*-_" for c in text)
+        ):
             return text
 
 
@@ -99,12 +103,15 @@ def generate_username(uow: UnitOfWork, service: Service) -> str:
     if base.startswith("test"):
         base = "u" + base
     base = base[:8]
-    taken = set(uow.session.scalars(
-        select(Service.username).where(Service.username.like(f"{base[:6]}%"), Service.id != service.id)))
+    taken = set(
+        uow.session.scalars(
+            select(Service.username).where(Service.username.like(f"{base[:6]}%"), Service.id != service.id)
+        )
+    )
     if base not in taken:
         return base
     for n in range(1, 1000):
-        candidate = f"{base[:8 - len(str(n))]}{n}"
+        candidate = f"{base[: 8 - len(str(n))]}{n}"
         if candidate not in taken:
             return candidate
     return base[:4] + secrets.token_hex(2)
@@ -118,18 +125,29 @@ def build_params(uow: UnitOfWork, service: Service, product: Product | None = No
     client = uow.session.get(Client, service.userid)
     server = uow.session.get(Server, service.server_id) if service.server_id else None
     params: dict[str, Any] = {
-        "accountid": service.id, "serviceid": service.id, "userid": service.userid,
-        "pid": product.id, "producttype": product.type, "moduletype": product.servertype,
-        "packageid": product.id, "domain": service.domain, "username": service.username,
-        "password": service_password(service), "status": service.status,
-        "dedicatedip": service.dedicatedip, "assignedips": service.assignedips,
-        "billingcycle": service.billingcycle, "qty": service.qty,
-        "suspendreason": service.suspendreason, "moduledata": dict(service.module_data or {}),
+        "accountid": service.id,
+        "serviceid": service.id,
+        "userid": service.userid,
+        "pid": product.id,
+        "producttype": product.type,
+        "moduletype": product.servertype,
+        "packageid": product.id,
+        "domain": service.domain,
+        "username": service.username,
+        "password": service_password(service),
+        "status": service.status,
+        "dedicatedip": service.dedicatedip,
+        "assignedips": service.assignedips,
+        "billingcycle": service.billingcycle,
+        "qty": service.qty,
+        "suspendreason": service.suspendreason,
+        "moduledata": dict(service.module_data or {}),
     }
     for index in range(1, 25):
         params[f"configoption{index}"] = (product.module_settings or {}).get(f"configoption{index}", "")
-    chosen = uow.session.scalars(select(ServiceConfigOption).where(
-        ServiceConfigOption.service_id == service.id))
+    chosen = uow.session.scalars(
+        select(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id)
+    )
     options = {o.option_id: o for o in chosen}
     configoptions: dict[str, str] = {}
     for option, choices in catalog.product_options(uow, product.id):
@@ -151,12 +169,23 @@ def _client_details(client: Client | None) -> dict[str, Any]:
     if client is None:
         return {}
     return {
-        "userid": client.id, "id": client.id, "firstname": client.firstname,
-        "lastname": client.lastname, "fullname": client.fullname, "companyname": client.companyname,
-        "email": client.email, "address1": client.address1, "address2": client.address2,
-        "city": client.city, "state": client.state, "postcode": client.postcode,
-        "country": client.country, "countrycode": client.country, "phonenumber": client.phonenumber,
-        "language": client.language, "currency": client.currency_id,
+        "userid": client.id,
+        "id": client.id,
+        "firstname": client.firstname,
+        "lastname": client.lastname,
+        "fullname": client.fullname,
+        "companyname": client.companyname,
+        "email": client.email,
+        "address1": client.address1,
+        "address2": client.address2,
+        "city": client.city,
+        "state": client.state,
+        "postcode": client.postcode,
+        "country": client.country,
+        "countrycode": client.country,
+        "phonenumber": client.phonenumber,
+        "language": client.language,
+        "currency": client.currency_id,
     }
 
 
@@ -168,12 +197,17 @@ def _write_log(uow: UnitOfWork, module: ServerModule, service_id: int, secrets_:
     import json
 
     for call in module.calls:
-        uow.session.add(ModuleLog(
-            date=uow.now, module=module.name, action=call.action, service_id=service_id,
-            request=json.dumps(mask(call.request, secrets_), default=str)[:20000],
-            response=json.dumps(mask(call.response, secrets_), default=str)[:20000],
-            error=mask(call.error, secrets_),
-        ))
+        uow.session.add(
+            ModuleLog(
+                date=uow.now,
+                module=module.name,
+                action=call.action,
+                service_id=service_id,
+                request=json.dumps(mask(call.request, secrets_), default=str)[:20000],
+                response=json.dumps(mask(call.response, secrets_), default=str)[:20000],
+                error=mask(call.error, secrets_),
+            )
+        )
     module.calls.clear()
 
 
@@ -184,10 +218,21 @@ def _module_for(uow: UnitOfWork, service: Service) -> tuple[Product, ServerModul
     return product, get_module(product.servertype)
 
 
-def run(uow: UnitOfWork, service: Service, key: str, *, reason: str = "", func_name: str = "",
-        send_email: bool = True, queue: bool = True) -> ModuleResult:
+def run(
+    uow: UnitOfWork,
+    service: Service,
+    key: str,
+    *,
+    reason: str = "",
+    func_name: str = "",
+    send_email: bool = True,
+    queue: bool = True,
+) -> ModuleResult:
     """Run module action *key* (see :data:`ACTIONS`, or ``custom``) for *service*."""
     product, module = _module_for(uow, service)
+    # Serialise module actions on one service (suspend racing unsuspend); a no-op on SQLite,
+    # whose write transactions are already serial.
+    uow.session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
     if key == "custom":
         functions = type(module).custom_functions()
         if func_name not in functions:
@@ -201,40 +246,67 @@ def run(uow: UnitOfWork, service: Service, key: str, *, reason: str = "", func_n
         _prepare_create(uow, service, product)
     if key == "suspend":
         service.suspendreason = reason or service.suspendreason
-    params = build_params(uow, service, product)
+    with uow.session.no_autoflush:  # reads only: no need to write pending events first
+        params = build_params(uow, service, product)
     if key == "suspend":
         params["suspendreason"] = reason
     if key == "custom":
         params["action"] = func_name
     secrets_ = _secrets_of(params)
-    for override in uow.emit(f"PreModule{action.hook}", {"params": mask(dict(params), secrets_)},
-                             resource_type="service", resource_id=service.id):
+    for override in uow.emit(
+        f"PreModule{action.hook}",
+        {"params": mask(dict(params), secrets_)},
+        resource_type="service",
+        resource_id=service.id,
+    ):
         if isinstance(override, dict):
             params.update({k: v for k, v in override.items() if k not in ("abortcmd", "abortmsg")})
-    try:
-        result = getattr(module, action.method)(params)
-    except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
-        log.exception("module %s %s crashed", module.name, action.function)
-        result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
+    if module.requires_server and not service.server_id:
+        # Nothing to call: every server is full, disabled, or none exists for the module.
+        result = ModuleResult.failed(f"No {module.display_name} server with free capacity is available")
+    else:
+        try:
+            result = getattr(module, action.method)(params)
+        except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
+            log.exception("module %s %s crashed", module.name, action.function)
+            result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
     _write_log(uow, module, service.id, secrets_)
     if not isinstance(result, ModuleResult):
         result = ModuleResult.failed(f"Invalid module response: {result!r}")
     if result.success:
         _apply_success(uow, service, product, key, result, params, send_email=send_email)
         _complete_queue(uow, service.id, action.function)
-        uow.emit(f"AfterModule{action.hook}", {"params": mask(dict(params), secrets_)},
-                 resource_type="service", resource_id=service.id)
-        log_activity(uow, f"Module {action.label} Successful - Service ID: {service.id}",
-                     client_id=service.userid)
+        uow.emit(
+            f"AfterModule{action.hook}",
+            {"params": mask(dict(params), secrets_)},
+            resource_type="service",
+            resource_id=service.id,
+        )
+        log_activity(
+            uow, f"Module {action.label} Successful - Service ID: {service.id}", client_id=service.userid
+        )
     else:
         if queue and key != "custom":
-            _record_failure(uow, service, module.name, action.function,
-                            mask(result.error, secrets_), {"reason": reason} if reason else {})
-        uow.emit(f"AfterModule{action.hook}Failed",
-                 {"params": mask(dict(params), secrets_), "failureResponseMessage": result.error},
-                 resource_type="service", resource_id=service.id)
-        log_activity(uow, f"Module {action.label} Failed - Service ID: {service.id} - Error: "
-                          f"{mask(result.error, secrets_)}", client_id=service.userid)
+            _record_failure(
+                uow,
+                service,
+                module.name,
+                action.function,
+                mask(result.error, secrets_),
+                {"reason": reason} if reason else {},
+            )
+        uow.emit(
+            f"AfterModule{action.hook}Failed",
+            {"params": mask(dict(params), secrets_), "failureResponseMessage": result.error},
+            resource_type="service",
+            resource_id=service.id,
+        )
+        log_activity(
+            uow,
+            f"Module {action.label} Failed - Service ID: {service.id} - Error: "
+            f"{mask(result.error, secrets_)}",
+            client_id=service.userid,
+        )
     return result
 
 
@@ -246,9 +318,13 @@ def _prepare_create(uow: UnitOfWork, service: Service, product: Product) -> None
             service.server_id = server.id
     if not service.username and product.type in ("hostingaccount", "reselleraccount"):
         username = generate_username(uow, service)
-        for override in uow.emit("OverrideModuleUsernameGeneration",
-                                 {"params": {"serviceid": service.id, "domain": service.domain}},
-                                 resource_type="service", resource_id=service.id, outbox=False):
+        for override in uow.emit(
+            "OverrideModuleUsernameGeneration",
+            {"params": {"serviceid": service.id, "domain": service.domain}},
+            resource_type="service",
+            resource_id=service.id,
+            outbox=False,
+        ):
             if isinstance(override, str) and override.strip():
                 username = override.strip()
         service.username = username
@@ -257,8 +333,16 @@ def _prepare_create(uow: UnitOfWork, service: Service, product: Product) -> None
     uow.session.flush()
 
 
-def _apply_success(uow: UnitOfWork, service: Service, product: Product, key: str, result: ModuleResult,
-                   params: ModuleParams, *, send_email: bool) -> None:
+def _apply_success(
+    uow: UnitOfWork,
+    service: Service,
+    product: Product,
+    key: str,
+    result: ModuleResult,
+    params: ModuleParams,
+    *,
+    send_email: bool,
+) -> None:
     data = result.data
     if "module_data" in data:
         service.module_data = dict(data["module_data"])
@@ -273,8 +357,13 @@ def _apply_success(uow: UnitOfWork, service: Service, product: Product, key: str
     if key == "create":
         service.status = "Active"
         if send_email and product.servertype:
-            request_email(uow, "Hosting Account Welcome Email" if product.type in
-                          ("hostingaccount", "reselleraccount") else "Product Welcome Email", service.id)
+            request_email(
+                uow,
+                "Hosting Account Welcome Email"
+                if product.type in ("hostingaccount", "reselleraccount")
+                else "Product Welcome Email",
+                service.id,
+            )
     elif key == "suspend":
         service.status = "Suspended"
         service.suspendreason = str(params.get("suspendreason") or "")
@@ -286,15 +375,27 @@ def _apply_success(uow: UnitOfWork, service: Service, product: Product, key: str
         service.termination_date = uow.today
 
 
-def _record_failure(uow: UnitOfWork, service: Service, module: str, function: str, error: str,
-                    arguments: dict[str, Any]) -> ModuleQueueEntry:
-    entry = uow.session.scalar(select(ModuleQueueEntry).where(
-        ModuleQueueEntry.service_type == "service", ModuleQueueEntry.service_id == service.id,
-        ModuleQueueEntry.module_action == function, ModuleQueueEntry.completed.is_(False)))
+def _record_failure(
+    uow: UnitOfWork, service: Service, module: str, function: str, error: str, arguments: dict[str, Any]
+) -> ModuleQueueEntry:
+    entry = uow.session.scalar(
+        select(ModuleQueueEntry).where(
+            ModuleQueueEntry.service_type == "service",
+            ModuleQueueEntry.service_id == service.id,
+            ModuleQueueEntry.module_action == function,
+            ModuleQueueEntry.completed.is_(False),
+        )
+    )
     if entry is None:
-        entry = ModuleQueueEntry(service_type="service", service_id=service.id, module_name=module,
-                                 module_action=function, arguments=arguments, num_retries=0,
-                                 created_at=uow.now)
+        entry = ModuleQueueEntry(
+            service_type="service",
+            service_id=service.id,
+            module_name=module,
+            module_action=function,
+            arguments=arguments,
+            num_retries=0,
+            created_at=uow.now,
+        )
         uow.session.add(entry)
     else:
         entry.num_retries += 1
@@ -307,9 +408,19 @@ def _record_failure(uow: UnitOfWork, service: Service, module: str, function: st
 
 
 def _complete_queue(uow: UnitOfWork, service_id: int, function: str) -> None:
-    for entry in uow.session.scalars(select(ModuleQueueEntry).where(
-            ModuleQueueEntry.service_type == "service", ModuleQueueEntry.service_id == service_id,
-            ModuleQueueEntry.module_action == function, ModuleQueueEntry.completed.is_(False))):
+    # Queue entries are flushed when written (_record_failure), so no autoflush is needed here.
+    with uow.session.no_autoflush:
+        open_entries = list(
+            uow.session.scalars(
+                select(ModuleQueueEntry).where(
+                    ModuleQueueEntry.service_type == "service",
+                    ModuleQueueEntry.service_id == service_id,
+                    ModuleQueueEntry.module_action == function,
+                    ModuleQueueEntry.completed.is_(False),
+                )
+            )
+        )
+    for entry in open_entries:
         entry.completed = True
         entry.updated_at = uow.now
 
@@ -356,9 +467,12 @@ def change_password(uow: UnitOfWork, service_id: int, new_password: str = "") ->
     if not result.success:
         service.password_enc = old
     else:
-        uow.emit("AfterModuleChangePassword", {"serviceid": service.id, "oldpassword": "********",
-                                               "newpassword": "********"},
-                 resource_type="service", resource_id=service.id)
+        uow.emit(
+            "AfterModuleChangePassword",
+            {"serviceid": service.id, "oldpassword": "********", "newpassword": "********"},
+            resource_type="service",
+            resource_id=service.id,
+        )
     return result
 
 
@@ -397,8 +511,11 @@ def update_usage(uow: UnitOfWork, server_id: int) -> int:
     module = get_module(server.type)
     if not type(module).supports("usage_update"):
         return 0
-    services = list(uow.session.scalars(select(Service).where(
-        Service.server_id == server.id, Service.status.in_(("Active", "Suspended")))))
+    services = list(
+        uow.session.scalars(
+            select(Service).where(Service.server_id == server.id, Service.status.in_(("Active", "Suspended")))
+        )
+    )
     updated = 0
     params = ModuleParams(server_params(server))
     try:
@@ -425,8 +542,16 @@ def update_usage(uow: UnitOfWork, server_id: int) -> int:
 
 
 # -- the module queue ---------------------------------------------------------------------------
-def list_queue(uow: UnitOfWork, *, service_type: str = "", related_id: int = 0, module: str = "",
-               action: str = "", since: Any = None, include_completed: bool = False) -> list[ModuleQueueEntry]:
+def list_queue(
+    uow: UnitOfWork,
+    *,
+    service_type: str = "",
+    related_id: int = 0,
+    module: str = "",
+    action: str = "",
+    since: Any = None,
+    include_completed: bool = False,
+) -> list[ModuleQueueEntry]:
     query = select(ModuleQueueEntry).order_by(ModuleQueueEntry.id)
     if not include_completed:
         query = query.where(ModuleQueueEntry.completed.is_(False))

@@ -50,12 +50,22 @@ def add_server(uow: UnitOfWork, data: ServerInput) -> Server:
     if not (data.hostname or data.ipaddress) and module_class(data.type).requires_server:
         raise ValidationError("A hostname or IP address is required")
     server = Server(
-        name=data.name.strip(), type=data.type, hostname=data.hostname, ipaddress=data.ipaddress,
-        username=data.username, password_enc=encrypt(data.password) if data.password else "",
+        name=data.name.strip(),
+        type=data.type,
+        hostname=data.hostname,
+        ipaddress=data.ipaddress,
+        username=data.username,
+        password_enc=encrypt(data.password) if data.password else "",
         accesshash_enc=encrypt(data.accesshash) if data.accesshash else "",
-        secure=data.secure, port=data.port, maxaccounts=data.maxaccounts,
-        assignedips=data.assignedips, nameserver1=data.nameserver1, nameserver2=data.nameserver2,
-        statusaddress=data.statusaddress, active=data.active, disabled=data.disabled,
+        secure=data.secure,
+        port=data.port,
+        maxaccounts=data.maxaccounts,
+        assignedips=data.assignedips,
+        nameserver1=data.nameserver1,
+        nameserver2=data.nameserver2,
+        statusaddress=data.statusaddress,
+        active=data.active,
+        disabled=data.disabled,
     )
     uow.session.add(server)
     uow.session.flush()
@@ -71,8 +81,20 @@ def update_server(uow: UnitOfWork, server_id: int, changes: dict[str, Any]) -> S
             server.password_enc = encrypt(value) if value else ""
         elif key == "accesshash":
             server.accesshash_enc = encrypt(value) if value else ""
-        elif key in {"name", "hostname", "ipaddress", "username", "secure", "port", "maxaccounts",
-                     "assignedips", "nameserver1", "nameserver2", "statusaddress", "disabled"}:
+        elif key in {
+            "name",
+            "hostname",
+            "ipaddress",
+            "username",
+            "secure",
+            "port",
+            "maxaccounts",
+            "assignedips",
+            "nameserver1",
+            "nameserver2",
+            "statusaddress",
+            "disabled",
+        }:
             setattr(server, key, value)
         elif key == "active":
             server.active = bool(value)
@@ -84,7 +106,9 @@ def update_server(uow: UnitOfWork, server_id: int, changes: dict[str, Any]) -> S
 
 
 def _make_default(uow: UnitOfWork, server: Server) -> None:
-    for other in uow.session.scalars(select(Server).where(Server.type == server.type, Server.id != server.id)):
+    for other in uow.session.scalars(
+        select(Server).where(Server.type == server.type, Server.id != server.id)
+    ):
         other.active = False
 
 
@@ -110,14 +134,22 @@ def list_servers(uow: UnitOfWork, module: str = "") -> list[Server]:
 
 
 def active_count(uow: UnitOfWork, server_id: int) -> int:
-    return uow.session.scalar(select(func.count()).select_from(Service).where(
-        Service.server_id == server_id, Service.status.in_(LIVE_STATUSES))) or 0
+    return (
+        uow.session.scalar(
+            select(func.count())
+            .select_from(Service)
+            .where(Service.server_id == server_id, Service.status.in_(LIVE_STATUSES))
+        )
+        or 0
+    )
 
 
 def active_counts(uow: UnitOfWork) -> dict[int, int]:
     rows = uow.session.execute(
-        select(Service.server_id, func.count()).where(Service.status.in_(LIVE_STATUSES))
-        .group_by(Service.server_id))
+        select(Service.server_id, func.count())
+        .where(Service.status.in_(LIVE_STATUSES))
+        .group_by(Service.server_id)
+    )
     return {int(sid): int(n) for sid, n in rows}
 
 
@@ -170,7 +202,8 @@ def choose_server(uow: UnitOfWork, module: str, group_id: int) -> Server | None:
         if group is not None:
             filltype = group.filltype
             query = query.join(ServerGroupMember, ServerGroupMember.server_id == Server.id).where(
-                ServerGroupMember.group_id == group_id)
+                ServerGroupMember.group_id == group_id
+            )
     candidates = list(uow.session.scalars(query.order_by(Server.id)))
     if not candidates:
         return None
@@ -194,13 +227,25 @@ def choose_server(uow: UnitOfWork, module: str, group_id: int) -> Server | None:
 def server_params(server: Server | None) -> dict[str, Any]:
     """The ``server*`` keys of WHMCS's module ``$params`` (secrets decrypted here only)."""
     if server is None:
-        return {"server": False, "serverid": 0, "serverip": "", "serverhostname": "",
-                "serverusername": "", "serverpassword": "", "serveraccesshash": "",
-                "serversecure": False, "serverport": ""}
+        return {
+            "server": False,
+            "serverid": 0,
+            "serverip": "",
+            "serverhostname": "",
+            "serverusername": "",
+            "serverpassword": "",
+            "serveraccesshash": "",
+            "serversecure": False,
+            "serverport": "",
+        }
     return {
-        "server": True, "serverid": server.id, "serverip": server.ipaddress,
-        "serverhostname": server.hostname, "serverusername": server.username,
+        "server": True,
+        "serverid": server.id,
+        "serverip": server.ipaddress,
+        "serverhostname": server.hostname,
+        "serverusername": server.username,
         "serverpassword": decrypt(server.password_enc),
         "serveraccesshash": decrypt(server.accesshash_enc),
-        "serversecure": server.secure, "serverport": server.port or "",
+        "serversecure": server.secure,
+        "serverport": server.port or "",
     }

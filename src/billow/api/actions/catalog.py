@@ -35,8 +35,9 @@ def _price_block(row: Price | None, currency: Currency, *, disabled_default: str
     return block
 
 
-def _product_pricing(ctx: Context, product: Product, currencies: list[Currency],
-                     prices: dict[tuple[int, int], Price]) -> dict[str, Any]:
+def _product_pricing(
+    ctx: Context, product: Product, currencies: list[Currency], prices: dict[tuple[int, int], Price]
+) -> dict[str, Any]:
     pricing: dict[str, Any] = {}
     for currency in currencies:
         row = prices.get((product.id, currency.id))
@@ -58,17 +59,34 @@ def _config_options(ctx: Context, product: Product, currencies: list[Currency]) 
     for option, choices in linked:
         if option.hidden:
             continue
-        out.append({
-            "id": option.id, "name": option.name, "type": str(option.optiontype),
-            "minqty": option.qtyminimum, "maxqty": option.qtymaximum,
-            "options": {"option": [
-                {"id": c.id, "name": c.name.split("|", 1)[-1], "rawName": c.name, "recurring": 0,
-                 "required": None,
-                 "pricing": {cur.code: _price_block(choice_prices.get((c.id, cur.id)), cur, disabled_default="0.00")
-                             for cur in currencies}}
-                for c in choices if not c.hidden
-            ]},
-        })
+        out.append(
+            {
+                "id": option.id,
+                "name": option.name,
+                "type": str(option.optiontype),
+                "minqty": option.qtyminimum,
+                "maxqty": option.qtymaximum,
+                "options": {
+                    "option": [
+                        {
+                            "id": c.id,
+                            "name": c.name.split("|", 1)[-1],
+                            "rawName": c.name,
+                            "recurring": 0,
+                            "required": None,
+                            "pricing": {
+                                cur.code: _price_block(
+                                    choice_prices.get((c.id, cur.id)), cur, disabled_default="0.00"
+                                )
+                                for cur in currencies
+                            },
+                        }
+                        for c in choices
+                        if not c.hidden
+                    ]
+                },
+            }
+        )
     return out
 
 
@@ -88,21 +106,40 @@ def get_products(ctx: Context, params: Params) -> dict[str, Any]:
     for product in products:
         group = ctx.session.get(ProductGroup, product.gid)
         fields = [f for f in catalog.product_fields(ctx.uow, product.id) if f.showorder and not f.adminonly]
-        items.append({
-            "pid": product.id, "gid": product.gid, "type": product.type, "name": product.name,
-            "slug": product.slug,
-            "product-url": f"{base.rstrip('/')}/{group.slug if group else 'store'}/{product.slug}",
-            "description": product.description, "module": product.servertype, "paytype": product.paytype,
-            "allowqty": product.allowqty,
-            "quantity_available": product.qty if product.stockcontrol else 0,
-            "pricing": _product_pricing(ctx, product, currencies, prices),
-            "customfields": {"customfield": [
-                {"id": f.id, "name": f.fieldname, "description": f.description,
-                 "required": "on" if f.required else ""} for f in fields]},
-            "configoptions": {"configoption": _config_options(ctx, product, currencies)},
-        })
-    return {"totalresults": len(items), "startnumber": 0, "numreturned": len(items),
-            "products": {"product": items}}
+        items.append(
+            {
+                "pid": product.id,
+                "gid": product.gid,
+                "type": product.type,
+                "name": product.name,
+                "slug": product.slug,
+                "product-url": f"{base.rstrip('/')}/{group.slug if group else 'store'}/{product.slug}",
+                "description": product.description,
+                "module": product.servertype,
+                "paytype": product.paytype,
+                "allowqty": product.allowqty,
+                "quantity_available": product.qty if product.stockcontrol else 0,
+                "pricing": _product_pricing(ctx, product, currencies, prices),
+                "customfields": {
+                    "customfield": [
+                        {
+                            "id": f.id,
+                            "name": f.fieldname,
+                            "description": f.description,
+                            "required": "on" if f.required else "",
+                        }
+                        for f in fields
+                    ]
+                },
+                "configoptions": {"configoption": _config_options(ctx, product, currencies)},
+            }
+        )
+    return {
+        "totalresults": len(items),
+        "startnumber": 0,
+        "numreturned": len(items),
+        "products": {"product": items},
+    }
 
 
 def _pricing_param(params: Params) -> dict[int, dict[str, Any]]:
@@ -120,41 +157,79 @@ def _pricing_param(params: Params) -> dict[int, dict[str, Any]]:
 
 def add_product(ctx: Context, params: Params) -> dict[str, Any]:
     recommendations = [v for v in params.list("recommendations") if isinstance(v, dict)]
-    settings = {f"configoption{i}": params.str(f"configoption{i}") for i in range(1, 25)
-                if params.has(f"configoption{i}")}
+    settings = {
+        f"configoption{i}": params.str(f"configoption{i}")
+        for i in range(1, 25)
+        if params.has(f"configoption{i}")
+    }
     extra = {k: params.str(k) for k in params if k.startswith("ondemandrenewal")}
-    product = catalog.add_product(ctx.uow, ProductInput(
-        name=params.str("name"), gid=params.int("gid"), slug=params.str("slug"),
-        type=params.str("type") or "hostingaccount", paytype=params.str("paytype") or "recurring",
-        autosetup=params.str("autosetup"), module=params.str("module"),
-        servergroup=params.int("servergroupid"), description=params.str("description"),
-        shortdescription=params.str("shortdescription"), tagline=params.str("tagline"),
-        color=params.str("color"), hidden=params.bool("hidden"), retired=params.bool("retired"),
-        stockcontrol=params.bool("stockcontrol"), qty=params.int("qty"),
-        allowqty=params.int("allowqty"), showdomainoptions=params.bool("showdomainoptions"),
-        tax=params.bool("tax"), is_featured=params.bool("isFeatured"),
-        proratabilling=params.bool("proratabilling"), proratadate=params.int("proratadate"),
-        proratachargenextmonth=params.int("proratachargenextmonth"),
-        welcomeemail=params.int("welcomeemail"), subdomain=params.str("subdomain"),
-        order=params.int("order"), module_settings=settings, pricing=_pricing_param(params),
-        recommendations=recommendations, extra=extra,
-    ))
+    product = catalog.add_product(
+        ctx.uow,
+        ProductInput(
+            name=params.str("name"),
+            gid=params.int("gid"),
+            slug=params.str("slug"),
+            type=params.str("type") or "hostingaccount",
+            paytype=params.str("paytype") or "recurring",
+            autosetup=params.str("autosetup"),
+            module=params.str("module"),
+            servergroup=params.int("servergroupid"),
+            description=params.str("description"),
+            shortdescription=params.str("shortdescription"),
+            tagline=params.str("tagline"),
+            color=params.str("color"),
+            hidden=params.bool("hidden"),
+            retired=params.bool("retired"),
+            stockcontrol=params.bool("stockcontrol"),
+            qty=params.int("qty"),
+            allowqty=params.int("allowqty"),
+            showdomainoptions=params.bool("showdomainoptions"),
+            tax=params.bool("tax"),
+            is_featured=params.bool("isFeatured"),
+            proratabilling=params.bool("proratabilling"),
+            proratadate=params.int("proratadate"),
+            proratachargenextmonth=params.int("proratachargenextmonth"),
+            welcomeemail=params.int("welcomeemail"),
+            subdomain=params.str("subdomain"),
+            order=params.int("order"),
+            module_settings=settings,
+            pricing=_pricing_param(params),
+            recommendations=recommendations,
+            extra=extra,
+        ),
+    )
     return {"pid": product.id}
 
 
 def get_promotions(ctx: Context, params: Params) -> dict[str, Any]:
     rows = catalog.list_promotions(ctx.uow, params.str("code"))
-    items = [{
-        "id": p.id, "code": p.code, "type": p.type, "recurring": int(p.recurring),
-        "value": float(p.value) if p.value != p.value.to_integral() else int(p.value),
-        "cycles": p.cycles, "appliesto": p.appliesto, "requires": p.requires,
-        "requiresexisting": int(p.requiresexisting), "startdate": whmcs_date(p.startdate),
-        "expirationdate": whmcs_date(p.expirationdate), "maxuses": p.maxuses, "uses": p.uses,
-        "lifetimepromo": int(p.lifetimepromo), "applyonce": int(p.applyonce),
-        "newsignups": int(p.newsignups), "existingclient": int(p.existingclient),
-        "onceperclient": int(p.onceperclient), "recurfor": p.recurfor, "upgrades": int(p.upgrades),
-        "upgradeconfig": p.upgradeconfig, "notes": p.notes,
-    } for p in rows]
+    items = [
+        {
+            "id": p.id,
+            "code": p.code,
+            "type": p.type,
+            "recurring": int(p.recurring),
+            "value": float(p.value) if p.value != p.value.to_integral() else int(p.value),
+            "cycles": p.cycles,
+            "appliesto": p.appliesto,
+            "requires": p.requires,
+            "requiresexisting": int(p.requiresexisting),
+            "startdate": whmcs_date(p.startdate),
+            "expirationdate": whmcs_date(p.expirationdate),
+            "maxuses": p.maxuses,
+            "uses": p.uses,
+            "lifetimepromo": int(p.lifetimepromo),
+            "applyonce": int(p.applyonce),
+            "newsignups": int(p.newsignups),
+            "existingclient": int(p.existingclient),
+            "onceperclient": int(p.onceperclient),
+            "recurfor": p.recurfor,
+            "upgrades": int(p.upgrades),
+            "upgradeconfig": p.upgradeconfig,
+            "notes": p.notes,
+        }
+        for p in rows
+    ]
     return {"totalresults": len(items), "promotions": {"promotion": items}}
 
 
@@ -194,14 +269,22 @@ def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
     items = []
     for server in servers.list_servers(ctx.uow, module):
         used = counts.get(server.id, 0)
-        items.append({
-            "id": server.id, "name": server.name, "hostname": server.hostname,
-            "ipaddress": server.ipaddress, "active": not server.disabled, "activeServices": used,
-            "maxAllowedServices": server.maxaccounts,
-            "percentUsed": round(used * 100 / server.maxaccounts) if server.maxaccounts else 0,
-            "module": server.type,
-            "status": _fetch_status(server.statusaddress) if fetch else {"http": False, "load": "", "uptime": ""},
-        })
+        items.append(
+            {
+                "id": server.id,
+                "name": server.name,
+                "hostname": server.hostname,
+                "ipaddress": server.ipaddress,
+                "active": not server.disabled,
+                "activeServices": used,
+                "maxAllowedServices": server.maxaccounts,
+                "percentUsed": round(used * 100 / server.maxaccounts) if server.maxaccounts else 0,
+                "module": server.type,
+                "status": _fetch_status(server.statusaddress)
+                if fetch
+                else {"http": False, "load": "", "uptime": ""},
+            }
+        )
     return {"servers": items, "fetchStatus": "1" if fetch else ""}
 
 

@@ -21,15 +21,29 @@ def get_module_queue(ctx: Context, params: Params) -> dict[str, Any]:
         clock = time.fromisoformat(text[11:19]) if len(text) >= 19 else time(0, 0)
         since = datetime.combine(day, clock, UTC)
     entries = provisioning.list_queue(
-        ctx.uow, service_type=params.str("serviceType"), related_id=params.int("relatedId"),
-        module=params.str("moduleName"), action=params.str("moduleAction"), since=since)
-    queue = [{
-        "id": str(e.id), "serviceType": e.service_type, "serviceId": str(e.service_id),
-        "moduleName": e.module_name, "moduleAction": e.module_action,
-        "lastAttempt": whmcs_datetime(e.last_attempt), "lastAttemptError": e.last_attempt_error,
-        "numRetries": str(e.num_retries), "completed": "1" if e.completed else "0",
-        "createdAt": whmcs_datetime(e.created_at), "updatedAt": whmcs_datetime(e.updated_at),
-    } for e in entries]
+        ctx.uow,
+        service_type=params.str("serviceType"),
+        related_id=params.int("relatedId"),
+        module=params.str("moduleName"),
+        action=params.str("moduleAction"),
+        since=since,
+    )
+    queue = [
+        {
+            "id": str(e.id),
+            "serviceType": e.service_type,
+            "serviceId": str(e.service_id),
+            "moduleName": e.module_name,
+            "moduleAction": e.module_action,
+            "lastAttempt": whmcs_datetime(e.last_attempt),
+            "lastAttemptError": e.last_attempt_error,
+            "numRetries": str(e.num_retries),
+            "completed": "1" if e.completed else "0",
+            "createdAt": whmcs_datetime(e.created_at),
+            "updatedAt": whmcs_datetime(e.updated_at),
+        }
+        for e in entries
+    ]
     return {"count": str(len(queue)), "queue": queue}
 
 
@@ -39,8 +53,11 @@ def _parameters(params: Params) -> dict[str, Any]:
 
 def get_module_configuration_parameters(ctx: Context, params: Params) -> dict[str, Any]:
     fields = module_settings.config_fields(params.str("moduleType"), params.str("moduleName"))
-    return {"parameters": [{"name": f.name, "displayName": f.description or f.name, "fieldType": f.type}
-                           for f in fields]}
+    return {
+        "parameters": [
+            {"name": f.name, "displayName": f.description or f.name, "fieldType": f.type} for f in fields
+        ]
+    }
 
 
 def activate_module(ctx: Context, params: Params) -> dict[str, Any]:

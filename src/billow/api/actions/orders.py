@@ -20,8 +20,12 @@ from billow.money import fmt, to_decimal
 from billow.services import orders as svc
 from billow.services.orders import AcceptOptions, AddonOrder, OrderItem, OrderRequest
 
-PRODUCT_TYPE_NAMES = {"hostingaccount": "Hosting Account", "reselleraccount": "Reseller Account",
-                      "server": "Dedicated/VPS Server", "other": "Other Product/Service"}
+PRODUCT_TYPE_NAMES = {
+    "hostingaccount": "Hosting Account",
+    "reselleraccount": "Reseller Account",
+    "server": "Dedicated/VPS Server",
+    "other": "Other Product/Service",
+}
 
 
 def _nth(params: Params, key: str, index: int) -> Any:
@@ -67,18 +71,24 @@ def _items(params: Params) -> list[OrderItem]:
             price = to_decimal(str(override)) if override not in (None, "") else None
         except ValueError:
             raise ValidationError("Invalid quantity or price override") from None
-        items.append(OrderItem(
-            pid=pid_value, billingcycle=str(_nth(params, "billingcycle", index) or ""),
-            domain=str(_nth(params, "domain", index) or ""), qty=qty,
-            configoptions=_serialized(_nth(params, "configoptions", index)),
-            customfields={str(k): str(v) for k, v in _serialized(_nth(params, "customfields", index)).items()},
-            priceoverride=price,
-            addons=[(aid, addon_qty[i] if i < len(addon_qty) else 1) for i, aid in enumerate(addon_ids)],
-            hostname=str(_nth(params, "hostname", index) or ""),
-            ns1prefix=str(_nth(params, "ns1prefix", index) or ""),
-            ns2prefix=str(_nth(params, "ns2prefix", index) or ""),
-            rootpw=str(_nth(params, "rootpw", index) or ""),
-        ))
+        items.append(
+            OrderItem(
+                pid=pid_value,
+                billingcycle=str(_nth(params, "billingcycle", index) or ""),
+                domain=str(_nth(params, "domain", index) or ""),
+                qty=qty,
+                configoptions=_serialized(_nth(params, "configoptions", index)),
+                customfields={
+                    str(k): str(v) for k, v in _serialized(_nth(params, "customfields", index)).items()
+                },
+                priceoverride=price,
+                addons=[(aid, addon_qty[i] if i < len(addon_qty) else 1) for i, aid in enumerate(addon_ids)],
+                hostname=str(_nth(params, "hostname", index) or ""),
+                ns1prefix=str(_nth(params, "ns1prefix", index) or ""),
+                ns2prefix=str(_nth(params, "ns2prefix", index) or ""),
+                rootpw=str(_nth(params, "rootpw", index) or ""),
+            )
+        )
     return items
 
 
@@ -90,8 +100,13 @@ def _addon_items(params: Params) -> list[AddonOrder]:
     service_ids = _int_list(params.list("serviceids"), "service id")
     quantities = _int_list(params.list("addonidsqty"), "addon quantity")
     for i, addon_id in enumerate(addon_ids):
-        out.append(AddonOrder(addon_id, service_ids[i] if i < len(service_ids) else 0,
-                              quantities[i] if i < len(quantities) else 1))
+        out.append(
+            AddonOrder(
+                addon_id,
+                service_ids[i] if i < len(service_ids) else 0,
+                quantities[i] if i < len(quantities) else 1,
+            )
+        )
     return out
 
 
@@ -99,12 +114,18 @@ def add_order(ctx: Context, params: Params) -> dict[str, Any]:
     if params.list("domaintype") or params.dict("domainrenewals") or params.list("addonrenewals"):
         raise ValidationError("Domain and addon renewal orders are not available in this installation")
     request = OrderRequest(
-        client_id=params.int("clientid"), paymentmethod=params.str("paymentmethod"),
-        items=_items(params), addon_items=_addon_items(params),
+        client_id=params.int("clientid"),
+        paymentmethod=params.str("paymentmethod"),
+        items=_items(params),
+        addon_items=_addon_items(params),
         service_renewals=_int_list(params.list("servicerenewals"), "service id"),
-        promocode=params.str("promocode"), promooverride=params.bool("promooverride"),
-        affid=params.int("affid"), contactid=params.int("contactid"), clientip=params.str("clientip"),
-        noinvoice=params.bool("noinvoice"), noinvoiceemail=params.bool("noinvoiceemail"),
+        promocode=params.str("promocode"),
+        promooverride=params.bool("promooverride"),
+        affid=params.int("affid"),
+        contactid=params.int("contactid"),
+        clientip=params.str("clientip"),
+        noinvoice=params.bool("noinvoice"),
+        noinvoiceemail=params.bool("noinvoiceemail"),
         noemail=params.bool("noemail"),
         nameservers=[params.str(f"nameserver{i}") for i in range(1, 6) if params.str(f"nameserver{i}")],
     )
@@ -123,12 +144,19 @@ def _opt_bool(params: Params, key: str) -> bool | None:
 
 
 def accept_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.accept_order(ctx.uow, params.int("orderid"), AcceptOptions(
-        serverid=params.int("serverid"), serviceusername=params.str("serviceusername"),
-        servicepassword=params.str("servicepassword"), registrar=params.str("registrar"),
-        sendregistrar=_opt_bool(params, "sendregistrar"), autosetup=_opt_bool(params, "autosetup"),
-        sendemail=_opt_bool(params, "sendemail"),
-    ))
+    svc.accept_order(
+        ctx.uow,
+        params.int("orderid"),
+        AcceptOptions(
+            serverid=params.int("serverid"),
+            serviceusername=params.str("serviceusername"),
+            servicepassword=params.str("servicepassword"),
+            registrar=params.str("registrar"),
+            sendregistrar=_opt_bool(params, "sendregistrar"),
+            autosetup=_opt_bool(params, "autosetup"),
+            sendemail=_opt_bool(params, "sendemail"),
+        ),
+    )
     return {}
 
 
@@ -157,49 +185,95 @@ def _line_items(ctx: Context, order_id: int) -> list[dict[str, Any]]:
     for service in svc.order_services(ctx.uow, order_id):
         product = ctx.session.get(Product, service.packageid)
         group = ctx.session.get(ProductGroup, product.gid) if product else None
-        lines.append({
-            "type": "product", "relid": service.id,
-            "producttype": PRODUCT_TYPE_NAMES.get(product.type if product else "other", "Other Product/Service"),
-            "product": f"{group.name if group else ''} - {product.name if product else ''}".strip(" -"),
-            "domain": service.domain,
-            "billingcycle": "One-Time" if service.billingcycle == "One Time" else service.billingcycle,
-            "amount": fmt(service.firstpaymentamount), "status": service.status,
-        })
+        lines.append(
+            {
+                "type": "product",
+                "relid": service.id,
+                "producttype": PRODUCT_TYPE_NAMES.get(
+                    product.type if product else "other", "Other Product/Service"
+                ),
+                "product": f"{group.name if group else ''} - {product.name if product else ''}".strip(" -"),
+                "domain": service.domain,
+                "billingcycle": "One-Time" if service.billingcycle == "One Time" else service.billingcycle,
+                "amount": fmt(service.firstpaymentamount),
+                "status": service.status,
+            }
+        )
     for addon in svc.order_addons(ctx.uow, order_id):
-        lines.append({"type": "addon", "relid": addon.id, "producttype": "Addon", "product": addon.name,
-                      "domain": "", "billingcycle": addon.billingcycle,
-                      "amount": fmt(addon.setupfee + addon.recurring), "status": addon.status})
+        lines.append(
+            {
+                "type": "addon",
+                "relid": addon.id,
+                "producttype": "Addon",
+                "product": addon.name,
+                "domain": "",
+                "billingcycle": addon.billingcycle,
+                "amount": fmt(addon.setupfee + addon.recurring),
+                "status": addon.status,
+            }
+        )
     return lines
 
 
 def get_orders(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_orders(ctx.uow, order_id=params.int("id"), client_id=params.int("userid"),
-                                  requestor_id=params.int("requestor_id"), status=params.str("status"),
-                                  offset=start, limit=limit)
-    clients = {c.id: c for c in ctx.session.scalars(select(Client).where(Client.id.in_([o.userid for o in rows])))}
+    total, rows = svc.list_orders(
+        ctx.uow,
+        order_id=params.int("id"),
+        client_id=params.int("userid"),
+        requestor_id=params.int("requestor_id"),
+        status=params.str("status"),
+        offset=start,
+        limit=limit,
+    )
+    clients = {
+        c.id: c for c in ctx.session.scalars(select(Client).where(Client.id.in_([o.userid for o in rows])))
+    }
     items = []
     for order in rows:
         client = clients.get(order.userid)
         currency = client.currency if client else None
-        items.append({
-            "id": order.id, "ordernum": order.ordernum, "userid": order.userid, "contactid": order.contactid,
-            "requestor_id": order.requestor_id, "admin_requestor_id": order.admin_requestor_id,
-            "date": whmcs_datetime(order.date), "nameservers": order.nameservers,
-            "transfersecret": order.transfersecret, "renewals": order.renewals,
-            "renewalsByType": {"domains": [], "services": [int(r.split(":")[1]) for r in order.renewals.split(",")
-                                                           if r.startswith("service:")], "addons": []},
-            "promocode": order.promocode, "promotype": order.promotype, "promovalue": order.promovalue,
-            "orderdata": json.dumps(order.orderdata or {}), "amount": fmt(order.amount),
-            "paymentmethod": order.paymentmethod, "invoiceid": order.invoiceid, "status": order.status,
-            "ipaddress": order.ipaddress, "fraudmodule": order.fraudmodule, "fraudoutput": order.fraudoutput,
-            "notes": order.notes, "paymentmethodname": svc.payment_method_name(ctx.uow, order.paymentmethod),
-            "paymentstatus": svc.payment_status(ctx.uow, order),
-            "name": client.fullname if client else "",
-            "currencyprefix": currency.prefix if currency else "", "currencysuffix": currency.suffix if currency else "",
-            "frauddata": order.frauddata, "validationdata": "",
-            "lineitems": {"lineitem": _line_items(ctx, order.id)},
-        })
+        items.append(
+            {
+                "id": order.id,
+                "ordernum": order.ordernum,
+                "userid": order.userid,
+                "contactid": order.contactid,
+                "requestor_id": order.requestor_id,
+                "admin_requestor_id": order.admin_requestor_id,
+                "date": whmcs_datetime(order.date),
+                "nameservers": order.nameservers,
+                "transfersecret": order.transfersecret,
+                "renewals": order.renewals,
+                "renewalsByType": {
+                    "domains": [],
+                    "services": [
+                        int(r.split(":")[1]) for r in order.renewals.split(",") if r.startswith("service:")
+                    ],
+                    "addons": [],
+                },
+                "promocode": order.promocode,
+                "promotype": order.promotype,
+                "promovalue": order.promovalue,
+                "orderdata": json.dumps(order.orderdata or {}),
+                "amount": fmt(order.amount),
+                "paymentmethod": order.paymentmethod,
+                "invoiceid": order.invoiceid,
+                "status": order.status,
+                "ipaddress": order.ipaddress,
+                "fraudmodule": order.fraudmodule,
+                "fraudoutput": order.fraudoutput,
+                "notes": order.notes,
+                "paymentmethodname": svc.payment_method_name(ctx.uow, order.paymentmethod),
+                "paymentstatus": svc.payment_status(ctx.uow, order),
+                "name": client.fullname if client else "",
+                "currencyprefix": currency.prefix if currency else "",
+                "currencysuffix": currency.suffix if currency else "",
+                "frauddata": order.frauddata,
+                "validationdata": "",
+                "lineitems": {"lineitem": _line_items(ctx, order.id)},
+            }
+        )
     return page(total, start, "orders", "order", items)
 
 

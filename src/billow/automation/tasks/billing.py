@@ -45,17 +45,21 @@ class CreateInvoices(Task):
         self._clients: list[int] | None = None
 
     def run(self, ctx: RunContext) -> None:
+        # WHMCS fires these once per generation run; the pages below call the service per
+        # client with announce=False.
+        with ctx.transaction(0) as uow:
+            uow.emit("PreInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
         self._clients = None
         try:
             super().run(ctx)
         finally:
             self._clients = None
+        with ctx.transaction(0) as uow:
+            uow.emit("AfterInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
 
     def _due_clients(self, ctx: RunContext, uow: UnitOfWork) -> list[int]:
         if self._clients is None:
-            from billow.services.invoicegen import collect_due_items
-
-            self._clients = sorted({item.client_id for item in collect_due_items(uow, ctx.today, None, None)})
+            self._clients = sorted(due_client_ids(uow, ctx.today))
         return self._clients
 
     def total(self, ctx: RunContext, uow: UnitOfWork) -> int | None:
@@ -90,7 +94,7 @@ class CreateInvoices(Task):
         """Generate *client_id*'s invoices; return the idempotency keys of their period lines."""
         from billow.services.invoicegen import generate_invoices
 
-        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id)
+        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id, announce=False)
         ctx.count("invoices", len(invoices))
         ctx.count("items", sum(len(invoice.items) for invoice in invoices))
         return [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices for line in invoice.items
@@ -103,6 +107,29 @@ class CreateInvoices(Task):
         if len(fresh) != len(keys):
             taken = sorted(set(keys) - fresh) or sorted(k for k in set(keys) if keys.count(k) > 1)
             raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
+
+
+def due_client_ids(uow: UnitOfWork, as_of: date) -> set[int]:
+    """Clients with something due for invoicing on *as_of*, over every due-items source.
+
+    A source module may offer ``due_clients(uow, as_of) -> set[int]`` beside its
+    ``due_items``: a cheap answer for planning (ids only). Without one, its due items are
+    collected and their clients taken.
+    """
+    import importlib
+
+    from billow.services.invoicegen import DUE_SOURCES
+
+    clients: set[int] = set()
+    for path in DUE_SOURCES:
+        module_name, _, name = path.partition(":")
+        module = importlib.import_module(module_name)
+        planner = getattr(module, "due_clients", None)
+        if planner is not None and name == "due_items":
+            clients |= planner(uow, as_of)
+        else:
+            clients |= {item.client_id for item in getattr(module, name)(uow, as_of, None, ids=None)}
+    return clients
 
 
 #: (type for the hook, setting with the day offset, sign, WHMCS e-mail template)
@@ -289,7 +316,10 @@ class ProcessCreditCardPayments(Task):
             if not items:
                 return
             for item in items:
-                self._capture(ctx, item)
+                try:
+                    self._capture(ctx, item)
+                except Exception as exc:  # noqa: BLE001 - one broken invoice must not stop the others
+                    ctx.fail(self, item, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
             after = items[-1]
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:

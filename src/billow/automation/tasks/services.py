@@ -43,9 +43,11 @@ def overdue_reason() -> str:
     return OVERDUE_REASON
 
 
-def _unpaid_invoice_for(service_id_column):  # type: ignore[no-untyped-def]
+def _unpaid_invoice_for(service_id_column, due_by):  # type: ignore[no-untyped-def]
+    """An Unpaid invoice billing the service that was due on or before *due_by*."""
     return exists().where(InvoiceItem.type == "Hosting", InvoiceItem.relid == service_id_column,
-                          Invoice.id == InvoiceItem.invoice_id, Invoice.status == "Unpaid")
+                          Invoice.id == InvoiceItem.invoice_id, Invoice.status == "Unpaid",
+                          Invoice.duedate <= due_by)
 
 
 def _not_exempt(today):  # type: ignore[no-untyped-def]
@@ -107,7 +109,7 @@ class AutoSuspensions(Task):
             select(Service.id).where(
                 Service.id > after, Service.status == "Active", Service.nextduedate.is_not(None),
                 Service.nextduedate <= cutoff, Service.billingcycle.not_in(NOT_RECURRING),
-                _not_exempt(ctx.today), _unpaid_invoice_for(Service.id))
+                _not_exempt(ctx.today), _unpaid_invoice_for(Service.id, cutoff))
             .order_by(Service.id).limit(limit)))
 
     def describe(self, item: int) -> str:
@@ -144,7 +146,7 @@ class AutoUnsuspensions(Task):
             select(Service.id).where(
                 Service.id > after, Service.status == "Suspended", Service.suspendreason == overdue_reason(),
                 or_(Service.nextduedate.is_(None), Service.nextduedate > cutoff),
-                ~_unpaid_invoice_for(Service.id))
+                ~_unpaid_invoice_for(Service.id, cutoff))
             .order_by(Service.id).limit(limit)))
 
     def describe(self, item: int) -> str:
@@ -178,7 +180,7 @@ class AutoTerminations(Task):
                 Service.id > after, Service.status.in_(("Active", "Suspended")),
                 Service.nextduedate.is_not(None), Service.nextduedate <= cutoff,
                 Service.billingcycle.not_in(NOT_RECURRING), _not_exempt(ctx.today),
-                _unpaid_invoice_for(Service.id))
+                _unpaid_invoice_for(Service.id, cutoff))
             .order_by(Service.id).limit(limit)))
 
     def describe(self, item: int) -> str:

@@ -40,6 +40,9 @@ class Invoice(Timestamps, Base):
     __table_args__ = (
         Index("ix_invoices_client_status", "client_id", "status"),
         Index("ix_invoices_status_duedate", "status", "duedate"),
+        # Invoice ids are never reused (transactions keep pointing at deleted invoices'
+        # ids); PostgreSQL sequences already behave so, SQLite needs AUTOINCREMENT.
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
@@ -103,6 +106,7 @@ class Transaction(Base):
     """
 
     __tablename__ = "transactions"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
     currency_id: Mapped[int] = mapped_column(Integer, default=0)

@@ -113,9 +113,7 @@ class ProductConfigLink(Base):
     group_id: Mapped[int] = mapped_column(
         ForeignKey("config_option_groups.id", ondelete="CASCADE"), primary_key=True
     )
-    product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
 
 
 class ConfigOption(Base):
@@ -140,9 +138,7 @@ class ConfigOptionChoice(Base):
 
     __tablename__ = "config_option_choices"
     id: Mapped[int] = mapped_column(primary_key=True)
-    option_id: Mapped[int] = mapped_column(
-        ForeignKey("config_options.id", ondelete="CASCADE"), index=True
-    )
+    option_id: Mapped[int] = mapped_column(ForeignKey("config_options.id", ondelete="CASCADE"), index=True)
     #: WHMCS's ``value|Display name`` convention: the part before ``|`` goes to modules.
     name: Mapped[str] = mapped_column(String(200))
     sortorder: Mapped[int] = mapped_column(Integer, default=0)
@@ -241,6 +237,4 @@ class ServerGroupMember(Base):
     group_id: Mapped[int] = mapped_column(
         ForeignKey("server_groups.id", ondelete="CASCADE"), primary_key=True
     )
-    server_id: Mapped[int] = mapped_column(
-        ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True
-    )
+    server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True)

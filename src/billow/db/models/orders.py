@@ -91,6 +91,8 @@ class Service(Timestamps, Base):
     bwusage: Mapped[int] = mapped_column(Integer, default=0)
     bwlimit: Mapped[int] = mapped_column(Integer, default=0)
     lastupdate: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: day of the month due dates fall on (0: the registration day; pro-rata products set it)
+    anchor_day: Mapped[int] = mapped_column(Integer, default=0)
     #: what the provisioning module keeps about the remote account (instance id ...)
     module_data: Mapped[dict] = mapped_column(JSON, default=dict)
 
@@ -101,9 +103,7 @@ class ServiceConfigOption(Base):
     __tablename__ = "service_config_options"
     __table_args__ = (UniqueConstraint("service_id", "option_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    service_id: Mapped[int] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), index=True
-    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
     option_id: Mapped[int] = mapped_column(Integer)
     choice_id: Mapped[int] = mapped_column(Integer, default=0)
     qty: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,8 +16,11 @@ class RulesModule(FraudModule):
     settings = (
         ConfigField("blocked_countries", description="Comma-separated ISO country codes"),
         ConfigField("blocked_email_domains", description="Comma-separated e-mail domains"),
-        ConfigField("max_orders_per_ip", default="3",
-                    description="Orders allowed from one IP address within the window (0: no limit)"),
+        ConfigField(
+            "max_orders_per_ip",
+            default="3",
+            description="Orders allowed from one IP address within the window (0: no limit)",
+        ),
         ConfigField("velocity_hours", default="24", description="The IP velocity window in hours"),
     )
 
@@ -35,8 +38,10 @@ class RulesModule(FraudModule):
         except ValueError:
             limit = 3
         if limit and subject.ip and subject.orders_from_ip > limit:
-            reasons.append(f"{subject.orders_from_ip} orders from IP {subject.ip} "
-                           f"(limit {limit})")
-        details = {"country": subject.country, "email_domain": domain,
-                   "orders_from_ip": subject.orders_from_ip}
+            reasons.append(f"{subject.orders_from_ip} orders from IP {subject.ip} (limit {limit})")
+        details = {
+            "country": subject.country,
+            "email_domain": domain,
+            "orders_from_ip": subject.orders_from_ip,
+        }
         return FraudResult("Fail" if reasons else "Pass", reasons, details)

@@ -12,7 +12,12 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-DEFAULT_TIMEOUT = 30.0
+
+def module_timeout() -> float:
+    """The per-request timeout of module calls (``BILLOW_MODULE_TIMEOUT_SECONDS``)."""
+    from billow.config import get_settings
+
+    return get_settings().module_timeout_seconds
 
 
 class RetryableStatus(Exception):
@@ -25,8 +30,9 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError | RetryableStatus)
 
 
-def send(client: httpx.Client, method: str, url: str, *, idempotent: bool, attempts: int = 3,
-         **kwargs: Any) -> httpx.Response:
+def send(
+    client: httpx.Client, method: str, url: str, *, idempotent: bool, attempts: int = 3, **kwargs: Any
+) -> httpx.Response:
     """Send one request; retry *idempotent* ones up to *attempts* times with back-off.
 
     Returns the last response (a 5xx one after the last retry); transport errors after

@@ -36,10 +36,22 @@ FUNCTIONS = {
     "single_sign_on": "ServiceSingleSignOn",
 }
 #: Parameter keys whose values never reach a log.
-SECRET_KEYS = frozenset({
-    "password", "serverpassword", "serveraccesshash", "accesshash", "rootpw", "token",
-    "secret", "api_secret", "apisecret", "authorization", "newpassword", "oldpassword",
-})
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "serverpassword",
+        "serveraccesshash",
+        "accesshash",
+        "rootpw",
+        "token",
+        "secret",
+        "api_secret",
+        "apisecret",
+        "authorization",
+        "newpassword",
+        "oldpassword",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -171,8 +183,10 @@ class ServerModule(ABC):
 def mask(value: Any, secrets: tuple[str, ...] = ()) -> Any:
     """Replace secret values (by key, and any of *secrets* found in text) with asterisks."""
     if isinstance(value, Mapping):
-        return {k: ("********" if str(k).lower() in SECRET_KEYS and v else mask(v, secrets))
-                for k, v in value.items()}
+        return {
+            k: ("********" if str(k).lower() in SECRET_KEYS and v else mask(v, secrets))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [mask(v, secrets) for v in value]
     if isinstance(value, str):

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from billow.modules.servers._http import DEFAULT_TIMEOUT, describe_transport_error, send
+from billow.modules.servers._http import describe_transport_error, module_timeout, send
 from billow.modules.servers.base import (
     ConfigField,
     ModuleParams,
@@ -47,9 +47,9 @@ class CpanelModule(ServerModule):
     )
     custom_buttons = {"Log in to WHM session": "create_session"}
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, timeout: float | None = None, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__()
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else module_timeout()
         self.transport = transport
 
     # -- the protocol -------------------------------------------------------------------
@@ -67,8 +67,9 @@ class CpanelModule(ServerModule):
         url = f"{self._base_url(params)}/json-api/{function}"
         try:
             with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
-                response = send(client, "GET", url, idempotent=function in IDEMPOTENT,
-                                params=query, headers=headers)
+                response = send(
+                    client, "GET", url, idempotent=function in IDEMPOTENT, params=query, headers=headers
+                )
         except httpx.HTTPError as exc:
             error = describe_transport_error(exc)
             self.log_call(function, query, "", error)
@@ -83,8 +84,10 @@ class CpanelModule(ServerModule):
             self.log_call(function, query, body[:2000], error)
             raise WhmError(error)
         if not isinstance(decoded, dict) or not isinstance(decoded.get("metadata"), dict):
-            error = (f"Invalid response from WHM (HTTP {response.status_code}): "
-                     f"{body[:200].strip() or 'empty body'}")
+            error = (
+                f"Invalid response from WHM (HTTP {response.status_code}): "
+                f"{body[:200].strip() or 'empty body'}"
+            )
             self.log_call(function, query, body[:2000], error)
             raise WhmError(error)
         metadata = decoded["metadata"]
@@ -107,9 +110,12 @@ class CpanelModule(ServerModule):
         def go() -> ModuleResult:
             package = params.option("Package") or params.text("configoption1")
             data = self.call(
-                params, "createacct",
-                username=params.text("username"), domain=params.text("domain"),
-                plan=package or None, password=params.text("password"),
+                params,
+                "createacct",
+                username=params.text("username"),
+                domain=params.text("domain"),
+                plan=package or None,
+                password=params.text("password"),
                 contactemail=(params.get("clientsdetails") or {}).get("email", ""),
                 ip="y" if params.flag("configoption2") else None,
             )
@@ -119,9 +125,16 @@ class CpanelModule(ServerModule):
         return self._run(go)
 
     def suspend_account(self, params: ModuleParams) -> ModuleResult:
-        return self._run(lambda: self._ok(self.call(
-            params, "suspendacct", user=params.text("username"),
-            reason=params.text("suspendreason") or None)))
+        return self._run(
+            lambda: self._ok(
+                self.call(
+                    params,
+                    "suspendacct",
+                    user=params.text("username"),
+                    reason=params.text("suspendreason") or None,
+                )
+            )
+        )
 
     def unsuspend_account(self, params: ModuleParams) -> ModuleResult:
         return self._run(lambda: self._ok(self.call(params, "unsuspendacct", user=params.text("username"))))
@@ -131,12 +144,16 @@ class CpanelModule(ServerModule):
 
     def change_package(self, params: ModuleParams) -> ModuleResult:
         package = params.option("Package") or params.text("configoption1")
-        return self._run(lambda: self._ok(self.call(
-            params, "changepackage", user=params.text("username"), pkg=package)))
+        return self._run(
+            lambda: self._ok(self.call(params, "changepackage", user=params.text("username"), pkg=package))
+        )
 
     def change_password(self, params: ModuleParams) -> ModuleResult:
-        return self._run(lambda: self._ok(self.call(
-            params, "passwd", user=params.text("username"), password=params.text("password"))))
+        return self._run(
+            lambda: self._ok(
+                self.call(params, "passwd", user=params.text("username"), password=params.text("password"))
+            )
+        )
 
     def test_connection(self, params: ModuleParams) -> ModuleResult:
         def go() -> ModuleResult:
@@ -167,13 +184,15 @@ class CpanelModule(ServerModule):
         for account in accounts:
             user = account.get("user", "")
             bw = bandwidth.get(user, {})
-            records.append(UsageRecord(
-                username=user,
-                diskusage=_megabytes(account.get("diskused")),
-                disklimit=_megabytes(account.get("disklimit")),
-                bwusage=int(int(bw.get("totalbytes") or 0) / (1024 * 1024)),
-                bwlimit=int(int(_number(bw.get("limit"))) / (1024 * 1024)),
-            ))
+            records.append(
+                UsageRecord(
+                    username=user,
+                    diskusage=_megabytes(account.get("diskused")),
+                    disklimit=_megabytes(account.get("disklimit")),
+                    bwusage=int(int(bw.get("totalbytes") or 0) / (1024 * 1024)),
+                    bwlimit=int(int(_number(bw.get("limit"))) / (1024 * 1024)),
+                )
+            )
         return records
 
     @staticmethod

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from billow.modules.servers._http import DEFAULT_TIMEOUT, describe_transport_error, send
+from billow.modules.servers._http import describe_transport_error, module_timeout, send
 from billow.modules.servers.base import (
     ConfigField,
     ModuleParams,
@@ -61,14 +61,21 @@ class InfraFabricModule(ServerModule):
     )
     custom_buttons = {"Reboot": "reboot", "Console URL": "console"}
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, timeout: float | None = None, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__()
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else module_timeout()
         self.transport = transport
 
     # -- the protocol -------------------------------------------------------------------
-    def request(self, params: ModuleParams, method: str, path: str, payload: dict[str, Any] | None = None,
-                *, idempotent: bool) -> dict[str, Any]:
+    def request(
+        self,
+        params: ModuleParams,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        idempotent: bool,
+    ) -> dict[str, Any]:
         secure = params.flag("serversecure")
         host = params.text("serverhostname") or params.text("serverip")
         port = params.get("serverport") or (self.default_ssl_port if secure else self.default_port)
@@ -79,14 +86,17 @@ class InfraFabricModule(ServerModule):
 
         def headers() -> dict[str, str]:
             stamp = str(int(time.time()))
-            return {"X-IF-Key": key, "X-IF-Timestamp": stamp,
-                    "X-IF-Signature": sign(secret, method, path, stamp, body),
-                    "Content-Type": "application/json", "Accept": "application/json"}
+            return {
+                "X-IF-Key": key,
+                "X-IF-Timestamp": stamp,
+                "X-IF-Signature": sign(secret, method, path, stamp, body),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
 
         try:
             with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
-                response = send(client, method, url, idempotent=idempotent, content=body,
-                                headers=headers())
+                response = send(client, method, url, idempotent=idempotent, content=body, headers=headers())
         except httpx.HTTPError as exc:
             error = describe_transport_error(exc)
             self.log_call(f"{method} {path}", logged_request, "", error)
@@ -163,8 +173,11 @@ class InfraFabricModule(ServerModule):
         return self._run(go)
 
     def _power(self, params: ModuleParams, state: str) -> ModuleResult:
-        return self._run(lambda: self._ok(self.request(
-            params, "PUT", self._path(params, "/power"), {"state": state}, idempotent=True)))
+        return self._run(
+            lambda: self._ok(
+                self.request(params, "PUT", self._path(params, "/power"), {"state": state}, idempotent=True)
+            )
+        )
 
     def suspend_account(self, params: ModuleParams) -> ModuleResult:
         return self._power(params, "stopped")
@@ -184,22 +197,40 @@ class InfraFabricModule(ServerModule):
         return self._run(go)
 
     def change_package(self, params: ModuleParams) -> ModuleResult:
-        return self._run(lambda: self._ok(self.request(
-            params, "PUT", self._path(params, "/plan"),
-            {"plan": params.text("configoption1"), "resources": self._resources(params)},
-            idempotent=True)))
+        return self._run(
+            lambda: self._ok(
+                self.request(
+                    params,
+                    "PUT",
+                    self._path(params, "/plan"),
+                    {"plan": params.text("configoption1"), "resources": self._resources(params)},
+                    idempotent=True,
+                )
+            )
+        )
 
     def change_password(self, params: ModuleParams) -> ModuleResult:
-        return self._run(lambda: self._ok(self.request(
-            params, "PUT", self._path(params, "/password"),
-            {"root_password": params.text("password")}, idempotent=True)))
+        return self._run(
+            lambda: self._ok(
+                self.request(
+                    params,
+                    "PUT",
+                    self._path(params, "/password"),
+                    {"root_password": params.text("password")},
+                    idempotent=True,
+                )
+            )
+        )
 
     def test_connection(self, params: ModuleParams) -> ModuleResult:
         return self._run(lambda: ModuleResult.ok(**self.request(params, "GET", "/v1/ping", idempotent=True)))
 
     def reboot(self, params: ModuleParams) -> ModuleResult:
-        return self._run(lambda: self._ok(self.request(
-            params, "POST", self._path(params, "/reboot"), {}, idempotent=False)))
+        return self._run(
+            lambda: self._ok(
+                self.request(params, "POST", self._path(params, "/reboot"), {}, idempotent=False)
+            )
+        )
 
     def console(self, params: ModuleParams) -> ModuleResult:
         def go() -> ModuleResult:
@@ -215,11 +246,15 @@ class InfraFabricModule(ServerModule):
     def usage_update(self, params: ModuleParams) -> list[UsageRecord]:
         """Usage of one instance (``params`` of a service) in MB."""
         usage = self.request(params, "GET", self._path(params, "/usage"), idempotent=True).get("usage") or {}
-        return [UsageRecord(
-            username=params.text("username"),
-            diskusage=int(usage.get("disk_mb") or 0), disklimit=int(usage.get("disk_limit_mb") or 0),
-            bwusage=int(usage.get("bandwidth_mb") or 0), bwlimit=int(usage.get("bandwidth_limit_mb") or 0),
-        )]
+        return [
+            UsageRecord(
+                username=params.text("username"),
+                diskusage=int(usage.get("disk_mb") or 0),
+                disklimit=int(usage.get("disk_limit_mb") or 0),
+                bwusage=int(usage.get("bandwidth_mb") or 0),
+                bwlimit=int(usage.get("bandwidth_limit_mb") or 0),
+            )
+        ]
 
     @staticmethod
     def _ok(_data: dict[str, Any]) -> ModuleResult:

@@ -62,7 +62,8 @@ def upgrade() -> None:
     sa.Column('refundid', sa.Integer(), nullable=False),
     sa.Column('unique_key', sa.String(length=310), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transactions')),
-    sa.UniqueConstraint('unique_key', name=op.f('uq_transactions_unique_key'))
+    sa.UniqueConstraint('unique_key', name=op.f('uq_transactions_unique_key')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('transactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_transactions_client_id'), ['client_id'], unique=False)
@@ -132,7 +133,8 @@ def upgrade() -> None:
     sa.Column('updated_at', billow.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_invoices_client_id_clients')),
     sa.ForeignKeyConstraint(['currency_id'], ['currencies.id'], name=op.f('fk_invoices_currency_id_currencies')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoices_client_id'), ['client_id'], unique=False)

@@ -406,6 +406,7 @@ def upgrade() -> None:
     sa.Column('bwusage', sa.Integer(), nullable=False),
     sa.Column('bwlimit', sa.Integer(), nullable=False),
     sa.Column('lastupdate', billow.db.types.UTCDateTime(), nullable=True),
+    sa.Column('anchor_day', sa.Integer(), nullable=False),
     sa.Column('module_data', sa.JSON(), nullable=False),
     sa.Column('created_at', billow.db.types.UTCDateTime(), nullable=False),
     sa.Column('updated_at', billow.db.types.UTCDateTime(), nullable=False),
