@@ -91,6 +91,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_statuses')),
     sa.UniqueConstraint('title', name=op.f('uq_ticket_statuses_title'))
     )
+    # WHMCS's shipped statuses, so no first request has to create them (a race on PostgreSQL).
+    statuses = sa.table('ticket_statuses', sa.column('title', sa.String), sa.column('color', sa.String),
+                        sa.column('sort_order', sa.Integer), sa.column('show_active', sa.Boolean),
+                        sa.column('show_awaiting', sa.Boolean), sa.column('auto_close', sa.Boolean))
+    op.bulk_insert(statuses, [
+        {'title': 'Open', 'color': '#779500', 'sort_order': 1, 'show_active': True, 'show_awaiting': True, 'auto_close': False},
+        {'title': 'Answered', 'color': '#000000', 'sort_order': 2, 'show_active': True, 'show_awaiting': False, 'auto_close': True},
+        {'title': 'Customer-Reply', 'color': '#ff6600', 'sort_order': 3, 'show_active': True, 'show_awaiting': True, 'auto_close': False},
+        {'title': 'On Hold', 'color': '#224488', 'sort_order': 4, 'show_active': True, 'show_awaiting': False, 'auto_close': False},
+        {'title': 'In Progress', 'color': '#cc0000', 'sort_order': 5, 'show_active': True, 'show_awaiting': False, 'auto_close': False},
+        {'title': 'Closed', 'color': '#888888', 'sort_order': 10, 'show_active': False, 'show_awaiting': False, 'auto_close': False},
+    ])
     op.create_table('ticket_predefined_replies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=False),
