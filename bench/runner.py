@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import importlib
 
-#: Benchmark name -> module with a ``run()`` function.
+#: Benchmark name -> module under ``bench`` whose ``run()`` measures and prints.
 BENCHMARKS = {
     "api_clients": "bench.api_clients",
     "billing": "bench.billing",
     "webhooks": "bench.webhooks",
     "orders": "bench.orders",
+    "automation": "bench.automation",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", help="run one benchmark by name")
+    parser.add_argument("--only", help="run one benchmark by name", choices=sorted(BENCHMARKS))
     args = parser.parse_args(argv)
     for name, module in BENCHMARKS.items():
         if args.only and args.only != name:

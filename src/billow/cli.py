@@ -20,11 +20,13 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+ticket_app = typer.Typer(help="Support tickets: e-mail import and housekeeping.", no_args_is_help=True)
 invoice_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
+app.add_typer(ticket_app, name="ticket")
 app.add_typer(invoice_app, name="invoice")
 webhook_app = typer.Typer(help="Webhook endpoints and their deliveries.", no_args_is_help=True)
 email_app = typer.Typer(help="E-mail templates and the send queue.", no_args_is_help=True)
@@ -138,6 +140,70 @@ def quickstart(
         f"-d identifier={access.identifier} -d secret=<secret> -d responsetype=json"
     )
     serve(host=host, port=port, workers=1, with_worker=True)
+
+
+@app.command()
+def cron(
+    date_: Annotated[str, typer.Option("--date", help="Run as of this billing date (YYYY-MM-DD)")] = "",
+    only: Annotated[str, typer.Option("--only", help="Run only this task (any hour)")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-run daily tasks already done for the date")
+    ] = False,
+    list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit")] = False,
+) -> None:
+    """Run the automation: frequent tasks every run, daily tasks once a day.
+
+    Put it in cron or a systemd timer every 5 minutes; overlapping runs are refused by a
+    lock in the database, and a killed run is resumed by the next one.
+    """
+    from datetime import date as date_type
+
+    from billow.automation.progress import default_progress
+    from billow.automation.runner import run_cron
+    from billow.automation.tasks import load_tasks
+
+    _load_plugins()
+    if list_tasks:
+        table = Table("task", "when", "what")
+        for task in load_tasks():
+            table.add_row(task.name, "daily" if task.daily else "every run", task.title)
+        console.print(table)
+        return
+    as_of = None
+    if date_:
+        try:
+            as_of = date_type.fromisoformat(date_)
+        except ValueError:
+            console.print(f"[red]error:[/red] --date must be YYYY-MM-DD, not {date_!r}")
+            raise typer.Exit(2) from None
+    _configure_logging()
+    try:
+        report = run_cron(as_of=as_of, only=only or None, force=force, progress=default_progress())
+    except BillowError as exc:
+        _fail(exc)
+    if not report.ran:
+        return
+    if any(t.status == "failed" for t in report.tasks):
+        raise typer.Exit(1)
+
+
+def _configure_logging() -> None:
+    """Structured ``key=value`` lines on stderr (cron mails them, journald keeps them)."""
+    import logging
+    import sys
+
+    import structlog
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.LogfmtRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
 
 
 # --- admins -----------------------------------------------------------------------------
@@ -337,6 +403,108 @@ def ip_list() -> None:
     console.print(table)
 
 
+# --- support tickets --------------------------------------------------------------------
+
+#: sysexits EX_TEMPFAIL: the MTA keeps the message and tries the pipe again later.
+EX_TEMPFAIL = 75
+
+
+@ticket_app.command("import")
+def ticket_import() -> None:
+    """Import one raw e-mail from standard input (point the MTA's pipe at this).
+
+    Exits 0 once the message is handled, including when it is dropped on purpose (an
+    auto-reply, a loop, a blocked sender: bouncing those would only feed the loop), and
+    75 (temporary failure) when it could not be stored, so the MTA retries it.
+    """
+    import sys
+
+    from billow.services.support_mail import import_message
+
+    raw = sys.stdin.buffer.read()
+    try:
+        with _uow() as uow:
+            outcome = import_message(uow, raw)
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the MTA as "try again"
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EX_TEMPFAIL) from exc
+    typer.echo(json.dumps({"status": outcome.status, "ticketid": outcome.ticket_id,
+                           "replyid": outcome.reply_id}))
+
+
+@ticket_app.command("poll")
+def ticket_poll() -> None:
+    """Poll every department's IMAP mailbox once and import unseen messages."""
+    from billow.services.support_imap import poll_mailboxes
+
+    result = poll_mailboxes(_uow)
+    typer.echo(json.dumps({"fetched": result.fetched, "imported": result.imported,
+                           "dropped": result.dropped, "failed": result.failed_mailboxes}))
+    if result.failed_mailboxes:
+        raise typer.Exit(1)
+
+
+@ticket_app.command("department-add")
+def ticket_department_add(
+    name: str,
+    email: Annotated[str, typer.Option("--email", help="Address customers write to")] = "",
+    clients_only: Annotated[bool, typer.Option("--clients-only", help="Only clients may e-mail")] = False,
+    replies_only: Annotated[bool, typer.Option("--replies-only", help="E-mail may only reply")] = False,
+    prevent_client_closure: Annotated[bool, typer.Option("--prevent-client-closure")] = False,
+    imap_host: Annotated[str, typer.Option("--imap-host", help="IMAP server to poll")] = "",
+    imap_port: Annotated[int, typer.Option("--imap-port")] = 993,
+    imap_plain: Annotated[bool, typer.Option("--imap-plain", help="No TLS (local servers only)")] = False,
+    imap_login: Annotated[str, typer.Option("--imap-login")] = "",
+    imap_password: Annotated[str, typer.Option("--imap-password", envvar="BILLOW_IMAP_PASSWORD")] = "",
+    imap_folder: Annotated[str, typer.Option("--imap-folder")] = "INBOX",
+) -> None:
+    """Create a support department, optionally with an IMAP mailbox to poll."""
+    from billow.services import support
+
+    with _uow() as uow:
+        try:
+            dept = support.add_department(
+                uow, name, email, clients_only=clients_only, piping_replies_only=replies_only,
+                prevent_client_closure=prevent_client_closure, mail_host=imap_host, mail_port=imap_port,
+                mail_ssl=not imap_plain, mail_login=imap_login, mail_password=imap_password,
+                mail_folder=imap_folder,
+            )
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"department {dept.name} created (id {dept.id})")
+
+
+@ticket_app.command("department-list")
+def ticket_department_list() -> None:
+    """List support departments and their mailboxes (never their passwords)."""
+    from billow.services import support
+
+    with _uow() as uow:
+        table = Table("id", "name", "email", "imap", "rules")
+        for d in support.list_departments(uow):
+            rules = ", ".join(label for flag, label in (
+                (d.clients_only, "clients only"), (d.piping_replies_only, "replies only"),
+                (d.prevent_client_closure, "client may not close")) if flag)
+            imap = f"{d.mail_login}@{d.mail_host}:{d.mail_port}" if d.mail_host else "-"
+            table.add_row(str(d.id), d.name, d.email, imap, rules)
+    console.print(table)
+
+
+@ticket_app.command("close-inactive")
+def ticket_close_inactive() -> None:
+    """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
+    from billow.services.support import close_inactive_tickets
+
+    with _uow() as uow:
+        closed = close_inactive_tickets(uow, uow.now)
+        uow.commit()
+    typer.echo(json.dumps({"closed": closed}))
+
+
+if __name__ == "__main__":
+    app()
 # --- invoices ---------------------------------------------------------------------------
 
 @invoice_app.command("pdf")
@@ -617,9 +785,6 @@ def email_edit(
     console.print(f"template {name!r} saved")
 
 
-if __name__ == "__main__":
-    app()
-
 
 # --- servers ----------------------------------------------------------------------------
 
@@ -830,3 +995,7 @@ def modulequeue_retry(
             console.print(f"[red]entry {queued} failed:[/red] {result.error}")
     if failed:
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

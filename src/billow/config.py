@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     worker_in_process: bool = False
     #: Seconds a provisioning module waits for its panel or cloud API per request.
     module_timeout_seconds: float = 30.0
+    #: Folder of ticket attachments, outside the database; empty: ``data_dir/attachments``.
+    attachments_dir: Path | None = None
+    #: Largest ticket attachment accepted (bytes), over the API and by e-mail.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: Largest raw inbound support e-mail accepted (bytes).
+    support_mail_max_bytes: int = 25 * 1024 * 1024
+
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or (self.data_dir / "attachments")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

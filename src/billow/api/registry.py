@@ -30,6 +30,8 @@ ACTION_MODULES = (
     "orders",
     "services",
     "modules",
+    "automation",
+    "support",
 )
 
 

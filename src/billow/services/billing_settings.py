@@ -8,7 +8,6 @@ keys it reads.
 
 from __future__ import annotations
 
-from billow.db.models import Setting
 from billow.uow import UnitOfWork
 
 BILLING_DEFAULTS: dict[str, str] = {
@@ -51,13 +50,14 @@ BILLING_DEFAULTS: dict[str, str] = {
 
 
 def setting(uow: UnitOfWork, key: str) -> str:
-    """Return the stored value of *key*, else Billow's billing default for it."""
-    row = uow.session.get(Setting, key)
-    if row is not None:
-        return row.value
-    from billow.services.settings import DEFAULTS
+    """Return the stored value of *key*, else Billow's billing default for it.
 
-    return BILLING_DEFAULTS.get(key, DEFAULTS.get(key, ""))
+    Reads go through :func:`billow.services.settings.get_setting` (which knows these
+    defaults through its ``AREA_DEFAULTS``) so a unit of work reads each key once.
+    """
+    from billow.services.settings import get_setting
+
+    return get_setting(uow, key)
 
 
 def enabled(uow: UnitOfWork, key: str) -> bool:

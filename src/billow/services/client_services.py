@@ -514,20 +514,24 @@ BILLABLE = ("Active", "Suspended")
 def due_items(
     uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None = None
 ) -> list[DueItem]:
-    """Recurring amounts of services and addons whose next invoice date is on or before *as_of*."""
+    """Recurring amounts of services and addons due for invoicing on *as_of*.
+
+    Lead time and continuous generation follow :mod:`billow.services.invoice_timing`.
+    """
+    from billow.services.invoice_timing import invoice_timing
+
+    timing = invoice_timing(uow)
+    horizon = as_of + timedelta(days=timing.longest)
     items: list[DueItem] = []
-    query = select(Service).where(
-        Service.status.in_(BILLABLE),
-        Service.nextinvoicedate.is_not(None),
-        Service.nextinvoicedate <= as_of,
-        Service.billingcycle.not_in(("Free Account", "One Time")),
-    )
+    query = select(Service).where(*_due_services(horizon))
     if client_id:
         query = query.where(Service.userid == client_id)
     if ids is not None:
         query = query.where(Service.id.in_(ids.get("services", ids.get("service", []))))
     products = {p.id: p for p in uow.session.scalars(select(Product))}
     for service in uow.session.scalars(query.order_by(Service.id)):
+        if not timing.due(as_of, service.nextinvoicedate, service.nextduedate, service.billingcycle):
+            continue
         product = products.get(service.packageid)
         name = product.name if product else "Service"
         due = service.nextinvoicedate
@@ -546,17 +550,14 @@ def due_items(
                 on_invoiced=_advance_service(service.id),
             )
         )
-    addon_query = select(ServiceAddon).where(
-        ServiceAddon.status.in_(BILLABLE),
-        ServiceAddon.nextinvoicedate.is_not(None),
-        ServiceAddon.nextinvoicedate <= as_of,
-        ServiceAddon.billingcycle.not_in(("Free Account", "One Time")),
-    )
+    addon_query = select(ServiceAddon).where(*_due_addons(horizon))
     if client_id:
         addon_query = addon_query.where(ServiceAddon.userid == client_id)
     if ids is not None:
         addon_query = addon_query.where(ServiceAddon.id.in_(ids.get("addons", ids.get("addon", []))))
     for addon in uow.session.scalars(addon_query.order_by(ServiceAddon.id)):
+        if not timing.due(as_of, addon.nextinvoicedate, addon.nextduedate, addon.billingcycle):
+            continue
         due = addon.nextinvoicedate
         assert due is not None
         items.append(
@@ -572,6 +573,44 @@ def due_items(
             )
         )
     return items
+
+
+def _due_services(horizon: date) -> tuple[Any, ...]:
+    return (
+        Service.status.in_(BILLABLE),
+        Service.nextinvoicedate.is_not(None),
+        Service.nextinvoicedate <= horizon,
+        Service.billingcycle.not_in(("Free Account", "One Time")),
+    )
+
+
+def _due_addons(horizon: date) -> tuple[Any, ...]:
+    return (
+        ServiceAddon.status.in_(BILLABLE),
+        ServiceAddon.nextinvoicedate.is_not(None),
+        ServiceAddon.nextinvoicedate <= horizon,
+        ServiceAddon.billingcycle.not_in(("Free Account", "One Time")),
+    )
+
+
+def due_clients(uow: UnitOfWork, as_of: date) -> set[int]:
+    """The clients :func:`due_items` has something for on *as_of*, read as plain columns.
+
+    The daily run plans its pages with this: a 100,000-service book costs a few tuples
+    per service instead of every service loaded as an object.
+    """
+    from billow.services.invoice_timing import invoice_timing
+
+    timing = invoice_timing(uow)
+    horizon = as_of + timedelta(days=timing.longest)
+    clients: set[int] = set()
+    for model, conditions in ((Service, _due_services(horizon)), (ServiceAddon, _due_addons(horizon))):
+        rows = uow.session.execute(
+            select(model.userid, model.nextinvoicedate, model.nextduedate, model.billingcycle)
+            .where(*conditions).execution_options(yield_per=5000))
+        clients.update(userid for userid, invoice_on, due_on, cycle_name in rows
+                       if timing.due(as_of, invoice_on, due_on, cycle_name))
+    return clients
 
 
 def _advance_service(service_id: int):  # type: ignore[no-untyped-def]

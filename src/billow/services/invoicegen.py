@@ -72,8 +72,13 @@ def generate_invoices(
     addon_ids: list[int] | None = None,
     domain_ids: list[int] | None = None,
     no_email: bool = False,
+    announce: bool = True,
 ) -> list[Invoice]:
-    """Create the invoices due by *as_of* (today by default); returns them in creation order."""
+    """Create the invoices due by *as_of* (today by default); returns them in creation order.
+
+    *announce* False skips the ``Pre``/``AfterInvoicingGenerateInvoiceItems`` hooks: the
+    daily run calls this once per client and fires them once for the whole run instead.
+    """
     from billow.services.billable_items import next_invoice_items
 
     as_of = as_of or uow.today
@@ -83,7 +88,8 @@ def generate_invoices(
     if service_ids is not None or addon_ids is not None or domain_ids is not None:
         ids = {"service": list(service_ids or []), "addon": list(addon_ids or []),
                "domain": list(domain_ids or [])}
-    uow.emit("PreInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
+    if announce:
+        uow.emit("PreInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
     items = collect_due_items(uow, as_of, client_id, ids)
     groups: dict[tuple[int, date, int], list[DueItem]] = defaultdict(list)
     separate_cache: dict[int, bool] = {}
@@ -106,5 +112,6 @@ def generate_invoices(
             if item.on_invoiced is not None:
                 item.on_invoiced(uow, invoice.id)
         invoices.append(invoice)
-    uow.emit("AfterInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
+    if announce:
+        uow.emit("AfterInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
     return invoices

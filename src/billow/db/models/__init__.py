@@ -3,7 +3,26 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import billing, catalog, clients, core, events, logs, orders, outbox  # noqa: F401
+from billow.db.models import (  # noqa: F401
+    automation,
+    billing,
+    catalog,
+    clients,
+    core,
+    events,
+    logs,
+    orders,
+    outbox,
+    support,
+)
+from billow.db.models.automation import (  # noqa: F401
+    AutomationLock,
+    AutomationMark,
+    AutomationRun,
+    AutomationTaskDay,
+    AutomationTaskLog,
+    PayMethod,
+)
 from billow.db.models.billing import (  # noqa: F401
     BillableItem,
     CreditLog,
@@ -71,3 +90,15 @@ from billow.db.models.orders import (  # noqa: F401
     Upgrade,
 )
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
+from billow.db.models.support import (  # noqa: F401
+    PredefinedReply,
+    PredefinedReplyCategory,
+    SupportDepartment,
+    Ticket,
+    TicketAttachment,
+    TicketBlockedSender,
+    TicketMailLog,
+    TicketNote,
+    TicketReply,
+    TicketStatus,
+)
