@@ -143,9 +143,13 @@ class Params(Mapping[str, Any]):
         if value is None or (isinstance(value, str) and value.strip() == ""):
             return default
         try:
-            return int(str(value).strip())
+            number = int(str(value).strip())
         except ValueError:
             raise ValidationError(error or f"Invalid {key}") from None
+        # Beyond a signed 64-bit integer no column can hold it (SQLite would overflow).
+        if not -(2**63) <= number < 2**63:
+            raise ValidationError(error or f"Invalid {key}")
+        return number
 
     def bool(self, key: str, default: bool = False) -> bool:
         if key not in self._data:

@@ -102,7 +102,10 @@ def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> 
             if (not partial or key in values) and not str(values.get(key) or "").strip():
                 raise ValidationError(message)
     if "email" in values or not partial:
-        out["email"] = normalise_email(str(values.get("email") or ""))
+        # WHMCS words the same refusal differently in AddClient and UpdateClient.
+        invalid = ("The email address entered is not valid" if partial
+                   else "The email address you entered was not valid")
+        out["email"] = normalise_email(str(values.get("email") or ""), invalid_message=invalid)
     if "country" in values or not partial:
         country = str(values.get("country") or "")
         out["country"] = normalise_country(country) if (country or not skip) else ""

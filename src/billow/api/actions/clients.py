@@ -64,7 +64,7 @@ def add_client(ctx: Context, params: Params) -> dict[str, Any]:
     )
     if not params.bool("noemail"):
         request_email(ctx.uow, "Client Signup Email", client.id)
-    return {"clientid": str(client.id), "owner_user_id": client.owner_user_id}
+    return {"clientid": str(client.id)}
 
 
 def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def client_details(ctx: Context, client: Client) -> dict[str, Any]:
         "phonecc": phonecc, "phonenumber": local,
         "phonenumberformatted": formatted, "telephoneNumber": formatted,
         "tax_id": client.tax_id, "billingcid": client.billingcid,
-        "securityqid": client.securityqid, "groupid": client.group_id,
+        "groupid": client.group_id,
         "status": client.status, "credit": fmt(client.credit),
         "taxexempt": client.taxexempt, "latefeeoveride": client.latefeeoveride,
         "overideduenotices": client.overideduenotices,
@@ -129,7 +129,6 @@ def client_details(ctx: Context, client: Client) -> dict[str, Any]:
         "currency": client.currency_id,
         "currency_code": client.currency.code if client.currency else "",
         "defaultgateway": client.defaultgateway, "notes": client.notes,
-        "datecreated": client.datecreated.isoformat() if client.datecreated else "0000-00-00",
         "email_preferences": prefs,
         "customfields": [{"id": d.id, "value": v} for d, v in fields],
         "users": {"user": [
@@ -153,7 +152,10 @@ def get_clients_details(ctx: Context, params: Params) -> dict[str, Any]:
     )
     if client is None:
         raise NotFound("Client Not Found")
-    result: dict[str, Any] = {"client": client_details(ctx, client)}
+    details = client_details(ctx, client)
+    # WHMCS still copies the client's fields to the top level (deprecated, but older
+    # integrations read ``$result['email']``), so both spellings are answered.
+    result: dict[str, Any] = {**details, "client": details}
     if params.bool("stats"):
         result["stats"] = client_lifecycle.client_stats(ctx.uow, client)
     return result
