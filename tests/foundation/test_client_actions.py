@@ -42,7 +42,8 @@ def test_add_client_shape_and_record(api: Any, demo: Any, db: Any) -> None:
     assert_whmcs_shape("AddClient", body)
     client = _rows(db, Client, Client.id == int(body["clientid"]))[0]
     assert (client.country, client.email, client.phonenumber) == ("GB", "Alan@example.com", "+441908640404")
-    assert (client.group_id, client.currency_id, client.companyname, client.tax_id) == (2, 3, "Bombe Ltd", "GB123")
+    assert (client.group_id, client.currency_id, client.companyname, client.tax_id) == (
+        2, 3, "Bombe Ltd", "GB123")
     owner = _rows(db, User, User.id == client.owner_user_id)[0]
     assert owner.email == "Alan@example.com" and owner.password_hash == ""
     assert _rows(db, UserClient, UserClient.client_id == client.id)[0].owner is True
@@ -73,7 +74,8 @@ def test_add_client_skipvalidation(api: Any, demo: Any) -> None:
     details = api.ok("GetClientsDetails", clientid=body["clientid"])["client"]
     assert (details["firstname"], details["address1"], details["country"]) == ("Only", "", "")
     # The e-mail address stays required even then (WHMCS: not covered by skipvalidation).
-    assert api.error("AddClient", firstname="No", skipvalidation="1") == "You did not enter your email address"
+    message = api.error("AddClient", firstname="No", skipvalidation="1")
+    assert message == "You did not enter your email address"
 
 
 def test_add_client_required_custom_field(api: Any, demo: Any, uow: Any) -> None:
