@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,11 @@ from billow.api.registry import build_table
 from billow.config import get_settings
 from billow.db.engine import session_factory
 
+log = logging.getLogger("billow.api")
+
 JSON_TYPE = "application/json"
+#: Answer to a body that cannot be parsed at all (WHMCS has no wording for it).
+MALFORMED = "Invalid request: the request body could not be read"
 XML_TYPE = "text/xml; charset=utf-8"
 
 
@@ -60,7 +65,14 @@ async def _read_params(request: Request) -> Params:
                 if isinstance(value, UploadFile):
                     value = {"filename": value.filename or "", "data": await value.read()}
                 pairs.append((key, value))
-    return Params(parse_php_pairs(pairs))
+    # NUL characters are never meaningful in a form field, and PostgreSQL refuses them
+    # in text: drop them here so no action fails on them half way.
+    clean = [(_no_nul(k), _no_nul(v)) for k, v in pairs]
+    return Params(parse_php_pairs(clean))
+
+
+def _no_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def create_app() -> FastAPI:
@@ -73,7 +85,12 @@ def create_app() -> FastAPI:
 
     @app.api_route("/includes/api.php", methods=["GET", "POST"])
     async def whmcs_api(request: Request) -> Response:
-        params = await _read_params(request)
+        try:
+            params = await _read_params(request)
+        except Exception:  # noqa: BLE001 - a body no parser accepts still gets WHMCS's envelope
+            log.warning("unreadable API request body from %s", request.client, exc_info=True)
+            return Response(to_json({"result": "error", "message": MALFORMED}), 200,
+                            media_type=JSON_TYPE)
         ip = client_ip(request, settings.trusted_proxies)
         outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
         if params.str("responsetype").lower() == "xml":
