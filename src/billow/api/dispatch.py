@@ -9,7 +9,9 @@ exception is logged with its traceback and answered with a generic error, never 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,24 @@ def _error(message: str) -> dict[str, Any]:
     return {"result": "error", "message": message}
 
 
+#: SQLite has one writer at a time, and every call writes (the API log at least). Threads
+#: of this process queue on this lock instead of in SQLite's busy handler, which polls
+#: with sleeps of up to 100 ms and would leave the database idle between writers.
+_SQLITE_WRITER = threading.Lock()
+
+
+def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
+    bind = factory.kw.get("bind")
+    return _SQLITE_WRITER if bind is not None and bind.dialect.name == "sqlite" else nullcontext()
+
+
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
+    """Run one API call in one transaction; see the module docstring for the order of checks."""
+    with _one_writer(factory):
+        return _dispatch(table, factory, params, ip)
+
+
+def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
     started = time.perf_counter()
     action_name = params.str("action")
     identifier = params.str("identifier") or params.str("username")
@@ -52,7 +71,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
             credential = access.find_credential(uow, identifier)
             access.check_ip(uow, ip, credential, params.str("accesskey"))
             try:
-                admin, credential = access.authenticate(uow, identifier, secret)
+                admin, credential = access.authenticate(uow, identifier, secret, credential=credential)
             except AuthError:
                 auth_failed = True
                 raise
@@ -63,7 +82,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
                 raise BillowError(
                     f'Invalid API Action: "{action_name.lower()}" is not a valid API action'
                 ) from None
-            if not access.allows(credential, action.name):
+            if not access.allows(credential, action.name, uow):
                 raise AuthError(
                     f'Invalid Permissions: API action "{action_name.lower()}" is not allowed'
                 )
@@ -72,7 +91,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
             result: dict[str, Any] = {"result": "success"}
             result.update(data)
             if credential is not None:
-                credential.last_used_at = uow.now
+                access.mark_used(uow, credential)
             _log_call(uow, action_name, identifier, ip, result, status, started)
             uow.commit()
             return Outcome(result, status, action_name)

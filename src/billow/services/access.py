@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
@@ -25,6 +26,7 @@ from billow.db.models import (
     ApiRole,
     ApiRoleAction,
     LoginFailure,
+    credential_roles,
 )
 from billow.errors import AuthError, Conflict, NotFound, ValidationError
 from billow.uow import UnitOfWork
@@ -274,14 +276,22 @@ def check_ip(
         raise AuthError(f"Invalid IP {ip}")
 
 
-def authenticate(uow: UnitOfWork, username: str, secret: str) -> tuple[Admin, ApiCredential | None]:
+_LOOK_UP: Any = object()
+
+
+def authenticate(
+    uow: UnitOfWork, username: str, secret: str, *, credential: ApiCredential | None = _LOOK_UP
+) -> tuple[Admin, ApiCredential | None]:
     """Check an API credential (identifier/secret) or a legacy admin login (md5 password).
 
-    Raises :class:`AuthError` with WHMCS's message on every failure.
+    Pass *credential* when the caller already looked *username* up (the dispatcher does,
+    for the IP check), to save a query. Raises :class:`AuthError` with WHMCS's message on
+    every failure.
     """
     if not username or not secret:
         raise AuthError(AUTH_FAILED)
-    credential = find_credential(uow, username)
+    if credential is _LOOK_UP:
+        credential = find_credential(uow, username)
     if credential is not None:
         if credential.revoked_at is not None or not security.digest_matches(
             credential.secret_digest, secret
@@ -302,9 +312,33 @@ def authenticate(uow: UnitOfWork, username: str, secret: str) -> tuple[Admin, Ap
     return admin, None
 
 
-def allows(credential: ApiCredential | None, action: str) -> bool:
-    """Whether *credential*'s roles whitelist *action*; legacy admin logins have every action."""
+def allows(credential: ApiCredential | None, action: str, uow: UnitOfWork | None = None) -> bool:
+    """Whether *credential*'s roles whitelist *action*; legacy admin logins have every action.
+
+    With *uow*, the check is one indexed query instead of loading the roles and their
+    actions as objects (the dispatcher asks on every request).
+    """
     if credential is None:
         return True
     wanted = action.lower()
-    return any(a.action in ("*", wanted) for role in credential.roles for a in role.actions)
+    if uow is None:
+        return any(a.action in ("*", wanted) for role in credential.roles for a in role.actions)
+    found = uow.session.scalar(
+        select(ApiRoleAction.action)
+        .join(credential_roles, credential_roles.c.role_id == ApiRoleAction.role_id)
+        .where(credential_roles.c.credential_id == credential.id,
+               ApiRoleAction.action.in_(("*", wanted)))
+        .limit(1)
+    )
+    return found is not None
+
+
+#: How stale ``last_used_at`` may get: one write a minute per credential, not one a call.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def mark_used(uow: UnitOfWork, credential: ApiCredential) -> None:
+    """Record that *credential* was used, to the minute."""
+    last = credential.last_used_at
+    if last is None or uow.now - last >= LAST_USED_RESOLUTION:
+        credential.last_used_at = uow.now

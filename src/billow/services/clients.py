@@ -221,27 +221,32 @@ def list_clients(
     offset: int = 0,
     limit: int = 25,
 ) -> tuple[int, list[Client]]:
-    query = select(Client)
+    conditions: list[Any] = []
     if status:
-        query = query.where(Client.status == status)
+        conditions.append(Client.status == status)
     if search:
         term = f"{search}%"
         fullname = Client.firstname + " " + Client.lastname
-        query = query.where(or_(
+        conditions.append(or_(
             Client.email.like(term), Client.firstname.like(term), Client.lastname.like(term),
             fullname.like(term), Client.companyname.like(term),
         ))
-    count_query = select(func.count()).select_from(query.order_by(None).subquery())
-    total = uow.session.scalar(count_query) or 0
+    # A plain COUNT over the table (not over a sub-select of every column) lets the
+    # database count an index: this runs on every page of GetClients.
+    total = uow.session.scalar(select(func.count()).select_from(Client).where(*conditions)) or 0
     column = SORTABLE.get(orderby.lower(), Client.id)
     order = [column.desc() if descending else column.asc()]
     if column is not Client.id:
         order.append(Client.id.desc() if descending else Client.id.asc())
+    # Deferred join: the page's ids come from walking a small index (OFFSET must step over
+    # every skipped row), then only those rows are read. Deep pages stay cheap.
+    page_ids = (select(Client.id).where(*conditions).order_by(*order).offset(offset).limit(limit)
+                .scalar_subquery())
     rows = uow.session.execute(
-        query.with_only_columns(
+        select(
             Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
             Client.datecreated, Client.group_id, Client.status,
-        ).order_by(*order).offset(offset).limit(limit)
+        ).where(Client.id.in_(page_ids)).order_by(*order)
     ).all()
     return total, list(rows)
 
