@@ -2,15 +2,16 @@
 
 One run: a temporary SQLite database gets 100,000 clients (bulk insert through SQLAlchemy
 Core), ``billow serve`` starts on a free port in its own process, and a few concurrent
-httpx clients in this process hammer, for a fixed time each:
+httpx clients in this process hammer, for a fixed time each, in interleaved rounds:
 
 - ``/healthz``: the bare endpoint, served by the same uvicorn + FastAPI stack;
 - ``GetClients`` with ``limitnum=25`` (authentication, allow-list, role check, the paged
   query with its count, the API log row: everything a real call does);
 - ``AddClient`` without a client password (so argon2 does not dominate the figure).
 
-Each action's requests/second is printed as a ratio to the bare endpoint's, measured in
-the same run, so the figures compare across machines. Targets: GetClients >= 40%,
+Each action's requests/second is printed as a ratio to the bare endpoint's measured in
+the same round (the median over the rounds), so the figures compare across machines and
+survive a change of load on a shared machine during the run. Targets: GetClients >= 40%,
 AddClient >= 20%. The server has one process; the load generator is this process, so on
 a two-core machine each gets about a core.
 """
@@ -21,6 +22,7 @@ import asyncio
 import itertools
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,8 +35,9 @@ import httpx
 
 CLIENTS = 100_000
 CONCURRENCY = 8
-DURATION = 8.0
-WARMUP = 1.5
+ROUNDS = 3
+DURATION = 4.0
+WARMUP = 1.0
 TARGETS = {"GetClients": 0.40, "AddClient": 0.20}
 SECRET_KEY = "bench-secret-key"
 
@@ -45,6 +48,12 @@ class Figure:
     requests: int
     seconds: float
     errors: int
+    #: CPU seconds the server process spent during the measured window (Linux only).
+    server_cpu: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu / self.requests * 1000 if self.requests else 0.0
 
     @property
     def rate(self) -> float:
@@ -135,6 +144,18 @@ def _start_server(data_dir: Path, url: str, port: int) -> subprocess.Popen[bytes
     raise RuntimeError("billow serve did not start in 30 s")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid* so far (0 where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVER_PID = 0
+
+
 async def _hammer(name: str, base: str, make_request: Any, duration: float) -> Figure:
     """Run CONCURRENCY clients, each with its own keep-alive connection, for *duration*."""
     counter = itertools.count()
@@ -158,16 +179,17 @@ async def _hammer(name: str, base: str, make_request: Any, duration: float) -> F
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
     await asyncio.sleep(WARMUP)
-    measuring, started = True, time.perf_counter()
+    measuring, started, cpu = True, time.perf_counter(), _cpu_seconds(SERVER_PID)
     await asyncio.sleep(duration)
     elapsed = time.perf_counter() - started
     measuring = False
+    cpu = _cpu_seconds(SERVER_PID) - cpu
     stop.set()
     await asyncio.gather(*tasks)
-    return Figure(name, done, elapsed, errors)
+    return Figure(name, done, elapsed, errors, cpu)
 
 
-def _measure(base: str, identifier: str, secret: str, duration: float) -> list[Figure]:
+def _measure(base: str, identifier: str, secret: str, duration: float) -> list[list[Figure]]:
     auth = {"identifier": identifier, "secret": secret, "responsetype": "json"}
 
     def bare(_: int) -> tuple[str, str, None]:
@@ -184,10 +206,13 @@ def _measure(base: str, identifier: str, secret: str, duration: float) -> list[F
             "city": "Benchton", "state": "Benchshire", "postcode": "BE1 1NC", "country": "GB",
             "phonenumber": "+44 1234 567890", "noemail": "true"}
 
-    async def run_all() -> list[Figure]:
-        return [await _hammer(name, base, make, duration)
-                for name, make in (("bare /healthz", bare), ("GetClients", get_clients),
-                                   ("AddClient", add_client))]
+    async def run_all() -> list[list[Figure]]:
+        # Interleave the endpoints in rounds so a change in the machine's load during the
+        # run hits all three alike; each round's ratios use that round's bare figure.
+        return [[await _hammer(name, base, make, duration)
+                 for name, make in (("bare /healthz", bare), ("GetClients", get_clients),
+                                    ("AddClient", add_client))]
+                for _ in range(ROUNDS)]
 
     return asyncio.run(run_all())
 
@@ -197,25 +222,34 @@ def run(clients: int | None = None, duration: float | None = None) -> dict[str, 
     global CLIENTS
     CLIENTS = clients or int(os.environ.get("BENCH_CLIENTS", CLIENTS))
     seconds = duration or float(os.environ.get("BENCH_SECONDS", DURATION))
-    print(f"api_clients: {CLIENTS:,} clients, {CONCURRENCY} concurrent clients, {seconds:.0f}s each")
+    print(f"api_clients: {CLIENTS:,} clients, {CONCURRENCY} concurrent clients, "
+          f"{ROUNDS} rounds of {seconds:.0f}s per endpoint")
     with tempfile.TemporaryDirectory(prefix="billow-bench-") as tmp:
         data_dir = Path(tmp)
         url, identifier, secret = _prepare(data_dir)
         port = _free_port()
         server = _start_server(data_dir, url, port)
+        global SERVER_PID
+        SERVER_PID = server.pid
         try:
-            figures = _measure(f"http://127.0.0.1:{port}", identifier, secret, seconds)
+            rounds = _measure(f"http://127.0.0.1:{port}", identifier, secret, seconds)
         finally:
             server.terminate()
             server.wait(timeout=15)
-    bare = figures[0].rate
     ratios: dict[str, float] = {}
-    print(f"  {'endpoint':<14} {'req/s':>9} {'ratio':>7} {'target':>7}  errors")
-    for figure in figures:
-        ratio = figure.rate / bare if bare else 0.0
-        target = TARGETS.get(figure.name)
+    print(f"  {'endpoint':<14} {'req/s (median)':>15} {'ratio (median)':>15} {'per round':>24} "
+          f"{'target':>7}  errors")
+    for column in range(len(rounds[0])):
+        row = [r[column] for r in rounds]
+        per_round = [f.rate / r[0].rate if r[0].rate else 0.0 for f, r in zip(row, rounds, strict=True)]
+        ratio = statistics.median(per_round)
+        name, target = row[0].name, TARGETS.get(row[0].name)
         verdict = "" if target is None else ("ok" if ratio >= target else "MISSED")
-        ratios[figure.name] = ratio
-        print(f"  {figure.name:<14} {figure.rate:>9.0f} {ratio:>7.1%} "
-              f"{'' if target is None else f'{target:.0%}':>7}  {figure.errors} {verdict}")
+        ratios[name] = ratio
+        print(f"  {name:<14} {statistics.median(f.rate for f in row):>15.0f} {ratio:>15.1%} "
+              f"{' '.join(f'{x:.0%}' for x in per_round):>24} "
+              f"{'' if target is None else f'{target:.0%}':>7}  {sum(f.errors for f in row)} {verdict}")
+    print("  server CPU per request (ms, median): " + ", ".join(
+        f"{rounds[0][c].name} {statistics.median(r[c].cpu_ms_per_request for r in rounds):.2f}"
+        for c in range(len(rounds[0]))))
     return ratios

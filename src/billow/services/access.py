@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from billow import security
 from billow.config import get_settings
@@ -228,17 +228,31 @@ def ip_in(ip: str, networks: list[str]) -> bool:
 
 # --- authentication ---------------------------------------------------------------------
 
+# Statements of the checks every API call makes, built once (building and caching a
+# statement costs more than SQLite takes to run these) and run on the session's
+# connection, since none of them loads entities into the session.
+_FAILURES_SINCE = select(func.count()).select_from(LoginFailure).where(
+    LoginFailure.ip == bindparam("ip"), LoginFailure.at >= bindparam("since"))
+_LAST_FAILURE = select(func.max(LoginFailure.at)).where(LoginFailure.ip == bindparam("ip"))
+_CREDENTIAL = select(ApiCredential).where(ApiCredential.identifier == bindparam("identifier"))
+_ALLOWED_NETWORKS = select(AllowedIP.network, AllowedIP.credential_id)
+_ROLE_ALLOWS = (
+    select(ApiRoleAction.action)
+    .join(credential_roles, credential_roles.c.role_id == ApiRoleAction.role_id)
+    .where(credential_roles.c.credential_id == bindparam("credential_id"),
+           ApiRoleAction.action.in_(bindparam("actions", expanding=True)))
+    .limit(1)
+)
+
+
 def is_locked_out(uow: UnitOfWork, ip: str) -> bool:
     settings = get_settings()
     since = uow.now - timedelta(seconds=settings.login_failure_window_seconds)
-    count = uow.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(
-            LoginFailure.ip == ip, LoginFailure.at >= since
-        )
-    )
+    connection = uow.session.connection()
+    count = connection.execute(_FAILURES_SINCE, {"ip": ip, "since": since}).scalar()
     if not count or count < settings.login_max_failures:
         return False
-    last = uow.session.scalar(select(func.max(LoginFailure.at)).where(LoginFailure.ip == ip))
+    last = connection.execute(_LAST_FAILURE, {"ip": ip}).scalar()
     return last is not None and last >= uow.now - timedelta(seconds=settings.login_lockout_seconds)
 
 
@@ -253,7 +267,7 @@ def clear_failures(uow: UnitOfWork, ip: str) -> None:
 def find_credential(uow: UnitOfWork, identifier: str) -> ApiCredential | None:
     if not identifier:
         return None
-    return uow.session.scalar(select(ApiCredential).where(ApiCredential.identifier == identifier))
+    return uow.session.execute(_CREDENTIAL, {"identifier": identifier}).scalar()
 
 
 def check_ip(
@@ -267,7 +281,7 @@ def check_ip(
         accesskey, settings.api_access_key
     ):
         return
-    rows = uow.session.execute(select(AllowedIP.network, AllowedIP.credential_id)).all()
+    rows = uow.session.connection().execute(_ALLOWED_NETWORKS).all()
     networks = [
         net for net, cred_id in rows
         if cred_id is None or (credential is not None and cred_id == credential.id)
@@ -323,13 +337,9 @@ def allows(credential: ApiCredential | None, action: str, uow: UnitOfWork | None
     wanted = action.lower()
     if uow is None:
         return any(a.action in ("*", wanted) for role in credential.roles for a in role.actions)
-    found = uow.session.scalar(
-        select(ApiRoleAction.action)
-        .join(credential_roles, credential_roles.c.role_id == ApiRoleAction.role_id)
-        .where(credential_roles.c.credential_id == credential.id,
-               ApiRoleAction.action.in_(("*", wanted)))
-        .limit(1)
-    )
+    found = uow.session.connection().execute(
+        _ROLE_ALLOWS, {"credential_id": credential.id, "actions": ["*", wanted]}
+    ).scalar()
     return found is not None
 
 

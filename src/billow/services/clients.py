@@ -233,7 +233,9 @@ def list_clients(
         ))
     # A plain COUNT over the table (not over a sub-select of every column) lets the
     # database count an index: this runs on every page of GetClients.
-    total = uow.session.scalar(select(func.count()).select_from(Client).where(*conditions)) or 0
+    # Neither query loads entities: run them on the connection, skipping the ORM layer.
+    connection = uow.session.connection()
+    total = connection.execute(select(func.count()).select_from(Client).where(*conditions)).scalar() or 0
     column = SORTABLE.get(orderby.lower(), Client.id)
     order = [column.desc() if descending else column.asc()]
     if column is not Client.id:
@@ -242,7 +244,7 @@ def list_clients(
     # every skipped row), then only those rows are read. Deep pages stay cheap.
     page_ids = (select(Client.id).where(*conditions).order_by(*order).offset(offset).limit(limit)
                 .scalar_subquery())
-    rows = uow.session.execute(
+    rows = connection.execute(
         select(
             Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
             Client.datecreated, Client.group_id, Client.status,
