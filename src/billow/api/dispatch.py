@@ -46,7 +46,7 @@ def _error(message: str) -> dict[str, Any]:
 #: SQLite has one writer at a time, and every call writes (the API log at least). Threads
 #: of this process queue on this lock instead of in SQLite's busy handler, which polls
 #: with sleeps of up to 100 ms and would leave the database idle between writers.
-_SQLITE_WRITER = threading.Lock()
+_SQLITE_WRITER = threading.RLock()
 
 
 def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
