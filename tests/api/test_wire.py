@@ -176,7 +176,8 @@ KEYS = st.sampled_from([
     "clientid", "userid", "contactid", "email", "firstname", "country", "phonenumber", "limitstart",
     "limitnum", "status", "orderby", "sorting", "search", "stats", "customfields", "groupid",
     "currency", "skipvalidation", "owner_user_id", "customfields[1]", "email_preferences[domain]",
-    "pid[]", "configoptions[1][2]", "date", "responsetype", "description",
+    "pid[]", "configoptions[1][2]", "date", "responsetype", "description", "user_id", "id",
+    "password2", "notes", "sticky", "deleteusers", "email_preferences[general]", "clientemail",
 ])
 VALUES = st.one_of(
     st.text(max_size=40), st.integers(min_value=-(2**70), max_value=2**70).map(str),
@@ -185,9 +186,16 @@ VALUES = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(action=st.sampled_from(["AddClient", "GetClients", "UpdateClient", "GetClientsDetails",
-                               "AddContact", "GetActivityLog", "GetContacts", "AddUser"]),
+FOUNDATION_ACTIONS = [
+    "AddClient", "GetClients", "GetClientsDetails", "UpdateClient", "DeleteClient", "CloseClient",
+    "GetClientGroups", "AddClientNote", "GetContacts", "AddContact", "UpdateContact",
+    "DeleteContact", "AddUser", "GetUsers", "UpdateUser", "ResetPassword", "ValidateLogin",
+    "GetCurrencies", "WhmcsDetails", "GetActivityLog", "LogActivity",
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(FOUNDATION_ACTIONS),
        params=st.dictionaries(KEYS, VALUES, max_size=8))
 def test_fuzzed_parameters_never_break_the_wire(api: Any, action: str, params: dict[str, str]) -> None:
     params.pop("responsetype", None)
