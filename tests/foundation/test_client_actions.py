@@ -314,3 +314,24 @@ def test_add_update_delete_contact(api: Any, demo: Any) -> None:
     assert_whmcs_shape("DeleteContact", deleted)
     assert deleted["contactid"] == str(contact_id)
     assert api.ok("GetContacts", userid=4)["totalresults"] == 0
+
+
+# --- deprecated parameters --------------------------------------------------------------
+
+def test_deprecated_card_and_subaccount_parameters_warn(api: Any, demo: Any, db: Any) -> None:
+    from billow.db.models import Client
+
+    added = api.ok("AddClient", **NEW_CLIENT, cardtype="Visa", cardnum="4111111111111111", cvv="123")
+    assert added["warning"] == ("Credit card related parameters are now deprecated and may be removed "
+                                "in a future version. Use AddPayMethod instead.")
+    assert "4111111111111111" not in repr(_rows(db, Client, Client.id == int(added["clientid"]))[0].__dict__)
+    updated = api.ok("UpdateClient", clientid=1, cardnum="4111111111111111")
+    assert updated["warning"].endswith("Use AddPayMethod or UpdatePayMethod instead.")
+    assert api.ok("UpdateClient", clientid=1, clearcreditcard="1")["warning"].endswith(
+        "Use DeletePayMethod instead.")
+    assert "warning" not in api.ok("UpdateClient", clientid=1, city="Bath")
+    contact = api.ok("AddContact", clientid=1, firstname="Sub", subaccount="1", password2="x-y-z-123")
+    assert contact["warning"] == ("Sub Accounts are no longer supported. Please use AddUser and "
+                                  "CreateClientInvite")
+    assert api.ok("UpdateContact", contactid=contact["contactid"], permissions="profile")["warning"] == (
+        "Sub Accounts are no longer supported. Please use UpdateUser")

@@ -25,6 +25,26 @@ UPDATABLE = (*CONTACT_FIELDS, "language", "notes", "status", "currency", "groupi
              "securityqid", "securityqans")
 
 
+#: Parameters WHMCS deprecated: accepted, never stored, answered with WHMCS's ``warning``.
+CARD_PARAMS = ("cardtype", "cardnum", "expdate", "startdate", "issuenumber", "cvv", "bankcode",
+               "bankacct")
+SUBACCOUNT_PARAMS = ("subaccount", "password2", "permissions")
+_CARD_DEPRECATED = ("Credit card related parameters are now deprecated and may be removed in a "
+                    "future version. Use {} instead.")
+CARD_WARNING_ADD = _CARD_DEPRECATED.format("AddPayMethod")
+CARD_WARNING_UPDATE = _CARD_DEPRECATED.format("AddPayMethod or UpdatePayMethod")
+CARD_WARNING_CLEAR = _CARD_DEPRECATED.format("DeletePayMethod")
+SUBACCOUNT_WARNING_ADD = "Sub Accounts are no longer supported. Please use AddUser and CreateClientInvite"
+SUBACCOUNT_WARNING_UPDATE = "Sub Accounts are no longer supported. Please use UpdateUser"
+
+
+def _warn(result: dict[str, Any], params: Params, names: tuple[str, ...], text: str) -> dict[str, Any]:
+    """Add WHMCS's deprecation ``warning`` when any of *names* was sent."""
+    if any(params.has(name) for name in names):
+        result["warning"] = text
+    return result
+
+
 def _custom_fields(params: Params) -> dict[str, str]:
     return {str(k): str(v) for k, v in params.php_array("customfields").items()}
 
@@ -64,7 +84,7 @@ def add_client(ctx: Context, params: Params) -> dict[str, Any]:
     )
     if not params.bool("noemail"):
         request_email(ctx.uow, "Client Signup Email", client.id)
-    return {"clientid": str(client.id)}
+    return _warn({"clientid": str(client.id)}, params, CARD_PARAMS, CARD_WARNING_ADD)
 
 
 def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
@@ -191,7 +211,8 @@ def update_client(ctx: Context, params: Params) -> dict[str, Any]:
         ClientInput(values=values, custom_fields=_custom_fields(params), email_preferences=prefs),
         skip_validation=params.bool("skipvalidation"),
     )
-    return {"clientid": str(client.id)}
+    result = _warn({"clientid": str(client.id)}, params, CARD_PARAMS, CARD_WARNING_UPDATE)
+    return _warn(result, params, ("clearcreditcard",), CARD_WARNING_CLEAR)
 
 
 def _any_contact_gets_domain_mail(ctx: Context, client: Client) -> bool:
@@ -248,14 +269,14 @@ def add_contact(ctx: Context, params: Params) -> dict[str, Any]:
     contact = contacts.add_contact(
         ctx.uow, params.int("clientid"), _contact_values(params), _legacy_email_flags(params)
     )
-    return {"contactid": str(contact.id)}
+    return _warn({"contactid": str(contact.id)}, params, SUBACCOUNT_PARAMS, SUBACCOUNT_WARNING_ADD)
 
 
 def update_contact(ctx: Context, params: Params) -> dict[str, Any]:
     contact = contacts.update_contact(
         ctx.uow, params.int("contactid"), _contact_values(params), _legacy_email_flags(params)
     )
-    return {"contactid": str(contact.id)}
+    return _warn({"contactid": str(contact.id)}, params, SUBACCOUNT_PARAMS, SUBACCOUNT_WARNING_UPDATE)
 
 
 def delete_contact(ctx: Context, params: Params) -> dict[str, Any]:
