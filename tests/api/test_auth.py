@@ -128,6 +128,7 @@ def test_cidr_ranges_ipv4_and_ipv6(api: Any, uow: Any, client_at: Callable[..., 
     who = {"identifier": api.identifier, "secret": api.secret}
     assert ok(call(client_at("10.200.3.4"), **who))
     assert ok(call(client_at("2001:db8:1::5"), **who))
+    assert ok(call(client_at("::ffff:10.1.1.1"), **who)), "IPv4-mapped IPv6 matches IPv4 ranges"
     assert call(client_at("11.0.0.1"), **who) == refused("Invalid IP 11.0.0.1")
     assert call(client_at("2001:db9::1"), **who) == refused("Invalid IP 2001:db9::1")
     access.remove_allowed_ip(uow, "10.0.0.0/8")
