@@ -109,12 +109,15 @@ def quickstart(
     if access.secret:
         console.print(f"identifier   : {access.identifier}")
         console.print(f"secret       : {access.secret}")
-        console.print(f"(also saved in {access.saved_to}; the database keeps only a digest)")
+        console.print(f"(also saved in {access.saved_to}; the database keeps only a digest)",
+                      soft_wrap=True)
     else:
-        console.print(f"credentials  : see {access.saved_to}")
+        console.print(f"credentials  : see {access.saved_to}", soft_wrap=True)
+    # One unwrapped line, so it can be copied into a shell as it is.
     console.print(
         f"try          : curl -s {url} -d action=GetClients "
-        f"-d identifier={access.identifier} -d secret=<secret> -d responsetype=json"
+        f"-d identifier={access.identifier} -d secret={access.secret or '<secret>'} "
+        f"-d responsetype=json", soft_wrap=True, highlight=False,
     )
     serve(host=host, port=port, workers=1)
 

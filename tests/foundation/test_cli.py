@@ -117,7 +117,8 @@ def test_quickstart_serves_the_demo_clients(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items()
            if k not in ("BILLOW_DATABASE_URL", "BILLOW_SECRET_KEY")}
-    env.update(BILLOW_DATA_DIR=str(tmp_path / "var"), COLUMNS="200")
+    env.update(BILLOW_DATA_DIR=str(tmp_path / "var"))
+    env.pop("COLUMNS", None)  # rich wraps at 80 columns when not on a terminal
     command = [str(Path(sys.executable).with_name("billow")), "quickstart", "--port", str(port)]
     log = tmp_path / "quickstart.log"
     with log.open("wb") as out:
@@ -137,6 +138,9 @@ def test_quickstart_serves_the_demo_clients(tmp_path: Path) -> None:
             assert f"identifier   : {saved['identifier']}" in printed
             assert f"secret       : {saved['secret']}" in printed
             assert f"{base}/includes/api.php" in printed
+            # The suggested curl line is one line a user can paste as it is.
+            assert (f"curl -s {base}/includes/api.php -d action=GetClients -d identifier="
+                    f"{saved['identifier']} -d secret={saved['secret']} -d responsetype=json") in printed
             response = httpx.post(f"{base}/includes/api.php", data={
                 "action": "GetClients", "identifier": saved["identifier"], "secret": saved["secret"],
                 "responsetype": "json"})
