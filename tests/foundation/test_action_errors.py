@@ -128,6 +128,20 @@ CASES = [
     Case("ValidateLogin", {"email": "nobody@example.com", "password2": "x"}, "Email or Password Invalid"),
 ]
 
+def test_overlong_text_is_refused_before_the_database(api: Any, demo: Any, db: Any) -> None:
+    # PostgreSQL would fail the whole request on a value longer than its column.
+    before = row_counts(db)
+    assert api.error("AddClient", **_client(city="x" * 101)) == "The city may be at most 100 characters long"
+    assert api.error("UpdateClient", clientid=1, postcode="9" * 21) == (
+        "The postcode may be at most 20 characters long")
+    assert api.error("AddContact", clientid=1, firstname="n" * 101) == (
+        "The firstname may be at most 100 characters long")
+    assert api.error("UpdateUser", user_id=1, language="l" * 51) == (
+        "The language may be at most 50 characters long")
+    assert row_counts(db) == before
+    assert api.ok("UpdateClient", clientid=1, notes="long " * 1000)  # Text has no limit
+
+
 #: Documented errors tested by a named test in another module.
 ELSEWHERE = {
     ("AddClient", "You did not provide required custom field value for"):

@@ -25,6 +25,7 @@ from billow.money import to_decimal
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "y"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no", "n", ""})
 
@@ -146,10 +147,10 @@ class Params(Mapping[str, Any]):
             number = int(str(value).strip())
         except ValueError:
             raise ValidationError(error or f"Invalid {key}") from None
-        # Beyond a signed 64-bit integer no column can hold it (SQLite would overflow).
-        if not -(2**63) <= number < 2**63:
-            raise ValidationError(error or f"Invalid {key}")
-        return number
+        # Saturate to the range of an INTEGER column, as PHP's (int) saturates: an id past
+        # it matches nothing ("... Not Found") and an offset past it is an empty page,
+        # where PostgreSQL would otherwise fail the query and SQLite overflow.
+        return max(INT_MIN, min(INT_MAX, number))
 
     def bool(self, key: str, default: bool = False) -> bool:
         if key not in self._data:

@@ -20,7 +20,12 @@ from billow.db.models import (
 from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
-from billow.services.validation import normalise_country, normalise_email, normalise_phone
+from billow.services.validation import (
+    check_lengths,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+)
 from billow.uow import UnitOfWork
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
@@ -206,6 +211,7 @@ def update_client(
 
 
 def _apply(client: Client, values: dict[str, Any]) -> None:
+    check_lengths(Client, values)
     for key, value in values.items():
         if hasattr(Client, key) and key not in ("id", "uuid"):
             setattr(client, key, value)

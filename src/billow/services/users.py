@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from billow import security
 from billow.db.models import User, UserClient
 from billow.errors import NotFound, ValidationError
-from billow.services.validation import normalise_email
+from billow.services.validation import check_lengths, normalise_email
 from billow.uow import UnitOfWork
 
 
@@ -30,6 +30,8 @@ def create_user(
     language: str = "",
 ) -> User:
     email = normalise_email(email)
+    check_lengths(User, {"firstname": firstname, "lastname": lastname, "email": email,
+                         "language": language})
     if user_email_taken(uow, email):
         raise ValidationError("A user already exists with that email address")
     user = User(
@@ -83,6 +85,7 @@ def update_user(uow: UnitOfWork, user_id: int, changes: dict[str, str]) -> User:
         if user_email_taken(uow, email, exclude=user.id):
             raise ValidationError("A user already exists with that email address")
         changes["email"] = email
+    check_lengths(User, changes)
     for key, value in changes.items():
         setattr(user, key, value)
     uow.emit("UserEdit", user_hook_vars(user), resource_type="user", resource_id=user.id)
