@@ -100,6 +100,8 @@ def test_log_activity_and_get_activity_log(api: Any, demo: Any) -> None:
     found = api.ok("GetActivityLog", description="legacy billing")
     assert found["totalresults"] == 1
     assert api.ok("GetActivityLog", date="2026-03-01")["totalresults"] == 2
+    assert api.ok("GetActivityLog", date="01/03/2026")["totalresults"] == 2  # WHMCS's localised form
+    assert api.error("GetActivityLog", date="31/02/2026") == "Invalid date"
     assert api.ok("GetActivityLog", user="apiadmin", ipaddress="127.0.0.1")["totalresults"] == 2
     paged = api.ok("GetActivityLog", limitstart=1, limitnum=1)
     assert paged["startnumber"] == 1 and len(paged["activity"]["entry"]) == 1

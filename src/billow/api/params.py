@@ -213,7 +213,9 @@ def _sort_key(key: Any) -> tuple[int, Any]:
 
 def parse_date(text: str, error: str) -> date:
     text = text.strip()
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+    # ISO first; then WHMCS's default localised form (DD/MM/YYYY), which a few actions
+    # (GetActivityLog ``date``, AddTransaction ``date``) document.
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y"):
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:
