@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -21,6 +22,8 @@ from billow.db.engine import session_factory
 log = logging.getLogger("billow.api")
 
 JSON_TYPE = "application/json"
+#: Most parameters one request may carry (Starlette's form parser has the same default).
+MAX_FIELDS = 1000
 #: Answer to a body that cannot be parsed at all (WHMCS has no wording for it).
 MALFORMED = "Invalid request: the request body could not be read"
 XML_TYPE = "text/xml; charset=utf-8"
@@ -59,6 +62,11 @@ async def _read_params(request: Request) -> Params:
                 body = {}
             if isinstance(body, dict):
                 pairs.extend((str(k), v) for k, v in body.items())
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            # What nearly every WHMCS client sends: parsed directly (the general form
+            # parser costs more than some actions), with the same field-count limit.
+            body_text = (await request.body()).decode("utf-8", "replace")
+            pairs.extend(parse_qsl(body_text, keep_blank_values=True, max_num_fields=MAX_FIELDS))
         else:
             form = await request.form()
             for key, value in form.multi_items():
@@ -82,6 +90,11 @@ def create_app() -> FastAPI:
     factory = session_factory()
     app.state.table = table
     app.state.session_factory = factory
+    # SQLite has one writer and every call writes (the API log at least), so calls run one
+    # at a time whatever the threads; on SQLite they run on the event loop itself, which
+    # saves a thread hand-off per call (about a fifth of GetClients' CPU). PostgreSQL
+    # runs calls side by side in the thread pool.
+    inline = factory.kw["bind"].dialect.name == "sqlite"
 
     @app.api_route("/includes/api.php", methods=["GET", "POST"])
     async def whmcs_api(request: Request) -> Response:
@@ -92,7 +105,10 @@ def create_app() -> FastAPI:
             return Response(to_json({"result": "error", "message": MALFORMED}), 200,
                             media_type=JSON_TYPE)
         ip = client_ip(request, settings.trusted_proxies)
-        outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
+        if inline:
+            outcome = dispatch(table, factory, params, ip)
+        else:
+            outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
         if params.str("responsetype").lower() == "xml":
             return Response(to_xml(outcome.result, outcome.action), outcome.http_status,
                             media_type=XML_TYPE)

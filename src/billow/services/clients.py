@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from billow.db.models import (
     Client,
@@ -20,6 +21,7 @@ from billow.db.models import (
 from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
+from billow.services.users import user_email_taken
 from billow.services.validation import (
     check_lengths,
     normalise_country,
@@ -68,8 +70,11 @@ class ClientInput:
     email_preferences: dict[str, bool] = field(default_factory=dict)
 
 
+_DEFAULT_CURRENCY = select(Currency).where(Currency.is_default.is_(True))
+
+
 def default_currency(uow: UnitOfWork) -> Currency:
-    currency = uow.session.scalar(select(Currency).where(Currency.is_default.is_(True)))
+    currency = uow.session.scalar(_DEFAULT_CURRENCY)
     if currency is None:
         currency = uow.session.scalar(select(Currency).order_by(Currency.id))
     if currency is None:
@@ -92,11 +97,16 @@ def find_client_by_email(uow: UnitOfWork, email: str) -> Client | None:
     )
 
 
+# Built once: these run on every AddClient/UpdateClient.
+_EMAIL_IN_USE = (select(Client.id).where(func.lower(Client.email) == bindparam("email"),
+                                         Client.id != bindparam("exclude")).limit(1))
+
+
 def email_in_use(uow: UnitOfWork, email: str, *, exclude_client: int | None = None) -> bool:
-    query = select(Client.id).where(func.lower(Client.email) == email.lower())
-    if exclude_client:
-        query = query.where(Client.id != exclude_client)
-    return uow.session.scalar(query.limit(1)) is not None
+    found = uow.session.connection().execute(
+        _EMAIL_IN_USE, {"email": email.lower(), "exclude": exclude_client or 0}
+    ).scalar()
+    return found is not None
 
 
 def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> dict[str, Any]:
@@ -145,7 +155,7 @@ def add_client(
         owner = uow.session.get(User, owner_user_id)
         if owner is None:
             raise ValidationError("Invalid Owner User ID")
-    elif uow.session.scalar(select(User.id).where(func.lower(User.email) == values["email"].lower())):
+    elif user_email_taken(uow, values["email"]):
         raise ValidationError("A user already exists with that email address")
     _check_custom_fields(uow, data.custom_fields, required=not skip_validation)
 
@@ -227,45 +237,57 @@ def list_clients(
     offset: int = 0,
     limit: int = 25,
 ) -> tuple[int, list[Client]]:
+    column = orderby.lower() if orderby.lower() in SORTABLE else "id"
+    count, page = _list_statements(bool(status), bool(search), column, descending)
+    values = {"status": status, "term": f"{search}%", "offset": offset, "limit": limit}
+    # Neither query loads entities: run them on the connection, skipping the ORM layer.
+    connection = uow.session.connection()
+    total = connection.execute(count, values).scalar() or 0
+    return total, list(connection.execute(page, values).all())
+
+
+@lru_cache(maxsize=64)
+def _list_statements(by_status: bool, by_search: bool, orderby: str, descending: bool) -> tuple[Any, Any]:
+    """The COUNT and page statements of GetClients for one shape of request, built once.
+
+    A plain COUNT over the table (not over a sub-select of every column) lets the database
+    count a narrow index. The page is a deferred join: its ids come from walking a small
+    index (OFFSET must step over every skipped row), then only those rows are read, so
+    deep pages stay cheap.
+    """
     conditions: list[Any] = []
-    if status:
-        conditions.append(Client.status == status)
-    if search:
-        term = f"{search}%"
+    if by_status:
+        conditions.append(Client.status == bindparam("status"))
+    if by_search:
+        term = bindparam("term")
         fullname = Client.firstname + " " + Client.lastname
         conditions.append(or_(
             Client.email.like(term), Client.firstname.like(term), Client.lastname.like(term),
             fullname.like(term), Client.companyname.like(term),
         ))
-    # A plain COUNT over the table (not over a sub-select of every column) lets the
-    # database count an index: this runs on every page of GetClients.
-    # Neither query loads entities: run them on the connection, skipping the ORM layer.
-    connection = uow.session.connection()
-    total = connection.execute(select(func.count()).select_from(Client).where(*conditions)).scalar() or 0
-    column = SORTABLE.get(orderby.lower(), Client.id)
+    column = SORTABLE[orderby]
     order = [column.desc() if descending else column.asc()]
     if column is not Client.id:
         order.append(Client.id.desc() if descending else Client.id.asc())
-    # Deferred join: the page's ids come from walking a small index (OFFSET must step over
-    # every skipped row), then only those rows are read. Deep pages stay cheap.
-    page_ids = (select(Client.id).where(*conditions).order_by(*order).offset(offset).limit(limit)
-                .scalar_subquery())
-    rows = connection.execute(
-        select(
-            Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
-            Client.datecreated, Client.group_id, Client.status,
-        ).where(Client.id.in_(page_ids)).order_by(*order)
-    ).all()
-    return total, list(rows)
+    count = select(func.count()).select_from(Client).where(*conditions)
+    page_ids = (select(Client.id).where(*conditions).order_by(*order)
+                .offset(bindparam("offset")).limit(bindparam("limit")).scalar_subquery())
+    page = select(
+        Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
+        Client.datecreated, Client.group_id, Client.status,
+    ).where(Client.id.in_(page_ids)).order_by(*order)
+    return count, page
 
 
 # --- custom fields ----------------------------------------------------------------------
 
+_FIELD_DEFS = (select(CustomField)
+               .where(CustomField.type == bindparam("kind"), CustomField.relid == bindparam("relid"))
+               .order_by(CustomField.sortorder, CustomField.id))
+
+
 def custom_field_defs(uow: UnitOfWork, kind: str, relid: int = 0) -> list[CustomField]:
-    return list(uow.session.scalars(
-        select(CustomField).where(CustomField.type == kind, CustomField.relid == relid)
-        .order_by(CustomField.sortorder, CustomField.id)
-    ))
+    return list(uow.session.scalars(_FIELD_DEFS, {"kind": kind, "relid": relid}))
 
 
 def _check_custom_fields(uow: UnitOfWork, values: dict[str, str], *, required: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from billow import security
 from billow.db.models import User, UserClient
@@ -12,12 +12,15 @@ from billow.errors import NotFound, ValidationError
 from billow.services.validation import check_lengths, normalise_email
 from billow.uow import UnitOfWork
 
+_EMAIL_TAKEN = (select(User.id).where(func.lower(User.email) == bindparam("email"),
+                                      User.id != bindparam("exclude")).limit(1))
+
 
 def user_email_taken(uow: UnitOfWork, email: str, *, exclude: int | None = None) -> bool:
-    query = select(User.id).where(func.lower(User.email) == email.lower())
-    if exclude:
-        query = query.where(User.id != exclude)
-    return uow.session.scalar(query.limit(1)) is not None
+    found = uow.session.connection().execute(
+        _EMAIL_TAKEN, {"email": email.lower(), "exclude": exclude or 0}
+    ).scalar()
+    return found is not None
 
 
 def create_user(
