@@ -38,9 +38,9 @@ import httpx
 
 CLIENTS = 100_000
 CONCURRENCY = 8
-ROUNDS = 3
-DURATION = 4.0
-WARMUP = 1.0
+ROUNDS = 5
+DURATION = 3.0
+WARMUP = 0.5
 TARGETS = {"GetClients": 0.40, "AddClient": 0.20}
 SECRET_KEY = "bench-secret-key"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
