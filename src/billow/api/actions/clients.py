@@ -98,12 +98,12 @@ def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
         offset=start,
         limit=limit,
     )
+    # Rows unpack in list_clients' column order (cheaper than attribute access per field).
     items = [
-        {"id": r.id, "firstname": r.firstname, "lastname": r.lastname,
-         "companyname": r.companyname, "email": r.email,
-         "datecreated": r.datecreated.isoformat() if r.datecreated else "0000-00-00",
-         "groupid": r.group_id, "status": r.status}
-        for r in rows
+        {"id": cid, "firstname": first, "lastname": last, "companyname": company, "email": email,
+         "datecreated": created.isoformat() if created else "0000-00-00",
+         "groupid": group, "status": status}
+        for cid, first, last, company, email, created, group, status in rows
     ]
     return page(total, start, "clients", "client", items)
 
