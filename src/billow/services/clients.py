@@ -159,21 +159,24 @@ def add_client(
         raise ValidationError("A user already exists with that email address")
     _check_custom_fields(uow, data.custom_fields, required=not skip_validation)
 
-    client = Client(currency_id=currency.id, group_id=group_id, datecreated=uow.today)
+    check_lengths(Client, values)
+    if owner is None:
+        # The owner login first, so the client row is written once with its owner.
+        from billow.services.users import create_user
+
+        owner = create_user(
+            uow, str(values.get("firstname") or ""), str(values.get("lastname") or ""),
+            values["email"], password, language=str(values.get("language") or ""),
+            validated=True,
+        )
+    client = Client(currency_id=currency.id, group_id=group_id, datecreated=uow.today,
+                    owner_user_id=owner.id)
     _apply(client, values)
     prefs = dict(DEFAULT_EMAIL_PREFERENCES)
     prefs.update(data.email_preferences)
     client.email_preferences = prefs
     uow.session.add(client)
     uow.session.flush()
-    if owner is None:
-        from billow.services.users import create_user
-
-        owner = create_user(
-            uow, client.firstname, client.lastname, client.email, password,
-            language=client.language,
-        )
-    client.owner_user_id = owner.id
     uow.session.add(UserClient(user_id=owner.id, client_id=client.id, owner=True, permissions="all"))
     save_custom_fields(uow, "client", client.id, data.custom_fields)
     log_activity(uow, f"Created Client {client.fullname} - User ID: {client.id}", client_id=client.id)

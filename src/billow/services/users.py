@@ -31,12 +31,16 @@ def create_user(
     password: str = "",
     *,
     language: str = "",
+    validated: bool = False,
 ) -> User:
-    email = normalise_email(email)
+    """Create a login. *validated*: the caller already normalised *email* and checked it
+    is free (AddClient does, to answer with its own wording first)."""
+    if not validated:
+        email = normalise_email(email)
+        if user_email_taken(uow, email):
+            raise ValidationError("A user already exists with that email address")
     check_lengths(User, {"firstname": firstname, "lastname": lastname, "email": email,
                          "language": language})
-    if user_email_taken(uow, email):
-        raise ValidationError("A user already exists with that email address")
     user = User(
         firstname=firstname,
         lastname=lastname,
