@@ -1,6 +1,7 @@
 """Throughput of GetClients and AddClient through the real HTTP server, against a bare endpoint.
 
-One run: a temporary SQLite database gets 100,000 clients (bulk insert through SQLAlchemy
+One run: a temporary SQLite database (or, with ``BENCH_DATABASE_URL`` naming a PostgreSQL
+server, a throwaway database there) gets 100,000 clients (bulk insert through SQLAlchemy
 Core), ``billow serve`` starts on a free port in its own process, and a few concurrent
 httpx clients in this process hammer, for a fixed time each, in interleaved rounds:
 
@@ -65,15 +66,28 @@ class Figure:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def _pg_database(server_url: str, name: str, *, create: bool) -> str:
+    """Create (or drop) database *name* on the PostgreSQL server; return its URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server_url}/{name}"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _prepare(data_dir: Path) -> tuple[str, str, str]:
+def _prepare(data_dir: Path, url: str = "") -> tuple[str, str, str]:
     """Migrate a fresh database, bulk-load the clients, make a credential; return the URL."""
-    url = f"sqlite:///{(data_dir / 'billow.db').as_posix()}"
+    url = url or f"sqlite:///{(data_dir / 'billow.db').as_posix()}"
     os.environ.update(BILLOW_DATA_DIR=str(data_dir), BILLOW_DATABASE_URL=url,
                       BILLOW_SECRET_KEY=SECRET_KEY)
     from billow.config import reset_settings
@@ -123,6 +137,11 @@ def _bulk_clients(url: str, count: int) -> None:
                 for i in range(offset, min(offset + batch, count))
             ]
             conn.execute(insert(Client), rows)
+    # Measure the steady state a live database reaches (autovacuum / planner statistics),
+    # not the moment right after a bulk load.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE clients" if engine.dialect.name == "postgresql"
+                             else "ANALYZE")
     print(f"  loaded {count:,} clients in {time.perf_counter() - started:.1f}s", flush=True)
     engine.dispose()
 
@@ -238,18 +257,30 @@ def run(clients: int | None = None, duration: float | None = None) -> dict[str, 
     seconds = duration or float(os.environ.get("BENCH_SECONDS", DURATION))
     print(f"api_clients: {CLIENTS:,} clients, {CONCURRENCY} concurrent clients, "
           f"{ROUNDS} rounds of {seconds:.0f}s per endpoint")
+    # BENCH_DATABASE_URL names a PostgreSQL server; a throwaway database is made there.
+    server_url = os.environ.get("BENCH_DATABASE_URL", "").rstrip("/")
+    pg_name = f"billow_bench_{os.getpid()}" if server_url else ""
+    print(f"  database: {'PostgreSQL ' + pg_name if pg_name else 'SQLite (temporary file)'}")
     with tempfile.TemporaryDirectory(prefix="billow-bench-") as tmp:
         data_dir = Path(tmp)
-        url, identifier, secret = _prepare(data_dir)
-        port = _free_port()
-        server = _start_server(data_dir, url, port)
-        global SERVER_PID
-        SERVER_PID = server.pid
+        url = _pg_database(server_url, pg_name, create=True) if pg_name else ""
         try:
-            rounds = _measure(f"http://127.0.0.1:{port}", identifier, secret, seconds)
+            url, identifier, secret = _prepare(data_dir, url)
+            port = _free_port()
+            server = _start_server(data_dir, url, port)
+            global SERVER_PID
+            SERVER_PID = server.pid
+            try:
+                rounds = _measure(f"http://127.0.0.1:{port}", identifier, secret, seconds)
+            finally:
+                server.terminate()
+                server.wait(timeout=15)
         finally:
-            server.terminate()
-            server.wait(timeout=15)
+            if pg_name:
+                from billow.db.engine import engine_for
+
+                engine_for(url).dispose()
+                _pg_database(server_url, pg_name, create=False)
     ratios: dict[str, float] = {}
     print(f"  {'endpoint':<16} {'req/s (median)':>15} {'ratio (median)':>15} {'per round':>24} "
           f"{'target':>7}  errors")
