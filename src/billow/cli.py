@@ -132,12 +132,15 @@ def quickstart(
     if access.secret:
         console.print(f"identifier   : {access.identifier}")
         console.print(f"secret       : {access.secret}")
-        console.print("(also saved in var/quickstart-credentials.json; the secret is not stored)")
+        console.print(f"(also saved in {access.saved_to}; the database keeps only a digest)",
+                      soft_wrap=True)
     else:
-        console.print(f"credentials  : see {access.saved_to}")
+        console.print(f"credentials  : see {access.saved_to}", soft_wrap=True)
+    # One unwrapped line, so it can be copied into a shell as it is.
     console.print(
         f"try          : curl -s {url} -d action=GetClients "
-        f"-d identifier={access.identifier} -d secret=<secret> -d responsetype=json"
+        f"-d identifier={access.identifier} -d secret={access.secret or '<secret>'} "
+        f"-d responsetype=json", soft_wrap=True, highlight=False,
     )
     serve(host=host, port=port, workers=1, with_worker=True)
 
@@ -305,7 +308,11 @@ def credential_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table("identifier", "admin", "roles", "status", "last used", "description")
+    table = Table()
+    # The identifier is what `credential revoke` takes: never cut it short.
+    table.add_column("identifier", no_wrap=True, min_width=32)
+    for name in ("admin", "roles", "status", "last used", "description"):
+        table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(r["identifier"], r["admin"], ", ".join(r["roles"]),
                       "revoked" if r["revoked"] else "active", r["last_used"] or "-",

@@ -87,12 +87,18 @@ class Settings(BaseSettings):
     def resolved_secret_key(self) -> bytes:
         if self.secret_key:
             return self.secret_key.encode()
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        return _key_file(self.data_dir.absolute())
+
+
+@lru_cache(maxsize=4)
+def _key_file(data_dir: Path) -> bytes:
+    """Read (creating it once) the generated server key: every API request needs it."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)
@@ -103,3 +109,4 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests change the environment between runs)."""
     get_settings.cache_clear()
+    _key_file.cache_clear()

@@ -11,7 +11,12 @@ from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
 from billow.services.clients import CONTACT_FIELDS, get_client
-from billow.services.validation import normalise_country, normalise_email, normalise_phone
+from billow.services.validation import (
+    check_lengths,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+)
 from billow.uow import UnitOfWork
 
 ICANN_CONTACT = (
@@ -23,6 +28,7 @@ ICANN_CONTACT = (
 
 def _normalise(values: dict[str, Any], country_hint: str = "") -> dict[str, Any]:
     out = {k: v for k, v in values.items() if k in CONTACT_FIELDS}
+    check_lengths(Contact, out)
     if out.get("email"):
         out["email"] = normalise_email(str(out["email"]))
     if out.get("country"):
