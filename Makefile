@@ -8,7 +8,7 @@ PORT ?= 8000
 # Parallel test workers: the CI machine has 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint docs venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/python -m billow.api.docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -9,6 +9,7 @@ import importlib
 BENCHMARKS = {
     "api_clients": "bench.api_clients",
     "billing": "bench.billing",
+    "webhooks": "bench.webhooks",
     "orders": "bench.orders",
     "automation": "bench.automation",
 }

@@ -20,12 +20,18 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 ip_app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+ticket_app = typer.Typer(help="Support tickets: e-mail import and housekeeping.", no_args_is_help=True)
 invoice_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(credential_app, name="credential")
 app.add_typer(role_app, name="role")
 app.add_typer(ip_app, name="ip")
+app.add_typer(ticket_app, name="ticket")
 app.add_typer(invoice_app, name="invoice")
+webhook_app = typer.Typer(help="Webhook endpoints and their deliveries.", no_args_is_help=True)
+email_app = typer.Typer(help="E-mail templates and the send queue.", no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook")
+app.add_typer(email_app, name="email")
 server_app = typer.Typer(help="Provisioning servers (credentials stored encrypted).", no_args_is_help=True)
 servergroup_app = typer.Typer(help="Server groups: where new services are placed.", no_args_is_help=True)
 modulequeue_app = typer.Typer(help="Failed module actions waiting for a retry.", no_args_is_help=True)
@@ -70,6 +76,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only)")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the outbox worker in this process")
+    ] = False,
 ) -> None:
     """Serve the WHMCS-compatible API (migrates the embedded database first)."""
     import uvicorn
@@ -78,6 +87,11 @@ def serve(
 
     upgrade(get_settings().resolved_database_url())
     _load_plugins()
+    if with_worker or get_settings().worker_in_process:
+        from billow.worker import start_in_thread
+
+        start_in_thread()
+        console.print("outbox worker running in-process")
     uvicorn.run(
         "billow.api.app:create_app", factory=True, host=host, port=port,
         workers=workers, log_level="info", access_log=False,
@@ -118,14 +132,17 @@ def quickstart(
     if access.secret:
         console.print(f"identifier   : {access.identifier}")
         console.print(f"secret       : {access.secret}")
-        console.print("(also saved in var/quickstart-credentials.json; the secret is not stored)")
+        console.print(f"(also saved in {access.saved_to}; the database keeps only a digest)",
+                      soft_wrap=True)
     else:
-        console.print(f"credentials  : see {access.saved_to}")
+        console.print(f"credentials  : see {access.saved_to}", soft_wrap=True)
+    # One unwrapped line, so it can be copied into a shell as it is.
     console.print(
         f"try          : curl -s {url} -d action=GetClients "
-        f"-d identifier={access.identifier} -d secret=<secret> -d responsetype=json"
+        f"-d identifier={access.identifier} -d secret={access.secret or '<secret>'} "
+        f"-d responsetype=json", soft_wrap=True, highlight=False,
     )
-    serve(host=host, port=port, workers=1)
+    serve(host=host, port=port, workers=1, with_worker=True)
 
 
 @app.command()
@@ -291,7 +308,11 @@ def credential_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table("identifier", "admin", "roles", "status", "last used", "description")
+    table = Table()
+    # The identifier is what `credential revoke` takes: never cut it short.
+    table.add_column("identifier", no_wrap=True, min_width=32)
+    for name in ("admin", "roles", "status", "last used", "description"):
+        table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(r["identifier"], r["admin"], ", ".join(r["roles"]),
                       "revoked" if r["revoked"] else "active", r["last_used"] or "-",
@@ -389,6 +410,108 @@ def ip_list() -> None:
     console.print(table)
 
 
+# --- support tickets --------------------------------------------------------------------
+
+#: sysexits EX_TEMPFAIL: the MTA keeps the message and tries the pipe again later.
+EX_TEMPFAIL = 75
+
+
+@ticket_app.command("import")
+def ticket_import() -> None:
+    """Import one raw e-mail from standard input (point the MTA's pipe at this).
+
+    Exits 0 once the message is handled, including when it is dropped on purpose (an
+    auto-reply, a loop, a blocked sender: bouncing those would only feed the loop), and
+    75 (temporary failure) when it could not be stored, so the MTA retries it.
+    """
+    import sys
+
+    from billow.services.support_mail import import_message
+
+    raw = sys.stdin.buffer.read()
+    try:
+        with _uow() as uow:
+            outcome = import_message(uow, raw)
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the MTA as "try again"
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EX_TEMPFAIL) from exc
+    typer.echo(json.dumps({"status": outcome.status, "ticketid": outcome.ticket_id,
+                           "replyid": outcome.reply_id}))
+
+
+@ticket_app.command("poll")
+def ticket_poll() -> None:
+    """Poll every department's IMAP mailbox once and import unseen messages."""
+    from billow.services.support_imap import poll_mailboxes
+
+    result = poll_mailboxes(_uow)
+    typer.echo(json.dumps({"fetched": result.fetched, "imported": result.imported,
+                           "dropped": result.dropped, "failed": result.failed_mailboxes}))
+    if result.failed_mailboxes:
+        raise typer.Exit(1)
+
+
+@ticket_app.command("department-add")
+def ticket_department_add(
+    name: str,
+    email: Annotated[str, typer.Option("--email", help="Address customers write to")] = "",
+    clients_only: Annotated[bool, typer.Option("--clients-only", help="Only clients may e-mail")] = False,
+    replies_only: Annotated[bool, typer.Option("--replies-only", help="E-mail may only reply")] = False,
+    prevent_client_closure: Annotated[bool, typer.Option("--prevent-client-closure")] = False,
+    imap_host: Annotated[str, typer.Option("--imap-host", help="IMAP server to poll")] = "",
+    imap_port: Annotated[int, typer.Option("--imap-port")] = 993,
+    imap_plain: Annotated[bool, typer.Option("--imap-plain", help="No TLS (local servers only)")] = False,
+    imap_login: Annotated[str, typer.Option("--imap-login")] = "",
+    imap_password: Annotated[str, typer.Option("--imap-password", envvar="BILLOW_IMAP_PASSWORD")] = "",
+    imap_folder: Annotated[str, typer.Option("--imap-folder")] = "INBOX",
+) -> None:
+    """Create a support department, optionally with an IMAP mailbox to poll."""
+    from billow.services import support
+
+    with _uow() as uow:
+        try:
+            dept = support.add_department(
+                uow, name, email, clients_only=clients_only, piping_replies_only=replies_only,
+                prevent_client_closure=prevent_client_closure, mail_host=imap_host, mail_port=imap_port,
+                mail_ssl=not imap_plain, mail_login=imap_login, mail_password=imap_password,
+                mail_folder=imap_folder,
+            )
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"department {dept.name} created (id {dept.id})")
+
+
+@ticket_app.command("department-list")
+def ticket_department_list() -> None:
+    """List support departments and their mailboxes (never their passwords)."""
+    from billow.services import support
+
+    with _uow() as uow:
+        table = Table("id", "name", "email", "imap", "rules")
+        for d in support.list_departments(uow):
+            rules = ", ".join(label for flag, label in (
+                (d.clients_only, "clients only"), (d.piping_replies_only, "replies only"),
+                (d.prevent_client_closure, "client may not close")) if flag)
+            imap = f"{d.mail_login}@{d.mail_host}:{d.mail_port}" if d.mail_host else "-"
+            table.add_row(str(d.id), d.name, d.email, imap, rules)
+    console.print(table)
+
+
+@ticket_app.command("close-inactive")
+def ticket_close_inactive() -> None:
+    """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
+    from billow.services.support import close_inactive_tickets
+
+    with _uow() as uow:
+        closed = close_inactive_tickets(uow, uow.now)
+        uow.commit()
+    typer.echo(json.dumps({"closed": closed}))
+
+
+if __name__ == "__main__":
+    app()
 # --- invoices ---------------------------------------------------------------------------
 
 @invoice_app.command("pdf")
@@ -435,6 +558,238 @@ def invoice_refund(
             _fail(exc)
         uow.commit()
     console.print(f"refunded {refund.amountout} (transaction {refund.id})")
+# --- the outbox worker ------------------------------------------------------------------
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Drain what is due now, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds to sleep when idle")] = 1.0,
+) -> None:
+    """Deliver the outbox: webhooks and e-mails (runs until stopped unless --once)."""
+    from billow.worker import Worker
+
+    _load_plugins()
+    with Worker() as w:
+        if once:
+            stats = w.run_once()
+            console.print(
+                f"dispatched {stats.dispatched} events, webhooks sent {stats.webhooks_sent} "
+                f"(failed attempts {stats.webhooks_failed}), e-mails sent {stats.emails_sent} "
+                f"(failed attempts {stats.emails_failed}), jobs run {stats.jobs_done} "
+                f"(failed attempts {stats.jobs_failed})"
+            )
+            if stats.errors:
+                for error in stats.errors:
+                    console.print(f"[red]error:[/red] {error}")
+                raise typer.Exit(1)
+            return
+        import contextlib
+        import signal
+
+        # SIGTERM (a service manager stopping us) finishes the current round, then exits.
+        signal.signal(signal.SIGTERM, lambda *_: w.stop())
+        console.print("worker running; Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            w.run_forever(interval=interval)
+        console.print("worker stopped")
+
+
+@app.command()
+def outbox(
+    retry_parked: Annotated[bool, typer.Option("--retry-parked", help="Retry parked events")] = False,
+    purge_days: Annotated[
+        int, typer.Option("--purge-days", help="Delete finished deliveries older than N days")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the outbox: events waiting, parked (with why), deliveries pending."""
+    from datetime import timedelta
+
+    from billow.db.engine import session_factory
+    from billow.worker import outbox_status, purge_history
+    from billow.worker import retry_parked as retry
+
+    factory = session_factory()
+    if retry_parked:
+        console.print(f"{retry(factory)} parked events will be retried")
+    if purge_days > 0:
+        removed = purge_history(factory, timedelta(days=purge_days))
+        console.print(f"purged {removed['deliveries']} deliveries, {removed['attempts']} attempts, "
+                      f"{removed['events']} events")
+    status = outbox_status(factory)
+    if as_json:
+        typer.echo(json.dumps(status))
+        return
+    console.print(f"events waiting: {status['undispatched']}; deliveries pending: "
+                  f"{status['pending_deliveries']} (oldest {status['oldest_pending_delivery'] or '-'}); "
+                  f"jobs pending: {status['jobs_pending']}, failed: {status['jobs_failed']}")
+    for event in status["parked"]:  # type: ignore[union-attr]
+        console.print(f"[red]parked[/red] event {event['id']} {event['name']}: {event['error']}")
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+@webhook_app.command("add")
+def webhook_add(
+    url: str,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", help="WHMCS hook name (repeatable; none: all)")
+    ] = None,
+    secret: Annotated[str, typer.Option("--secret", help="whsec_ secret (generated when empty)")] = "",
+    description: Annotated[str, typer.Option("--description")] = "",
+) -> None:
+    """Register an endpoint and print its id and signing secret."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        try:
+            endpoint, new_secret = webhooks.add_endpoint(uow, url, event or [], secret=secret,
+                                                         description=description)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"webhook {endpoint.id} added for {endpoint.url}")
+    console.print(f"secret: {new_secret}")
+
+
+@webhook_app.command("list")
+def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List endpoints with their delivery counts (never their secrets)."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        rows = [
+            {"id": e.id, "url": e.url, "events": e.events or ["*"], "enabled": e.enabled,
+             "disabled_reason": e.disabled_reason, **webhooks.delivery_counts(uow, e.id)}
+            for e in webhooks.list_endpoints(uow)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("id", "url", "events", "status", "pending", "succeeded", "failed")
+    for r in rows:
+        status = "enabled" if r["enabled"] else f"disabled: {r['disabled_reason']}"
+        table.add_row(str(r["id"]), r["url"], ", ".join(r["events"]), status, str(r["pending"]),
+                      str(r["succeeded"]), str(r["failed"]))
+    console.print(table)
+
+
+@webhook_app.command("remove")
+def webhook_remove(webhook_id: int) -> None:
+    """Delete an endpoint and its delivery history."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        try:
+            webhooks.delete_endpoint(uow, webhook_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"webhook {webhook_id} removed")
+
+
+@webhook_app.command("enable")
+def webhook_enable(webhook_id: int) -> None:
+    """Enable an endpoint again (for instance after it was disabled for failing)."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        try:
+            webhooks.update_endpoint(uow, webhook_id, enabled=True)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"webhook {webhook_id} enabled")
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    webhook_id: Annotated[int, typer.Option("--webhook", help="Only this endpoint")] = 0,
+    status: Annotated[str, typer.Option("--status", help="pending, succeeded or failed")] = "",
+    limit: Annotated[int, typer.Option("--limit")] = 25,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show recent deliveries and their last attempt."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        try:
+            total, rows = webhooks.list_deliveries(uow, endpoint_id=webhook_id, status=status, limit=limit)
+        except BillowError as exc:
+            _fail(exc)
+        items = [
+            {"id": d.id, "webhook": d.endpoint_id, "event": d.event_name, "event_id": d.event_uuid,
+             "status": d.status, "attempts": d.attempts, "response_code": d.response_code,
+             "last_error": d.last_error,
+             "next_attempt": d.next_attempt_at.isoformat() if d.next_attempt_at else None}
+            for d in rows
+        ]
+    if as_json:
+        typer.echo(json.dumps({"total": total, "deliveries": items}))
+        return
+    table = Table("id", "webhook", "event", "status", "attempts", "code", "next attempt", "error")
+    for d in items:
+        table.add_row(str(d["id"]), str(d["webhook"]), d["event"], d["status"], str(d["attempts"]),
+                      str(d["response_code"] or "-"), d["next_attempt"] or "-", d["last_error"])
+    console.print(table)
+    console.print(f"{total} deliveries in all")
+
+
+@webhook_app.command("retry")
+def webhook_retry(delivery_id: int) -> None:
+    """Replay a delivery now (same event id, so receivers can de-duplicate)."""
+    from billow.services import webhooks
+
+    with _uow() as uow:
+        try:
+            replay = webhooks.retry_delivery(uow, delivery_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"delivery {delivery_id} queued again as {replay.id}")
+
+
+# --- e-mail -----------------------------------------------------------------------------
+
+@email_app.command("templates")
+def email_templates(type_: Annotated[str, typer.Option("--type")] = "") -> None:
+    """List e-mail templates (the shipped ones are added on first use)."""
+    from billow.services import email
+
+    with _uow() as uow:
+        rows = email.list_templates(uow, type_=type_)
+        table = Table("id", "name", "type", "subject", "status")
+        for t in rows:
+            table.add_row(str(t.id), t.name, t.type, t.subject, "disabled" if t.disabled else "active")
+        uow.commit()
+    console.print(table)
+
+
+@email_app.command("edit")
+def email_edit(
+    name: str,
+    subject: Annotated[str | None, typer.Option("--subject")] = None,
+    html_file: Annotated[str | None, typer.Option("--html-file", help="Jinja2 HTML body")] = None,
+    text_file: Annotated[str | None, typer.Option("--text-file", help="Jinja2 text body")] = None,
+    type_: Annotated[str, typer.Option("--type", help="Type of a new custom template")] = "",
+    disable: Annotated[bool | None, typer.Option("--disable/--enable")] = None,
+) -> None:
+    """Edit a template (or add a custom one); bodies are read from files."""
+    from pathlib import Path
+
+    from billow.services import email
+
+    with _uow() as uow:
+        try:
+            email.save_template(
+                uow, name, type_=type_, subject=subject,
+                html=Path(html_file).read_text() if html_file else None,
+                text=Path(text_file).read_text() if text_file else None, disabled=disable,
+            )
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+    console.print(f"template {name!r} saved")
 
 
 

@@ -43,8 +43,41 @@ class Settings(BaseSettings):
     #: Installation name shown in e-mails and invoices.
     company_name: str = "Billow Hosting"
     system_url: str = "http://127.0.0.1:8000/"
+    #: Outgoing mail (the ``SMTP*`` keys of the settings table override these).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    #: ``none``, ``starttls`` or ``ssl`` (implicit TLS, usually port 465).
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_seconds: float = 20.0
+    #: PEM file of extra CA certificates to trust for SMTP TLS (a private mail relay).
+    smtp_ca_file: str = ""
+    #: Webhook delivery: per-request timeout, response bytes read, and SSRF guard.
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 65536
+    #: Allow endpoints on loopback/private/link-local addresses (off: SSRF protection).
+    webhook_allow_private: bool = False
+    #: Failed deliveries in a row (each after its full retry schedule) that disable an endpoint.
+    webhook_disable_after: int = 3
+    #: Concurrent HTTP deliveries of one worker.
+    webhook_concurrency: int = 8
+    #: Seconds a worker holds a claimed delivery or e-mail before another may retry it.
+    worker_lease_seconds: int = 120
+    #: Run the outbox worker inside ``billow serve`` (the embedded single-machine set-up).
+    worker_in_process: bool = False
     #: Seconds a provisioning module waits for its panel or cloud API per request.
     module_timeout_seconds: float = 30.0
+    #: Folder of ticket attachments, outside the database; empty: ``data_dir/attachments``.
+    attachments_dir: Path | None = None
+    #: Largest ticket attachment accepted (bytes), over the API and by e-mail.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: Largest raw inbound support e-mail accepted (bytes).
+    support_mail_max_bytes: int = 25 * 1024 * 1024
+
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or (self.data_dir / "attachments")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -54,12 +87,18 @@ class Settings(BaseSettings):
     def resolved_secret_key(self) -> bytes:
         if self.secret_key:
             return self.secret_key.encode()
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        return _key_file(self.data_dir.absolute())
+
+
+@lru_cache(maxsize=4)
+def _key_file(data_dir: Path) -> bytes:
+    """Read (creating it once) the generated server key: every API request needs it."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)
@@ -70,3 +109,4 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests change the environment between runs)."""
     get_settings.cache_clear()
+    _key_file.cache_clear()

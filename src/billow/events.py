@@ -14,6 +14,7 @@ An exception in any other hook is logged and does not break the operation, as in
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,10 @@ class HookRegistry:
         self.hooks.clear()
 
 
+#: Set after a commit that wrote outbox events: an in-process worker wakes at once instead
+#: of waiting for its next poll.
+outbox_committed = threading.Event()
+
 #: The process-wide hook registry (``billow.hooks`` entry points and the hooks folder fill it).
 registry = HookRegistry()
 
@@ -93,6 +98,22 @@ def run_hooks(name: str, variables: dict[str, Any]) -> list[Any]:
     return results
 
 
+def validation_errors(results: list[Any]) -> list[str]:
+    """Collect the error messages validation hooks returned (WHMCS's ``*Validate*`` hooks).
+
+    A validation hook returns an error string, a list of them, or nothing; services call
+    this on ``uow.emit("ShoppingCartValidateCheckout", ...)``'s results and refuse the
+    operation with the messages when the list is not empty.
+    """
+    errors: list[str] = []
+    for result in results:
+        if isinstance(result, str) and result.strip():
+            errors.append(result.strip())
+        elif isinstance(result, list | tuple):
+            errors.extend(str(item).strip() for item in result if str(item).strip())
+    return errors
+
+
 def emit(
     uow: UnitOfWork,
     name: str,
@@ -112,12 +133,14 @@ def emit(
         uow.session.add(
             OutboxEvent(
                 name=name,
-                payload=_jsonable(variables),
+                payload=_jsonable({k: v for k, v in variables.items() if k not in _NEVER_STORED}),
                 resource_type=resource_type,
                 resource_id=int(resource_id or 0),
                 created_at=uow.now,
             )
         )
+        if outbox_committed.set not in uow.after_commit:
+            uow.after_commit.append(outbox_committed.set)
     return results
 
 
@@ -136,6 +159,10 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+#: Variables never written to the outbox (it is stored and sent to webhook receivers).
+_NEVER_STORED = frozenset({"password", "password2"})
 
 
 #: The internal event the e-mail sender consumes: ``{"template": ..., "relid": ...}``.

@@ -9,10 +9,13 @@ exception is logged with its traceback and answered with a generic error, never 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow.api.context import Context
@@ -33,11 +36,31 @@ class Outcome:
     action: str
 
 
+_INSERT_LOG = insert(ApiLog)
+
+
 def _error(message: str) -> dict[str, Any]:
     return {"result": "error", "message": message}
 
 
+#: SQLite has one writer at a time, and every call writes (the API log at least). Threads
+#: of this process queue on this lock instead of in SQLite's busy handler, which polls
+#: with sleeps of up to 100 ms and would leave the database idle between writers.
+_SQLITE_WRITER = threading.RLock()
+
+
+def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
+    bind = factory.kw.get("bind")
+    return _SQLITE_WRITER if bind is not None and bind.dialect.name == "sqlite" else nullcontext()
+
+
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
+    """Run one API call in one transaction; see the module docstring for the order of checks."""
+    with _one_writer(factory):
+        return _dispatch(table, factory, params, ip)
+
+
+def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
     started = time.perf_counter()
     action_name = params.str("action")
     identifier = params.str("identifier") or params.str("username")
@@ -52,7 +75,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
             credential = access.find_credential(uow, identifier)
             access.check_ip(uow, ip, credential, params.str("accesskey"))
             try:
-                admin, credential = access.authenticate(uow, identifier, secret)
+                admin, credential = access.authenticate(uow, identifier, secret, credential=credential)
             except AuthError:
                 auth_failed = True
                 raise
@@ -63,7 +86,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
                 raise BillowError(
                     f'Invalid API Action: "{action_name.lower()}" is not a valid API action'
                 ) from None
-            if not access.allows(credential, action.name):
+            if not access.allows(credential, action.name, uow):
                 raise AuthError(
                     f'Invalid Permissions: API action "{action_name.lower()}" is not allowed'
                 )
@@ -72,7 +95,7 @@ def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params,
             result: dict[str, Any] = {"result": "success"}
             result.update(data)
             if credential is not None:
-                credential.last_used_at = uow.now
+                access.mark_used(uow, credential)
             _log_call(uow, action_name, identifier, ip, result, status, started)
             uow.commit()
             return Outcome(result, status, action_name)
@@ -103,17 +126,16 @@ def _log_call(
     status: int,
     started: float,
 ) -> None:
-    # Only the identifier is kept; secrets and passwords never reach the log.
+    # Only the identifier is kept; secrets and passwords never reach the log. A plain
+    # INSERT on the session's connection: the row is never read back in the request.
     username = identifier if len(identifier) <= 64 else identifier[:64]
-    uow.session.add(
-        ApiLog(
-            at=uow.now,
-            action=action[:100],
-            identifier=username,
-            ip=ip,
-            result=str(result.get("result", "")),
-            message=str(result.get("message", ""))[:1000],
-            http_status=status,
-            duration_ms=int((time.perf_counter() - started) * 1000),
-        )
-    )
+    uow.session.connection().execute(_INSERT_LOG, {
+        "at": uow.now,
+        "action": action[:100],
+        "identifier": username,
+        "ip": ip,
+        "result": str(result.get("result", "")),
+        "message": str(result.get("message", ""))[:1000],
+        "http_status": status,
+        "duration_ms": int((time.perf_counter() - started) * 1000),
+    })

@@ -8,6 +8,7 @@ A list under key ``k`` renders in XML as repeated ``<k>`` elements, which yields
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,15 +33,17 @@ def to_json(result: dict[str, Any]) -> bytes:
     return json.dumps(result, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+#: Characters XML 1.0 forbids even when escaped; a stored value may still contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str | int | Decimal | date):
-        text = _default(value) if not isinstance(value, str | int) else str(value)
-        return escape(str(text))
-    return escape(str(value))
+    text = _default(value) if isinstance(value, Decimal | date) else str(value)
+    return escape(_NOT_XML.sub("", str(text)))
 
 
 def _xml_items(data: dict[str, Any], out: list[str]) -> None:

@@ -25,6 +25,7 @@ from billow.money import to_decimal
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "y"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no", "n", ""})
 
@@ -143,9 +144,13 @@ class Params(Mapping[str, Any]):
         if value is None or (isinstance(value, str) and value.strip() == ""):
             return default
         try:
-            return int(str(value).strip())
+            number = int(str(value).strip())
         except ValueError:
             raise ValidationError(error or f"Invalid {key}") from None
+        # Saturate to the range of an INTEGER column, as PHP's (int) saturates: an id past
+        # it matches nothing ("... Not Found") and an offset past it is an empty page,
+        # where PostgreSQL would otherwise fail the query and SQLite overflow.
+        return max(INT_MIN, min(INT_MAX, number))
 
     def bool(self, key: str, default: bool = False) -> bool:
         if key not in self._data:
@@ -208,7 +213,9 @@ def _sort_key(key: Any) -> tuple[int, Any]:
 
 def parse_date(text: str, error: str) -> date:
     text = text.strip()
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+    # ISO first; then WHMCS's default localised form (DD/MM/YYYY), which a few actions
+    # (GetActivityLog ``date``, AddTransaction ``date``) document.
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y"):
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:

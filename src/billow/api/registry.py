@@ -24,11 +24,14 @@ ACTION_MODULES = (
     "clients",
     "users",
     "billing",
+    "webhooks",
+    "emails",
     "catalog",
     "orders",
     "services",
     "modules",
     "automation",
+    "support",
 )
 
 

@@ -12,8 +12,9 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from billow import security
 from billow.config import get_settings
@@ -25,6 +26,7 @@ from billow.db.models import (
     ApiRole,
     ApiRoleAction,
     LoginFailure,
+    credential_roles,
 )
 from billow.errors import AuthError, Conflict, NotFound, ValidationError
 from billow.uow import UnitOfWork
@@ -226,17 +228,31 @@ def ip_in(ip: str, networks: list[str]) -> bool:
 
 # --- authentication ---------------------------------------------------------------------
 
+# Statements of the checks every API call makes, built once (building and caching a
+# statement costs more than SQLite takes to run these) and run on the session's
+# connection, since none of them loads entities into the session.
+_FAILURES_SINCE = select(func.count()).select_from(LoginFailure).where(
+    LoginFailure.ip == bindparam("ip"), LoginFailure.at >= bindparam("since"))
+_LAST_FAILURE = select(func.max(LoginFailure.at)).where(LoginFailure.ip == bindparam("ip"))
+_CREDENTIAL = select(ApiCredential).where(ApiCredential.identifier == bindparam("identifier"))
+_ALLOWED_NETWORKS = select(AllowedIP.network, AllowedIP.credential_id)
+_ROLE_ALLOWS = (
+    select(ApiRoleAction.action)
+    .join(credential_roles, credential_roles.c.role_id == ApiRoleAction.role_id)
+    .where(credential_roles.c.credential_id == bindparam("credential_id"),
+           ApiRoleAction.action.in_(bindparam("actions", expanding=True)))
+    .limit(1)
+)
+
+
 def is_locked_out(uow: UnitOfWork, ip: str) -> bool:
     settings = get_settings()
     since = uow.now - timedelta(seconds=settings.login_failure_window_seconds)
-    count = uow.session.scalar(
-        select(func.count()).select_from(LoginFailure).where(
-            LoginFailure.ip == ip, LoginFailure.at >= since
-        )
-    )
+    connection = uow.session.connection()
+    count = connection.execute(_FAILURES_SINCE, {"ip": ip, "since": since}).scalar()
     if not count or count < settings.login_max_failures:
         return False
-    last = uow.session.scalar(select(func.max(LoginFailure.at)).where(LoginFailure.ip == ip))
+    last = connection.execute(_LAST_FAILURE, {"ip": ip}).scalar()
     return last is not None and last >= uow.now - timedelta(seconds=settings.login_lockout_seconds)
 
 
@@ -251,7 +267,7 @@ def clear_failures(uow: UnitOfWork, ip: str) -> None:
 def find_credential(uow: UnitOfWork, identifier: str) -> ApiCredential | None:
     if not identifier:
         return None
-    return uow.session.scalar(select(ApiCredential).where(ApiCredential.identifier == identifier))
+    return uow.session.execute(_CREDENTIAL, {"identifier": identifier}).scalar()
 
 
 def check_ip(
@@ -265,7 +281,7 @@ def check_ip(
         accesskey, settings.api_access_key
     ):
         return
-    rows = uow.session.execute(select(AllowedIP.network, AllowedIP.credential_id)).all()
+    rows = uow.session.connection().execute(_ALLOWED_NETWORKS).all()
     networks = [
         net for net, cred_id in rows
         if cred_id is None or (credential is not None and cred_id == credential.id)
@@ -274,14 +290,22 @@ def check_ip(
         raise AuthError(f"Invalid IP {ip}")
 
 
-def authenticate(uow: UnitOfWork, username: str, secret: str) -> tuple[Admin, ApiCredential | None]:
+_LOOK_UP: Any = object()
+
+
+def authenticate(
+    uow: UnitOfWork, username: str, secret: str, *, credential: ApiCredential | None = _LOOK_UP
+) -> tuple[Admin, ApiCredential | None]:
     """Check an API credential (identifier/secret) or a legacy admin login (md5 password).
 
-    Raises :class:`AuthError` with WHMCS's message on every failure.
+    Pass *credential* when the caller already looked *username* up (the dispatcher does,
+    for the IP check), to save a query. Raises :class:`AuthError` with WHMCS's message on
+    every failure.
     """
     if not username or not secret:
         raise AuthError(AUTH_FAILED)
-    credential = find_credential(uow, username)
+    if credential is _LOOK_UP:
+        credential = find_credential(uow, username)
     if credential is not None:
         if credential.revoked_at is not None or not security.digest_matches(
             credential.secret_digest, secret
@@ -302,9 +326,29 @@ def authenticate(uow: UnitOfWork, username: str, secret: str) -> tuple[Admin, Ap
     return admin, None
 
 
-def allows(credential: ApiCredential | None, action: str) -> bool:
-    """Whether *credential*'s roles whitelist *action*; legacy admin logins have every action."""
+def allows(credential: ApiCredential | None, action: str, uow: UnitOfWork | None = None) -> bool:
+    """Whether *credential*'s roles whitelist *action*; legacy admin logins have every action.
+
+    With *uow*, the check is one indexed query instead of loading the roles and their
+    actions as objects (the dispatcher asks on every request).
+    """
     if credential is None:
         return True
     wanted = action.lower()
-    return any(a.action in ("*", wanted) for role in credential.roles for a in role.actions)
+    if uow is None:
+        return any(a.action in ("*", wanted) for role in credential.roles for a in role.actions)
+    found = uow.session.connection().execute(
+        _ROLE_ALLOWS, {"credential_id": credential.id, "actions": ["*", wanted]}
+    ).scalar()
+    return found is not None
+
+
+#: How stale ``last_used_at`` may get: one write a minute per credential, not one a call.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def mark_used(uow: UnitOfWork, credential: ApiCredential) -> None:
+    """Record that *credential* was used, to the minute."""
+    last = credential.last_used_at
+    if last is None or uow.now - last >= LAST_USED_RESOLUTION:
+        credential.last_used_at = uow.now

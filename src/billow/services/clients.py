@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from billow.db.models import (
     Client,
@@ -20,7 +21,13 @@ from billow.db.models import (
 from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
-from billow.services.validation import normalise_country, normalise_email, normalise_phone
+from billow.services.users import user_email_taken
+from billow.services.validation import (
+    check_lengths,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+)
 from billow.uow import UnitOfWork
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
@@ -63,8 +70,11 @@ class ClientInput:
     email_preferences: dict[str, bool] = field(default_factory=dict)
 
 
+_DEFAULT_CURRENCY = select(Currency).where(Currency.is_default.is_(True))
+
+
 def default_currency(uow: UnitOfWork) -> Currency:
-    currency = uow.session.scalar(select(Currency).where(Currency.is_default.is_(True)))
+    currency = uow.session.scalar(_DEFAULT_CURRENCY)
     if currency is None:
         currency = uow.session.scalar(select(Currency).order_by(Currency.id))
     if currency is None:
@@ -87,11 +97,16 @@ def find_client_by_email(uow: UnitOfWork, email: str) -> Client | None:
     )
 
 
+# Built once: these run on every AddClient/UpdateClient.
+_EMAIL_IN_USE = (select(Client.id).where(func.lower(Client.email) == bindparam("email"),
+                                         Client.id != bindparam("exclude")).limit(1))
+
+
 def email_in_use(uow: UnitOfWork, email: str, *, exclude_client: int | None = None) -> bool:
-    query = select(Client.id).where(func.lower(Client.email) == email.lower())
-    if exclude_client:
-        query = query.where(Client.id != exclude_client)
-    return uow.session.scalar(query.limit(1)) is not None
+    found = uow.session.connection().execute(
+        _EMAIL_IN_USE, {"email": email.lower(), "exclude": exclude_client or 0}
+    ).scalar()
+    return found is not None
 
 
 def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> dict[str, Any]:
@@ -102,7 +117,10 @@ def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> 
             if (not partial or key in values) and not str(values.get(key) or "").strip():
                 raise ValidationError(message)
     if "email" in values or not partial:
-        out["email"] = normalise_email(str(values.get("email") or ""))
+        # WHMCS words the same refusal differently in AddClient and UpdateClient.
+        invalid = ("The email address entered is not valid" if partial
+                   else "The email address you entered was not valid")
+        out["email"] = normalise_email(str(values.get("email") or ""), invalid_message=invalid)
     if "country" in values or not partial:
         country = str(values.get("country") or "")
         out["country"] = normalise_country(country) if (country or not skip) else ""
@@ -137,29 +155,32 @@ def add_client(
         owner = uow.session.get(User, owner_user_id)
         if owner is None:
             raise ValidationError("Invalid Owner User ID")
-    elif uow.session.scalar(select(User.id).where(func.lower(User.email) == values["email"].lower())):
+    elif user_email_taken(uow, values["email"]):
         raise ValidationError("A user already exists with that email address")
     _check_custom_fields(uow, data.custom_fields, required=not skip_validation)
 
-    client = Client(currency_id=currency.id, group_id=group_id, datecreated=uow.today)
+    check_lengths(Client, values)
+    if owner is None:
+        # The owner login first, so the client row is written once with its owner.
+        from billow.services.users import create_user
+
+        owner = create_user(
+            uow, str(values.get("firstname") or ""), str(values.get("lastname") or ""),
+            values["email"], password, language=str(values.get("language") or ""),
+            validated=True,
+        )
+    client = Client(currency_id=currency.id, group_id=group_id, datecreated=uow.today,
+                    owner_user_id=owner.id)
     _apply(client, values)
     prefs = dict(DEFAULT_EMAIL_PREFERENCES)
     prefs.update(data.email_preferences)
     client.email_preferences = prefs
     uow.session.add(client)
     uow.session.flush()
-    if owner is None:
-        from billow.services.users import create_user
-
-        owner = create_user(
-            uow, client.firstname, client.lastname, client.email, password,
-            language=client.language,
-        )
-    client.owner_user_id = owner.id
     uow.session.add(UserClient(user_id=owner.id, client_id=client.id, owner=True, permissions="all"))
     save_custom_fields(uow, "client", client.id, data.custom_fields)
     log_activity(uow, f"Created Client {client.fullname} - User ID: {client.id}", client_id=client.id)
-    uow.emit("ClientAdd", client_hook_vars(client, password=password),
+    uow.emit("ClientAdd", client_hook_vars(client, customFields=dict(data.custom_fields)),
              resource_type="client", resource_id=client.id)
     return client
 
@@ -168,6 +189,7 @@ def update_client(
     uow: UnitOfWork, client_id: int, data: ClientInput, *, skip_validation: bool = False
 ) -> Client:
     client = get_client(uow, client_id)
+    olddata = client_hook_vars(client)
     values = dict(data.values)
     if "phonenumber" in values:
         values["_country_for_phone"] = values.get("country") or client.country
@@ -198,11 +220,13 @@ def update_client(
     if changed or data.custom_fields:
         log_activity(uow, f"Client Profile Modified - {', '.join(changed) or 'custom fields'} - "
                           f"User ID: {client.id}", client_id=client.id)
-    uow.emit("ClientEdit", client_hook_vars(client), resource_type="client", resource_id=client.id)
+    uow.emit("ClientEdit", client_hook_vars(client, olddata=olddata), resource_type="client",
+             resource_id=client.id)
     return client
 
 
 def _apply(client: Client, values: dict[str, Any]) -> None:
+    check_lengths(Client, values)
     for key, value in values.items():
         if hasattr(Client, key) and key not in ("id", "uuid"):
             setattr(client, key, value)
@@ -218,38 +242,57 @@ def list_clients(
     offset: int = 0,
     limit: int = 25,
 ) -> tuple[int, list[Client]]:
-    query = select(Client)
-    if status:
-        query = query.where(Client.status == status)
-    if search:
-        term = f"{search}%"
+    column = orderby.lower() if orderby.lower() in SORTABLE else "id"
+    count, page = _list_statements(bool(status), bool(search), column, descending)
+    values = {"status": status, "term": f"{search}%", "offset": offset, "limit": limit}
+    # Neither query loads entities: run them on the connection, skipping the ORM layer.
+    connection = uow.session.connection()
+    total = connection.execute(count, values).scalar() or 0
+    return total, list(connection.execute(page, values).all())
+
+
+@lru_cache(maxsize=64)
+def _list_statements(by_status: bool, by_search: bool, orderby: str, descending: bool) -> tuple[Any, Any]:
+    """The COUNT and page statements of GetClients for one shape of request, built once.
+
+    A plain COUNT over the table (not over a sub-select of every column) lets the database
+    count a narrow index. The page is a deferred join: its ids come from walking a small
+    index (OFFSET must step over every skipped row), then only those rows are read, so
+    deep pages stay cheap.
+    """
+    conditions: list[Any] = []
+    if by_status:
+        conditions.append(Client.status == bindparam("status"))
+    if by_search:
+        term = bindparam("term")
         fullname = Client.firstname + " " + Client.lastname
-        query = query.where(or_(
+        conditions.append(or_(
             Client.email.like(term), Client.firstname.like(term), Client.lastname.like(term),
             fullname.like(term), Client.companyname.like(term),
         ))
-    count_query = select(func.count()).select_from(query.order_by(None).subquery())
-    total = uow.session.scalar(count_query) or 0
-    column = SORTABLE.get(orderby.lower(), Client.id)
+    column = SORTABLE[orderby]
     order = [column.desc() if descending else column.asc()]
     if column is not Client.id:
         order.append(Client.id.desc() if descending else Client.id.asc())
-    rows = uow.session.execute(
-        query.with_only_columns(
-            Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
-            Client.datecreated, Client.group_id, Client.status,
-        ).order_by(*order).offset(offset).limit(limit)
-    ).all()
-    return total, list(rows)
+    count = select(func.count()).select_from(Client).where(*conditions)
+    page_ids = (select(Client.id).where(*conditions).order_by(*order)
+                .offset(bindparam("offset")).limit(bindparam("limit")).scalar_subquery())
+    page = select(
+        Client.id, Client.firstname, Client.lastname, Client.companyname, Client.email,
+        Client.datecreated, Client.group_id, Client.status,
+    ).where(Client.id.in_(page_ids)).order_by(*order)
+    return count, page
 
 
 # --- custom fields ----------------------------------------------------------------------
 
+_FIELD_DEFS = (select(CustomField)
+               .where(CustomField.type == bindparam("kind"), CustomField.relid == bindparam("relid"))
+               .order_by(CustomField.sortorder, CustomField.id))
+
+
 def custom_field_defs(uow: UnitOfWork, kind: str, relid: int = 0) -> list[CustomField]:
-    return list(uow.session.scalars(
-        select(CustomField).where(CustomField.type == kind, CustomField.relid == relid)
-        .order_by(CustomField.sortorder, CustomField.id)
-    ))
+    return list(uow.session.scalars(_FIELD_DEFS, {"kind": kind, "relid": relid}))
 
 
 def _check_custom_fields(uow: UnitOfWork, values: dict[str, str], *, required: bool,
@@ -319,17 +362,31 @@ def add_note(uow: UnitOfWork, client_id: int, note: str, *, sticky: bool = False
 
 
 def client_hook_vars(client: Client, **extra: Any) -> dict[str, Any]:
-    """WHMCS's ``ClientAdd``/``ClientEdit`` variables."""
-    data = {
-        "userid": client.id, "client_id": client.id,
+    """WHMCS's ``ClientAdd``/``ClientEdit``/``ClientDelete`` variables (a superset of each).
+
+    The plain-text password WHMCS passes to ``ClientAdd`` is withheld: it would otherwise
+    be stored in the outbox and sent to webhooks (see ``billow.event_catalog``).
+    """
+    prefs = {**DEFAULT_EMAIL_PREFERENCES, **(client.email_preferences or {})}
+    data: dict[str, Any] = {
+        "userid": client.id, "client_id": client.id, "user_id": client.owner_user_id or 0,
+        "uuid": client.uuid,
         "firstname": client.firstname, "lastname": client.lastname,
         "companyname": client.companyname, "email": client.email,
         "address1": client.address1, "address2": client.address2, "city": client.city,
         "state": client.state, "postcode": client.postcode, "country": client.country,
         "phonenumber": client.phonenumber, "tax_id": client.tax_id,
         "currency": client.currency_id, "groupid": client.group_id,
-        "notes": client.notes, "status": client.status,
+        "notes": client.notes, "status": client.status, "language": client.language,
+        "billingcid": client.billingcid, "allow_sso": bool(client.allow_sso),
+        "email_verified": bool(client.email_verified),
+        "isOptedInToMarketingEmails": bool(client.marketing_emails_opt_in),
+        "authmodule": "", "authdata": "", "customFields": {},
     }
+    data.update({flag: bool(getattr(client, flag)) for flag in FLAG_FIELDS if flag != "allow_sso"})
+    for kind in ("affiliate", "domain", "general", "product", "support"):
+        data[f"email_preferences[{kind}]"] = bool(prefs.get(kind, True))
+    data["email_preferences[invoices]"] = bool(prefs.get("invoice", True))
     extra.pop("password", None)  # never hand a password to hooks or the outbox
     data.update(extra)
     return data

@@ -11,7 +11,12 @@ from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
 from billow.services.clients import CONTACT_FIELDS, get_client
-from billow.services.validation import normalise_country, normalise_email, normalise_phone
+from billow.services.validation import (
+    check_lengths,
+    normalise_country,
+    normalise_email,
+    normalise_phone,
+)
 from billow.uow import UnitOfWork
 
 ICANN_CONTACT = (
@@ -23,6 +28,7 @@ ICANN_CONTACT = (
 
 def _normalise(values: dict[str, Any], country_hint: str = "") -> dict[str, Any]:
     out = {k: v for k, v in values.items() if k in CONTACT_FIELDS}
+    check_lengths(Contact, out)
     if out.get("email"):
         out["email"] = normalise_email(str(out["email"]))
     if out.get("country"):
@@ -73,6 +79,7 @@ def update_contact(
     uow: UnitOfWork, contact_id: int, values: dict[str, Any], prefs: dict[str, bool]
 ) -> Contact:
     contact = get_contact(uow, contact_id)
+    olddata = contact_hook_vars(contact)
     data = _normalise(values, contact.country)
     if data.get("email") and _duplicate(uow, contact.client_id, data["email"], contact.id):
         raise ValidationError("Duplicate Email Address")
@@ -85,7 +92,7 @@ def update_contact(
             _require_domain_recipient(uow, contact)
         contact.email_preferences = merged
     log_activity(uow, f"Contact Modified - Contact ID: {contact.id}", client_id=contact.client_id)
-    uow.emit("ContactEdit", contact_hook_vars(contact), resource_type="contact",
+    uow.emit("ContactEdit", contact_hook_vars(contact, olddata=olddata), resource_type="contact",
              resource_id=contact.id)
     return contact
 
@@ -127,7 +134,12 @@ def list_contacts(
     return total, list(rows)
 
 
-def contact_hook_vars(contact: Contact) -> dict[str, Any]:
+def contact_hook_vars(contact: Contact, **extra: Any) -> dict[str, Any]:
+    """WHMCS's ``ContactAdd``/``ContactEdit`` variables, with the ``<kind>emails`` flags."""
     data: dict[str, Any] = {"userid": contact.client_id, "contactid": contact.id}
     data.update({k: getattr(contact, k) for k in CONTACT_FIELDS})
+    prefs = contact.email_preferences or {}
+    for kind in ("general", "product", "domain", "invoice", "support", "affiliate"):
+        data[f"{kind}emails"] = bool(prefs.get(kind, False))
+    data.update(extra)
     return data

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from billow import security
 from billow.db.models import User, UserClient
 from billow.errors import NotFound, ValidationError
-from billow.services.validation import normalise_email
+from billow.services.validation import check_lengths, normalise_email
 from billow.uow import UnitOfWork
+
+_EMAIL_TAKEN = (select(User.id).where(func.lower(User.email) == bindparam("email"),
+                                      User.id != bindparam("exclude")).limit(1))
 
 
 def user_email_taken(uow: UnitOfWork, email: str, *, exclude: int | None = None) -> bool:
-    query = select(User.id).where(func.lower(User.email) == email.lower())
-    if exclude:
-        query = query.where(User.id != exclude)
-    return uow.session.scalar(query.limit(1)) is not None
+    found = uow.session.connection().execute(
+        _EMAIL_TAKEN, {"email": email.lower(), "exclude": exclude or 0}
+    ).scalar()
+    return found is not None
 
 
 def create_user(
@@ -28,10 +31,16 @@ def create_user(
     password: str = "",
     *,
     language: str = "",
+    validated: bool = False,
 ) -> User:
-    email = normalise_email(email)
-    if user_email_taken(uow, email):
-        raise ValidationError("A user already exists with that email address")
+    """Create a login. *validated*: the caller already normalised *email* and checked it
+    is free (AddClient does, to answer with its own wording first)."""
+    if not validated:
+        email = normalise_email(email)
+        if user_email_taken(uow, email):
+            raise ValidationError("A user already exists with that email address")
+    check_lengths(User, {"firstname": firstname, "lastname": lastname, "email": email,
+                         "language": language})
     user = User(
         firstname=firstname,
         lastname=lastname,
@@ -68,7 +77,8 @@ def add_user(
         if not value.strip():
             raise ValidationError(message)
     email = normalise_email(email, invalid_message="The email address entered is not valid")
-    uow.emit("PreUserAdd", {"firstname": firstname, "lastname": lastname, "email": email})
+    uow.emit("PreUserAdd", {"user_id": 0, "firstname": firstname, "lastname": lastname,
+                            "email": email, "language": language})
     user = create_user(uow, firstname, lastname, email, password, language=language)
     uow.emit("UserAdd", user_hook_vars(user), resource_type="user", resource_id=user.id)
     return user
@@ -83,9 +93,12 @@ def update_user(uow: UnitOfWork, user_id: int, changes: dict[str, str]) -> User:
         if user_email_taken(uow, email, exclude=user.id):
             raise ValidationError("A user already exists with that email address")
         changes["email"] = email
+    olddata = user_hook_vars(user)
+    check_lengths(User, changes)
     for key, value in changes.items():
         setattr(user, key, value)
-    uow.emit("UserEdit", user_hook_vars(user), resource_type="user", resource_id=user.id)
+    uow.emit("UserEdit", {**user_hook_vars(user), "olddata": olddata}, resource_type="user",
+             resource_id=user.id)
     return user
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import String
 
 from billow.errors import ValidationError
 
@@ -57,3 +60,18 @@ def phone_parts(e164: str, country: str) -> tuple[str, str, str]:
     cc = str(parsed.country_code)
     national = str(parsed.national_number)
     return cc, national, f"+{cc}.{national}"
+
+
+def check_lengths(model: Any, values: dict[str, Any]) -> None:
+    """Refuse text longer than its column holds (PostgreSQL would fail the whole request).
+
+    MySQL-backed WHMCS refuses such values too; the message names the field and its limit.
+    """
+    columns = model.__table__.columns
+    for key, value in values.items():
+        column = columns.get(key)
+        if column is None or not isinstance(column.type, String) or not isinstance(value, str):
+            continue
+        length = column.type.length  # None for Text: unlimited
+        if length and len(value) > length:
+            raise ValidationError(f"The {key} may be at most {length} characters long")

@@ -25,6 +25,26 @@ UPDATABLE = (*CONTACT_FIELDS, "language", "notes", "status", "currency", "groupi
              "securityqid", "securityqans")
 
 
+#: Parameters WHMCS deprecated: accepted, never stored, answered with WHMCS's ``warning``.
+CARD_PARAMS = ("cardtype", "cardnum", "expdate", "startdate", "issuenumber", "cvv", "bankcode",
+               "bankacct")
+SUBACCOUNT_PARAMS = ("subaccount", "password2", "permissions")
+_CARD_DEPRECATED = ("Credit card related parameters are now deprecated and may be removed in a "
+                    "future version. Use {} instead.")
+CARD_WARNING_ADD = _CARD_DEPRECATED.format("AddPayMethod")
+CARD_WARNING_UPDATE = _CARD_DEPRECATED.format("AddPayMethod or UpdatePayMethod")
+CARD_WARNING_CLEAR = _CARD_DEPRECATED.format("DeletePayMethod")
+SUBACCOUNT_WARNING_ADD = "Sub Accounts are no longer supported. Please use AddUser and CreateClientInvite"
+SUBACCOUNT_WARNING_UPDATE = "Sub Accounts are no longer supported. Please use UpdateUser"
+
+
+def _warn(result: dict[str, Any], params: Params, names: tuple[str, ...], text: str) -> dict[str, Any]:
+    """Add WHMCS's deprecation ``warning`` when any of *names* was sent."""
+    if any(params.has(name) for name in names):
+        result["warning"] = text
+    return result
+
+
 def _custom_fields(params: Params) -> dict[str, str]:
     return {str(k): str(v) for k, v in params.php_array("customfields").items()}
 
@@ -64,7 +84,7 @@ def add_client(ctx: Context, params: Params) -> dict[str, Any]:
     )
     if not params.bool("noemail"):
         request_email(ctx.uow, "Client Signup Email", client.id)
-    return {"clientid": str(client.id), "owner_user_id": client.owner_user_id}
+    return _warn({"clientid": str(client.id)}, params, CARD_PARAMS, CARD_WARNING_ADD)
 
 
 def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
@@ -78,12 +98,12 @@ def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
         offset=start,
         limit=limit,
     )
+    # Rows unpack in list_clients' column order (cheaper than attribute access per field).
     items = [
-        {"id": r.id, "firstname": r.firstname, "lastname": r.lastname,
-         "companyname": r.companyname, "email": r.email,
-         "datecreated": r.datecreated.isoformat() if r.datecreated else "0000-00-00",
-         "groupid": r.group_id, "status": r.status}
-        for r in rows
+        {"id": cid, "firstname": first, "lastname": last, "companyname": company, "email": email,
+         "datecreated": created.isoformat() if created else "0000-00-00",
+         "groupid": group, "status": status}
+        for cid, first, last, company, email, created, group, status in rows
     ]
     return page(total, start, "clients", "client", items)
 
@@ -114,7 +134,7 @@ def client_details(ctx: Context, client: Client) -> dict[str, Any]:
         "phonecc": phonecc, "phonenumber": local,
         "phonenumberformatted": formatted, "telephoneNumber": formatted,
         "tax_id": client.tax_id, "billingcid": client.billingcid,
-        "securityqid": client.securityqid, "groupid": client.group_id,
+        "groupid": client.group_id,
         "status": client.status, "credit": fmt(client.credit),
         "taxexempt": client.taxexempt, "latefeeoveride": client.latefeeoveride,
         "overideduenotices": client.overideduenotices,
@@ -129,7 +149,6 @@ def client_details(ctx: Context, client: Client) -> dict[str, Any]:
         "currency": client.currency_id,
         "currency_code": client.currency.code if client.currency else "",
         "defaultgateway": client.defaultgateway, "notes": client.notes,
-        "datecreated": client.datecreated.isoformat() if client.datecreated else "0000-00-00",
         "email_preferences": prefs,
         "customfields": [{"id": d.id, "value": v} for d, v in fields],
         "users": {"user": [
@@ -153,7 +172,10 @@ def get_clients_details(ctx: Context, params: Params) -> dict[str, Any]:
     )
     if client is None:
         raise NotFound("Client Not Found")
-    result: dict[str, Any] = {"client": client_details(ctx, client)}
+    details = client_details(ctx, client)
+    # WHMCS still copies the client's fields to the top level (deprecated, but older
+    # integrations read ``$result['email']``), so both spellings are answered.
+    result: dict[str, Any] = {**details, "client": details}
     if params.bool("stats"):
         result["stats"] = client_lifecycle.client_stats(ctx.uow, client)
     return result
@@ -189,7 +211,8 @@ def update_client(ctx: Context, params: Params) -> dict[str, Any]:
         ClientInput(values=values, custom_fields=_custom_fields(params), email_preferences=prefs),
         skip_validation=params.bool("skipvalidation"),
     )
-    return {"clientid": str(client.id)}
+    result = _warn({"clientid": str(client.id)}, params, CARD_PARAMS, CARD_WARNING_UPDATE)
+    return _warn(result, params, ("clearcreditcard",), CARD_WARNING_CLEAR)
 
 
 def _any_contact_gets_domain_mail(ctx: Context, client: Client) -> bool:
@@ -246,14 +269,14 @@ def add_contact(ctx: Context, params: Params) -> dict[str, Any]:
     contact = contacts.add_contact(
         ctx.uow, params.int("clientid"), _contact_values(params), _legacy_email_flags(params)
     )
-    return {"contactid": str(contact.id)}
+    return _warn({"contactid": str(contact.id)}, params, SUBACCOUNT_PARAMS, SUBACCOUNT_WARNING_ADD)
 
 
 def update_contact(ctx: Context, params: Params) -> dict[str, Any]:
     contact = contacts.update_contact(
         ctx.uow, params.int("contactid"), _contact_values(params), _legacy_email_flags(params)
     )
-    return {"contactid": str(contact.id)}
+    return _warn({"contactid": str(contact.id)}, params, SUBACCOUNT_PARAMS, SUBACCOUNT_WARNING_UPDATE)
 
 
 def delete_contact(ctx: Context, params: Params) -> dict[str, Any]:

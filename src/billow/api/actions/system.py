@@ -25,11 +25,12 @@ def whmcs_details(ctx: Context, params: Params) -> dict[str, Any]:
 def get_currencies(ctx: Context, params: Params) -> dict[str, Any]:
     rows = ctx.session.scalars(select(Currency).order_by(Currency.id)).all()
     items = [
-        {"id": c.id, "code": c.code, "prefix": c.prefix, "suffix": c.suffix,
+        {"id": str(c.id), "code": c.code, "prefix": c.prefix, "suffix": c.suffix,
          "format": str(c.format), "rate": fmt(c.rate, 5)}
         for c in rows
     ]
-    return {"totalresults": len(items), "currencies": {"currency": items}}
+    # Every value is a string in WHMCS's answer, the count included.
+    return {"totalresults": str(len(items)), "currencies": {"currency": items}}
 
 
 def get_activity_log(ctx: Context, params: Params) -> dict[str, Any]:

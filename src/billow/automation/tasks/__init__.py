@@ -27,6 +27,8 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.services:CancelUnpaidOrders",
     "billow.automation.tasks.services:UpdateServerUsage",
     "billow.automation.tasks.services:AutoClientStatusSync",
+    "billow.automation.tasks.support:PollSupportMailboxes",
+    "billow.automation.tasks.support:CloseInactiveTickets",
     "billow.automation.tasks.housekeeping:DataRetentionPrune",
 )
 

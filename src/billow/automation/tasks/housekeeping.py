@@ -18,6 +18,7 @@ PRUNABLE_LOGS: tuple[tuple[str, str], ...] = (
     ("billow.db.models.logs:ApiLog", "at"),
     ("billow.db.models.orders:ModuleLog", "date"),
     ("billow.db.models.automation:AutomationRun", "started_at"),
+    ("billow.db.models.support:TicketMailLog", "date"),
 )
 
 

@@ -3,7 +3,18 @@
 Each area keeps its tables in its own module; add the module to this import list.
 """
 
-from billow.db.models import automation, billing, catalog, clients, core, logs, orders, outbox  # noqa: F401
+from billow.db.models import (  # noqa: F401
+    automation,
+    billing,
+    catalog,
+    clients,
+    core,
+    events,
+    logs,
+    orders,
+    outbox,
+    support,
+)
 from billow.db.models.automation import (  # noqa: F401
     AutomationLock,
     AutomationMark,
@@ -58,6 +69,14 @@ from billow.db.models.core import (  # noqa: F401
     Setting,
     credential_roles,
 )
+from billow.db.models.events import (  # noqa: F401
+    BackgroundJob,
+    EmailMessage,
+    EmailTemplate,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from billow.db.models.logs import ActivityLog, ApiLog  # noqa: F401
 from billow.db.models.orders import (  # noqa: F401
     CancelRequest,
@@ -71,3 +90,15 @@ from billow.db.models.orders import (  # noqa: F401
     Upgrade,
 )
 from billow.db.models.outbox import OutboxEvent  # noqa: F401
+from billow.db.models.support import (  # noqa: F401
+    PredefinedReply,
+    PredefinedReplyCategory,
+    SupportDepartment,
+    Ticket,
+    TicketAttachment,
+    TicketBlockedSender,
+    TicketMailLog,
+    TicketNote,
+    TicketReply,
+    TicketStatus,
+)

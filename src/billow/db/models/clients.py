@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,10 +50,7 @@ class ClientGroup(Base):
 
 class Client(Timestamps, Base):
     __tablename__ = "clients"
-    __table_args__ = (
-        Index("ix_clients_email_lower", "email"),
-        Index("ix_clients_status_id", "status", "id"),
-    )
+    __table_args__ = (Index("ix_clients_status_id", "status", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuidlib.uuid4()))
     owner_user_id: Mapped[int | None] = mapped_column(
@@ -141,6 +139,14 @@ class User(Timestamps, Base):
     last_ip: Mapped[str] = mapped_column(String(64), default="")
     reset_token_digest: Mapped[str] = mapped_column(String(64), default="")
     reset_token_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# E-mail addresses are compared case-insensitively (``lower(email) = ?``): index that.
+Index("ix_clients_email_lower", func.lower(Client.email))
+# Redundant with the primary key for lookups, but a narrow index SQLite can count and step
+# through (COUNT(*), OFFSET) far faster than the table itself: GetClients pages on it.
+Index("ix_clients_id", Client.id)
+Index("ix_users_email_lower", func.lower(User.email))
 
 
 class UserClient(Base):

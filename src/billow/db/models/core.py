@@ -98,7 +98,8 @@ class ApiCredential(Timestamps, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     admin: Mapped[Admin] = relationship(lazy="joined")
-    roles: Mapped[list[ApiRole]] = relationship(secondary=credential_roles, lazy="selectin")
+    # Loaded on demand: the per-request permission check is one query (access.allows).
+    roles: Mapped[list[ApiRole]] = relationship(secondary=credential_roles)
 
 
 class AllowedIP(Base):

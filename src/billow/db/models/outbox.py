@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billow import clock
@@ -25,3 +25,6 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     #: When the dispatcher fanned the event out to webhooks/e-mail (empty: not yet).
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    #: Failed fan-outs (a bug in a resolver or template); the worker stops after a few.
+    dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispatch_error: Mapped[str] = mapped_column(Text, default="", server_default="")
