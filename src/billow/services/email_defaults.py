@@ -110,6 +110,13 @@ Dear {{ client_first_name }},
 
 We could not take payment for invoice #{{ invoice_num }} from your card.
 """ + _INVOICE_LINES),
+    _t("Credit Card Expiring Soon", "general", "Your stored card expires soon", """
+Dear {{ client_first_name }},
+
+The card ending in {{ cardlastfour }} that we keep on file for your {{ company_name }}
+account expires at the end of {{ expirydate }} (MM/YY). Please add a new card at
+{{ whmcs_url }} so that your renewals are not interrupted.
+"""),
     _t("Invoice Refund Confirmation", "invoice", "Invoice Refund Confirmation", """
 Dear {{ client_first_name }},
 
