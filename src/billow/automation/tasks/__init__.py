@@ -30,6 +30,8 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.support:PollSupportMailboxes",
     "billow.automation.tasks.support:CloseInactiveTickets",
     "billow.automation.tasks.housekeeping:DataRetentionPrune",
+    "billow.automation.tasks.outbox:PruneDeliveredEvents",
+    "billow.automation.tasks.outbox:DeliverOutbox",
 )
 
 
