@@ -228,7 +228,13 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
                 service_addon.nextduedate or uow.today, service_addon.billingcycle, anchor_day(service_addon)
             )
     if not req.noemail:
-        request_email(uow, "Order Confirmation", order.id)
+        # WHMCS sends "Order Confirmation" (a general template) to the client with the
+        # order's fields merged in; relid is the client, as for every general template.
+        request_email(
+            uow, "Order Confirmation", client.id, order_id=order.id, order_number=str(order.ordernum),
+            order_details="\n".join(f"{line.description} {line.amount:.2f}" for line in lines),
+            invoice_id=order.invoiceid, invoice_total=f"{order.amount:.2f}",
+        )
     log_activity(uow, f"New Order Placed - Order ID: {order.id} - User ID: {client.id}", client_id=client.id)
     uow.emit(
         "AfterShoppingCartCheckout",

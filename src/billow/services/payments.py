@@ -211,7 +211,8 @@ def refund_payment(
         _after_refund(uow, invoice, reverse=reverse)
         if send_email:
             request_email(uow, "Invoice Refund Confirmation", invoice.id,
-                          invoice_refund_type="credit" if to_credit else "gateway")
+                          invoice_refund_type="credit" if to_credit else "gateway",
+                          invoice_refund_amount=str(amount))
     return refund
 
 
