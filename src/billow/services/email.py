@@ -273,6 +273,8 @@ def _queue(
         log.info("e-mail %r for %s has no recipient that accepts %s e-mails", name, relid, type_)
         return []
     rendered = render(subject, html, text, merge)
+    if type_ == "support":
+        rendered = _with_reply_marker(rendered)
     attachments = list(ctx.attachments)
     if (attach_invoice_pdf and type_ == "invoice" and _pdf_invoices_enabled(uow)
             and email_context.renderer_for("invoice") is not None):
@@ -288,6 +290,46 @@ def _queue(
     uow.session.add(message)
     uow.session.flush()
     return [message]
+
+
+def _with_reply_marker(rendered: Rendered) -> Rendered:
+    """Put support's "reply above this line" marker on top of a ticket e-mail.
+
+    The client types the answer above it; the importer (``support_mail.strip_quoted_reply``)
+    cuts the reply there, so the quoted ticket text never comes back as a new reply.
+    """
+    from billow.services.support_mail import REPLY_ABOVE_MARKER
+
+    text = f"{REPLY_ABOVE_MARKER}\n\n{rendered.text}" if rendered.text else rendered.text
+    html = f"<p>{escape(REPLY_ABOVE_MARKER)}</p>\n{rendered.html}" if rendered.html else rendered.html
+    return Rendered(rendered.subject, html, text)
+
+
+#: Ticket e-mails the system sends on its own, with their RFC 3834 ``Auto-Submitted`` value.
+AUTO_SUBMITTED = {
+    "Support Ticket Opened": "auto-replied",
+    "Support Ticket Auto Close Notification": "auto-generated",
+    "Support Ticket Feedback Request": "auto-generated",
+}
+
+
+def _template_type(uow: UnitOfWork, name: str) -> str:
+    row_type = uow.session.scalar(select(EmailTemplate.type).where(EmailTemplate.name == name).limit(1))
+    if row_type:
+        return str(row_type)
+    default = BY_NAME.get(name)
+    return default.type if default is not None else ""
+
+
+def _support_headers(uow: UnitOfWork, row: EmailMessage, mime: MimeMessage) -> None:
+    """Mark ticket e-mails so the inbound importer drops them if they come back (a loop)."""
+    from billow.services.support_mail import LOOP_HEADER, LOOP_VALUE
+
+    if not row.template or _template_type(uow, row.template) != "support":
+        return
+    mime[LOOP_HEADER] = LOOP_VALUE
+    if row.template in AUTO_SUBMITTED:
+        mime["Auto-Submitted"] = AUTO_SUBMITTED[row.template]
 
 
 def _pdf_invoices_enabled(uow: UnitOfWork) -> bool:
@@ -407,6 +449,7 @@ def build_mime(uow: UnitOfWork, row: EmailMessage, settings: SmtpSettings) -> Mi
     mime["Message-ID"] = make_msgid(domain=(settings.from_address.rpartition("@")[2] or None))
     if row.template:
         mime["X-Billow-Template"] = row.template
+        _support_headers(uow, row, mime)
     mime.set_content(row.text or _strip_tags(row.message))
     if row.message:
         mime.add_alternative(row.message, subtype="html")

@@ -543,7 +543,11 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
             uow, "Support Ticket Opened by Admin" if new.admin else "Support Ticket Opened", ticket.id
         )
     if not new.admin:
-        request_email(uow, "Support Ticket Created", ticket.id)
+        # An admin template: the admin resolver knows no ticket, so the fields travel along.
+        request_email(uow, "Support Ticket Created", ticket.id, ticket_id=ticket.tid,
+                      ticket_subject=ticket.subject, ticket_priority=ticket.priority,
+                      ticket_department=_dept_name(uow, ticket.department_id),
+                      client_name=client.fullname if client is not None else name)
     log_activity(uow, f"New Support Ticket Opened - Ticket ID: {ticket.id}", client_id=ticket.client_id or 0)
     return ticket
 
