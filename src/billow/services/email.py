@@ -25,11 +25,12 @@ from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from billow import events
 from billow.config import get_settings
 from billow.db.models import Client, EmailMessage, EmailTemplate, Setting
+from billow.db.queries import claim_leased, count_of
 from billow.errors import BillowError, NotFound, ValidationError
 from billow.services import email_context
 from billow.services.email_defaults import BY_NAME, DEFAULTS, ESSENTIAL
@@ -422,20 +423,8 @@ def handle_email_requested(uow: UnitOfWork, payload: dict[str, Any], event_uuid:
 
 def claim_due(uow: UnitOfWork, limit: int) -> list[int]:
     """Lease up to *limit* pending e-mails that are due (SKIP LOCKED on PostgreSQL)."""
-    now = uow.now
-    query = (
-        select(EmailMessage)
-        .where(EmailMessage.pending.is_(True), EmailMessage.next_attempt_at <= now,
-               or_(EmailMessage.leased_until.is_(None), EmailMessage.leased_until < now))
-        .order_by(EmailMessage.id).limit(limit)
-    )
-    if uow.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(uow.session.scalars(query))
-    lease = now + timedelta(seconds=get_settings().worker_lease_seconds)
-    for row in rows:
-        row.leased_until = lease
-    return [r.id for r in rows]
+    return claim_leased(uow.session, EmailMessage, EmailMessage.pending.is_(True), now=uow.now,
+                        lease_seconds=get_settings().worker_lease_seconds, limit=limit)
 
 
 def build_mime(uow: UnitOfWork, row: EmailMessage, settings: SmtpSettings) -> MimeMessage:
@@ -587,6 +576,6 @@ def list_client_emails(
         query = query.where(func.date(EmailMessage.date) == on_date)
     if subject:
         query = query.where(EmailMessage.subject.like(f"%{subject}%"))
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(EmailMessage.id.desc()).offset(offset).limit(limit))
     return total, list(rows)

@@ -30,6 +30,7 @@ from billow.db.models import (
     ServiceAddon,
     ServiceConfigOption,
 )
+from billow.db.queries import count_of
 from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.events import request_email
 from billow.money import ZERO
@@ -737,7 +738,7 @@ def list_orders(
         query = query.where(Order.requestor_id == requestor_id)
     if status:
         query = query.where(Order.status == status)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(Order.id.desc()).offset(offset).limit(limit))
     return total, list(rows)
 

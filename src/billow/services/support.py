@@ -45,6 +45,7 @@ from billow.db.models import (
     User,
     UserClient,
 )
+from billow.db.queries import count_of
 from billow.errors import BillowError, NotAllowed, NotFound, ValidationError
 from billow.events import request_email
 from billow.services import support_files
@@ -742,7 +743,7 @@ def list_tickets(
     uow: UnitOfWork, flt: TicketFilter, *, offset: int = 0, limit: int = 25
 ) -> tuple[int, list[Ticket]]:
     query = _filtered(uow, flt)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(
         query.order_by(Ticket.last_reply.desc(), Ticket.id.desc()).offset(offset).limit(limit)
     ).all()
