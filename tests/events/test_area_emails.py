@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow import events
+from billow import event_catalog, events
 from billow.automation.tasks.billing import REMINDER_STAGES
 from billow.db.models import Currency, Invoice, Service
 from billow.events import request_email
@@ -58,12 +58,14 @@ def _shop(uow: UnitOfWork, server: Any) -> Any:
     ))
 
 
-def test_every_requested_template_renders_with_real_records(api, db, smtp, add_client, drain, whm):  # noqa: F811
-    merges: dict[str, dict[str, Any]] = {}
-    events.registry.add("EmailPreSend", lambda v: merges.setdefault(v["messagename"], v["mergefields"]), 99)
+def _area_flows(api: Any, db: Any, whm_server: Any, add_client: Any) -> dict[str, Any]:
+    """Client, order accepted on WHM, invoice paid, password reset, ticket opened and answered."""
+    from billow.services import support
+
     client_id = add_client()
     with UnitOfWork(db) as uow:
-        product = _shop(uow, whm)
+        product = _shop(uow, whm_server)
+        dept = support.add_department(uow, "Technical Support", "support@example.net")
         uow.commit()
     order = api.ok("AddOrder", clientid=client_id, paymentmethod="mailin", pid=product.id,
                    billingcycle="monthly", domain="ada.example")
@@ -73,14 +75,32 @@ def test_every_requested_template_renders_with_real_records(api, db, smtp, add_c
     user = api.ok("AddUser", firstname="Ada", lastname="Lovelace", email="ada.user@example.com",
                   password2="a long password 123")
     api.ok("ResetPassword", id=user["user_id"])
-    with UnitOfWork(db) as uow:
-        from billow.services import support
-
-        dept = support.add_department(uow, "Technical Support", "support@example.net")
-        uow.commit()
     ticket = api.ok("OpenTicket", deptid=dept.id, clientid=client_id, subject="Site down",
                     message="My site is down")
     api.ok("AddTicketReply", ticketid=ticket["id"], message="We are on it", adminusername="apiadmin")
+    api.ok("AddTicketReply", ticketid=ticket["id"], message="Works now", clientid=client_id)
+    return {"client_id": client_id, "order": order, "invoice_id": invoice_id, "ticket": ticket}
+
+
+def test_area_events_carry_every_whmcs_variable(api, db, add_client, whm):  # noqa: F811
+    """The hooks the merged areas fire on these flows carry each variable of WHMCS's reference."""
+    seen: dict[str, dict[str, Any]] = {}
+    for name in event_catalog.CATALOGUE:
+        events.registry.add(name, lambda v, n=name: seen.setdefault(n, v), 99)
+    _area_flows(api, db, whm, add_client)
+    assert {"ClientAdd", "AfterShoppingCartCheckout", "AcceptOrder", "AfterModuleCreate", "InvoiceCreated",
+            "InvoicePaid", "AddInvoicePayment", "UserAdd", "TicketOpen", "TicketAdminReply",
+            "TicketUserReply"} <= set(seen)
+    for name, variables in seen.items():
+        assert event_catalog.missing_variables(name, variables) == [], name
+
+
+def test_every_requested_template_renders_with_real_records(api, db, smtp, add_client, drain, whm):  # noqa: F811
+    merges: dict[str, dict[str, Any]] = {}
+    events.registry.add("EmailPreSend", lambda v: merges.setdefault(v["messagename"], v["mergefields"]), 99)
+    flows = _area_flows(api, db, whm, add_client)
+    client_id, order, invoice_id, ticket = (flows["client_id"], flows["order"], flows["invoice_id"],
+                                            flows["ticket"])
     with UnitOfWork(db) as uow:
         service_id = uow.session.scalar(select(Service.id).where(Service.userid == client_id))
         service = uow.session.get(Service, service_id)
