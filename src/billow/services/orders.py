@@ -33,7 +33,7 @@ from billow.db.models import (
 from billow.db.queries import count_of
 from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.events import request_email
-from billow.money import ZERO
+from billow.money import ZERO, fmt
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import InvoiceLine
@@ -233,8 +233,8 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
         # order's fields merged in; relid is the client, as for every general template.
         request_email(
             uow, "Order Confirmation", client.id, order_id=order.id, order_number=str(order.ordernum),
-            order_details="\n".join(f"{line.description} {line.amount:.2f}" for line in lines),
-            invoice_id=order.invoiceid, invoice_total=f"{order.amount:.2f}",
+            order_details="\n".join(f"{line.description} {fmt(line.amount)}" for line in lines),
+            invoice_id=order.invoiceid, invoice_total=fmt(order.amount),
         )
     log_activity(uow, f"New Order Placed - Order ID: {order.id} - User ID: {client.id}", client_id=client.id)
     uow.emit(
