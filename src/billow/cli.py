@@ -510,8 +510,6 @@ def ticket_close_inactive() -> None:
     typer.echo(json.dumps({"closed": closed}))
 
 
-if __name__ == "__main__":
-    app()
 # --- invoices ---------------------------------------------------------------------------
 
 @invoice_app.command("pdf")

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-
 from billow.config import get_settings
 
 if TYPE_CHECKING:
@@ -83,21 +81,10 @@ def create_from_event(uow: UnitOfWork, payload: dict[str, Any], event_uuid: str)
 
 def claim_due(uow: UnitOfWork, limit: int) -> list[int]:
     from billow.db.models import BackgroundJob
+    from billow.db.queries import claim_leased
 
-    now = uow.now
-    query = (
-        select(BackgroundJob)
-        .where(BackgroundJob.status == "pending", BackgroundJob.next_attempt_at <= now,
-               or_(BackgroundJob.leased_until.is_(None), BackgroundJob.leased_until < now))
-        .order_by(BackgroundJob.id).limit(limit)
-    )
-    if uow.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(uow.session.scalars(query))
-    lease = now + timedelta(seconds=get_settings().worker_lease_seconds)
-    for row in rows:
-        row.leased_until = lease
-    return [r.id for r in rows]
+    return claim_leased(uow.session, BackgroundJob, BackgroundJob.status == "pending", now=uow.now,
+                        lease_seconds=get_settings().worker_lease_seconds, limit=limit)
 
 
 def run(factory: sessionmaker[Session], job_id: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -280,12 +281,19 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
     def broken(uow, relid):
         raise RuntimeError("resolver bug")
 
+    from billow.services.billing_contract import InvoiceLine
+    from billow.services.invoices import create_invoice
+
+    client_id = add_client()
+    with UnitOfWork(db) as uow:
+        # A real invoice, so that once the resolver is fixed its PDF renders and attaches.
+        invoice = create_invoice(uow, client_id, [InvoiceLine("Hosting", Decimal("10.00"))], send_email=False)
+        uow.commit()
     email_context.register_resolver("invoice", broken)
     try:
         with UnitOfWork(db) as uow:
-            request_email(uow, "Invoice Created", 1)
+            request_email(uow, "Invoice Created", invoice.id)
             uow.commit()
-        add_client()
         for _ in range(MAX_DISPATCH_ATTEMPTS + 1):
             stats = drain()
     finally:
@@ -304,14 +312,17 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
     assert status["undispatched"] == 0
     assert [p["error"] for p in status["parked"]] == ["RuntimeError: resolver bug"]
     # Once the area's bug is fixed, the parked event is retried and the e-mail goes out.
-    email_context.register_resolver("invoice", lambda uow, relid: email_context.client_context(uow, 1))
+    email_context.register_resolver("invoice", lambda uow, _: email_context.client_context(uow, client_id))
     try:
         retried = CliRunner().invoke(app, ["outbox", "--retry-parked"])
         assert "1 parked events will be retried" in retried.output
         drain()
     finally:
         email_context.unregister("invoice")
-    assert [m["Subject"] for _, m in smtp.box.wait_for(2)][-1] == "Customer Invoice"
+    sent = smtp.box.wait_for(2)[-1][1]
+    assert sent["Subject"] == "Customer Invoice"
+    [pdf] = [part for part in sent.iter_attachments() if part.get_content_type() == "application/pdf"]
+    assert pdf.get_filename() == f"Invoice-{invoice.id}.pdf" and pdf.get_content().startswith(b"%PDF")
 
 
 def test_cli_lists_and_edits_templates(db, tmp_path, smtp, add_client, drain):

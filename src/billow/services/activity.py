@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from billow.db.models import ActivityLog
+from billow.db.queries import count_of
 from billow.uow import UnitOfWork
 
 
@@ -45,7 +46,7 @@ def list_activity(
         query = query.where(ActivityLog.description.like(f"%{description}%"))
     if ipaddress:
         query = query.where(ActivityLog.ipaddr == ipaddress)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(
         query.order_by(ActivityLog.id.desc()).offset(offset).limit(limit)
     ).all()

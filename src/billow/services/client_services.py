@@ -28,6 +28,7 @@ from billow.db.models import (
     Setting,
     Upgrade,
 )
+from billow.db.queries import count_of
 from billow.errors import NotFound, ValidationError
 from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
@@ -65,7 +66,7 @@ def list_services(
         query = query.where(Service.domain == domain.lower())
     if username:
         query = query.where(Service.username == username)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(Service.id).offset(offset).limit(limit))
     return total, list(rows)
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from billow.db.models import Client, Contact
 from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
+from billow.db.queries import count_of
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
 from billow.services.clients import CONTACT_FIELDS, get_client
@@ -129,7 +130,7 @@ def list_contacts(
             query = query.where(Contact.client_id == int(value))
         elif key in CONTACT_FIELDS and value:
             query = query.where(getattr(Contact, key) == value)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(Contact.id).offset(offset).limit(limit)).all()
     return total, list(rows)
 

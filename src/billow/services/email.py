@@ -25,11 +25,12 @@ from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from billow import events
 from billow.config import get_settings
 from billow.db.models import Client, EmailMessage, EmailTemplate, Setting
+from billow.db.queries import claim_leased, count_of
 from billow.errors import BillowError, NotFound, ValidationError
 from billow.services import email_context
 from billow.services.email_defaults import BY_NAME, DEFAULTS, ESSENTIAL
@@ -273,6 +274,8 @@ def _queue(
         log.info("e-mail %r for %s has no recipient that accepts %s e-mails", name, relid, type_)
         return []
     rendered = render(subject, html, text, merge)
+    if type_ == "support":
+        rendered = _with_reply_marker(rendered)
     attachments = list(ctx.attachments)
     if (attach_invoice_pdf and type_ == "invoice" and _pdf_invoices_enabled(uow)
             and email_context.renderer_for("invoice") is not None):
@@ -288,6 +291,46 @@ def _queue(
     uow.session.add(message)
     uow.session.flush()
     return [message]
+
+
+def _with_reply_marker(rendered: Rendered) -> Rendered:
+    """Put support's "reply above this line" marker on top of a ticket e-mail.
+
+    The client types the answer above it; the importer (``support_mail.strip_quoted_reply``)
+    cuts the reply there, so the quoted ticket text never comes back as a new reply.
+    """
+    from billow.services.support_mail import REPLY_ABOVE_MARKER
+
+    text = f"{REPLY_ABOVE_MARKER}\n\n{rendered.text}" if rendered.text else rendered.text
+    html = f"<p>{escape(REPLY_ABOVE_MARKER)}</p>\n{rendered.html}" if rendered.html else rendered.html
+    return Rendered(rendered.subject, html, text)
+
+
+#: Ticket e-mails the system sends on its own, with their RFC 3834 ``Auto-Submitted`` value.
+AUTO_SUBMITTED = {
+    "Support Ticket Opened": "auto-replied",
+    "Support Ticket Auto Close Notification": "auto-generated",
+    "Support Ticket Feedback Request": "auto-generated",
+}
+
+
+def _template_type(uow: UnitOfWork, name: str) -> str:
+    row_type = uow.session.scalar(select(EmailTemplate.type).where(EmailTemplate.name == name).limit(1))
+    if row_type:
+        return str(row_type)
+    default = BY_NAME.get(name)
+    return default.type if default is not None else ""
+
+
+def _support_headers(uow: UnitOfWork, row: EmailMessage, mime: MimeMessage) -> None:
+    """Mark ticket e-mails so the inbound importer drops them if they come back (a loop)."""
+    from billow.services.support_mail import LOOP_HEADER, LOOP_VALUE
+
+    if not row.template or _template_type(uow, row.template) != "support":
+        return
+    mime[LOOP_HEADER] = LOOP_VALUE
+    if row.template in AUTO_SUBMITTED:
+        mime["Auto-Submitted"] = AUTO_SUBMITTED[row.template]
 
 
 def _pdf_invoices_enabled(uow: UnitOfWork) -> bool:
@@ -380,20 +423,8 @@ def handle_email_requested(uow: UnitOfWork, payload: dict[str, Any], event_uuid:
 
 def claim_due(uow: UnitOfWork, limit: int) -> list[int]:
     """Lease up to *limit* pending e-mails that are due (SKIP LOCKED on PostgreSQL)."""
-    now = uow.now
-    query = (
-        select(EmailMessage)
-        .where(EmailMessage.pending.is_(True), EmailMessage.next_attempt_at <= now,
-               or_(EmailMessage.leased_until.is_(None), EmailMessage.leased_until < now))
-        .order_by(EmailMessage.id).limit(limit)
-    )
-    if uow.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(uow.session.scalars(query))
-    lease = now + timedelta(seconds=get_settings().worker_lease_seconds)
-    for row in rows:
-        row.leased_until = lease
-    return [r.id for r in rows]
+    return claim_leased(uow.session, EmailMessage, EmailMessage.pending.is_(True), now=uow.now,
+                        lease_seconds=get_settings().worker_lease_seconds, limit=limit)
 
 
 def build_mime(uow: UnitOfWork, row: EmailMessage, settings: SmtpSettings) -> MimeMessage:
@@ -407,6 +438,7 @@ def build_mime(uow: UnitOfWork, row: EmailMessage, settings: SmtpSettings) -> Mi
     mime["Message-ID"] = make_msgid(domain=(settings.from_address.rpartition("@")[2] or None))
     if row.template:
         mime["X-Billow-Template"] = row.template
+        _support_headers(uow, row, mime)
     mime.set_content(row.text or _strip_tags(row.message))
     if row.message:
         mime.add_alternative(row.message, subtype="html")
@@ -544,6 +576,6 @@ def list_client_emails(
         query = query.where(func.date(EmailMessage.date) == on_date)
     if subject:
         query = query.where(EmailMessage.subject.like(f"%{subject}%"))
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(EmailMessage.id.desc()).offset(offset).limit(limit))
     return total, list(rows)

@@ -48,15 +48,15 @@ RESOLVERS: dict[str, str] = {
     "general": "billow.services.email_context:client_context",
     "user": "billow.services.email_context:user_context",
     "admin": "billow.services.email_context:admin_context",
-    "invoice": "billow.services.billing:invoice_email_context",
-    "product": "billow.services.services:service_email_context",
+    "invoice": "billow.services.mail_contexts:invoice_email_context",
+    "product": "billow.services.mail_contexts:service_email_context",
     "domain": "billow.services.domains:domain_email_context",
     "support": "billow.services.support:ticket_email_context",
     "affiliate": "billow.services.affiliates:affiliate_email_context",
 }
 #: Attachment kind → ``module:function(uow, id) -> (filename, bytes)``.
 ATTACHMENT_RENDERERS: dict[str, str] = {
-    "invoice": "billow.services.invoice_pdf:render_invoice_pdf",
+    "invoice": "billow.services.mail_contexts:invoice_pdf_attachment",
 }
 
 _registered: dict[str, Resolver] = {}

@@ -30,9 +30,10 @@ from billow.db.models import (
     ServiceAddon,
     ServiceConfigOption,
 )
+from billow.db.queries import count_of
 from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.events import request_email
-from billow.money import ZERO
+from billow.money import ZERO, fmt
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import InvoiceLine
@@ -228,7 +229,13 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
                 service_addon.nextduedate or uow.today, service_addon.billingcycle, anchor_day(service_addon)
             )
     if not req.noemail:
-        request_email(uow, "Order Confirmation", order.id)
+        # WHMCS sends "Order Confirmation" (a general template) to the client with the
+        # order's fields merged in; relid is the client, as for every general template.
+        request_email(
+            uow, "Order Confirmation", client.id, order_id=order.id, order_number=str(order.ordernum),
+            order_details="\n".join(f"{line.description} {fmt(line.amount)}" for line in lines),
+            invoice_id=order.invoiceid, invoice_total=fmt(order.amount),
+        )
     log_activity(uow, f"New Order Placed - Order ID: {order.id} - User ID: {client.id}", client_id=client.id)
     uow.emit(
         "AfterShoppingCartCheckout",
@@ -731,7 +738,7 @@ def list_orders(
         query = query.where(Order.requestor_id == requestor_id)
     if status:
         query = query.where(Order.status == status)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(Order.id.desc()).offset(offset).limit(limit))
     return total, list(rows)
 

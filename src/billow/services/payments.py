@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from billow.db.models import Client, Currency, Invoice, Transaction
 from billow.errors import Conflict, ModuleError, NotFound, ValidationError
 from billow.events import request_email
-from billow.money import ZERO, quantize, to_decimal
+from billow.money import ZERO, fmt, quantize, to_decimal
 from billow.services.activity import log_activity
 from billow.services.credit import adjust_credit, lock_client
 from billow.services.invoices import (
@@ -211,7 +211,8 @@ def refund_payment(
         _after_refund(uow, invoice, reverse=reverse)
         if send_email:
             request_email(uow, "Invoice Refund Confirmation", invoice.id,
-                          invoice_refund_type="credit" if to_credit else "gateway")
+                          invoice_refund_type="credit" if to_credit else "gateway",
+                          invoice_refund_amount=fmt(amount))
     return refund
 
 

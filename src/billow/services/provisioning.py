@@ -73,6 +73,19 @@ def get_service(uow: UnitOfWork, service_id: int, message: str = "Service ID not
     return service
 
 
+#: WHMCS's welcome e-mail per product type (the shipped template names).
+WELCOME_TEMPLATES = {
+    "hostingaccount": "Hosting Account Welcome Email",
+    "reselleraccount": "Hosting Account Welcome Email",
+    "server": "Dedicated/VPS Server Welcome Email",
+}
+
+
+def welcome_template(product_type: str) -> str:
+    """The welcome e-mail a newly created service of *product_type* gets."""
+    return WELCOME_TEMPLATES.get(product_type, "Other Product/Service Welcome Email")
+
+
 def service_password(service: Service) -> str:
     return decrypt(service.password_enc) if service.password_enc else ""
 
@@ -276,12 +289,13 @@ def run(
     if result.success:
         _apply_success(uow, service, product, key, result, params, send_email=send_email)
         _complete_queue(uow, service.id, action.function)
-        uow.emit(
-            f"AfterModule{action.hook}",
-            {"params": mask(dict(params), secrets_)},
-            resource_type="service",
-            resource_id=service.id,
-        )
+        if key != "changepw":  # change_password emits it with WHMCS's serviceid/old/new variables
+            uow.emit(
+                f"AfterModule{action.hook}",
+                {"params": mask(dict(params), secrets_)},
+                resource_type="service",
+                resource_id=service.id,
+            )
         log_activity(
             uow, f"Module {action.label} Successful - Service ID: {service.id}", client_id=service.userid
         )
@@ -357,13 +371,7 @@ def _apply_success(
     if key == "create":
         service.status = "Active"
         if send_email and product.servertype:
-            request_email(
-                uow,
-                "Hosting Account Welcome Email"
-                if product.type in ("hostingaccount", "reselleraccount")
-                else "Product Welcome Email",
-                service.id,
-            )
+            request_email(uow, welcome_template(product.type), service.id)
     elif key == "suspend":
         service.status = "Suspended"
         service.suspendreason = str(params.get("suspendreason") or "")

@@ -45,6 +45,7 @@ from billow.db.models import (
     User,
     UserClient,
 )
+from billow.db.queries import count_of
 from billow.errors import BillowError, NotAllowed, NotFound, ValidationError
 from billow.events import request_email
 from billow.services import support_files
@@ -543,7 +544,11 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
             uow, "Support Ticket Opened by Admin" if new.admin else "Support Ticket Opened", ticket.id
         )
     if not new.admin:
-        request_email(uow, "Support Ticket Created", ticket.id)
+        # An admin template: the admin resolver knows no ticket, so the fields travel along.
+        request_email(uow, "Support Ticket Created", ticket.id, ticket_id=ticket.tid,
+                      ticket_subject=ticket.subject, ticket_priority=ticket.priority,
+                      ticket_department=_dept_name(uow, ticket.department_id),
+                      client_name=client.fullname if client is not None else name)
     log_activity(uow, f"New Support Ticket Opened - Ticket ID: {ticket.id}", client_id=ticket.client_id or 0)
     return ticket
 
@@ -738,7 +743,7 @@ def list_tickets(
     uow: UnitOfWork, flt: TicketFilter, *, offset: int = 0, limit: int = 25
 ) -> tuple[int, list[Ticket]]:
     query = _filtered(uow, flt)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(
         query.order_by(Ticket.last_reply.desc(), Ticket.id.desc()).offset(offset).limit(limit)
     ).all()

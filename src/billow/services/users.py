@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select
 
 from billow import security
 from billow.db.models import User, UserClient
+from billow.db.queries import count_of
 from billow.errors import NotFound, ValidationError
 from billow.services.validation import check_lengths, normalise_email
 from billow.uow import UnitOfWork
@@ -109,7 +110,7 @@ def list_users(uow: UnitOfWork, search: str, descending: bool, offset: int, limi
         query = query.where(
             User.email.like(term) | User.firstname.like(term) | User.lastname.like(term)
         )
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     order = User.id.desc() if descending else User.id.asc()
     users = list(uow.session.scalars(query.order_by(order).offset(offset).limit(limit)))
     links: dict[int, list[UserClient]] = {u.id: [] for u in users}

@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 from billow import event_catalog
 from billow.config import get_settings
 from billow.db.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from billow.db.queries import count_of
 from billow.errors import NotAllowed, NotFound, ValidationError
 from billow.security import decrypt, encrypt
 from billow.uow import UnitOfWork
@@ -435,7 +436,7 @@ def list_deliveries(
         query = query.where(WebhookDelivery.status == status)
     if event_name:
         query = query.where(WebhookDelivery.event_name == event_name)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit))
     return total, list(rows)
 
