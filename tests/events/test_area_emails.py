@@ -110,8 +110,11 @@ def test_every_requested_template_renders_with_real_records(api, db, smtp, add_c
         # closing), with the relids those tasks pass.
         relids = {"invoice": invoice_id, "product": service_id, "support": int(ticket["id"]),
                   "general": client_id}
+        # Extras exactly as the requesting code passes them.
         extra = {"Invoice Refund Confirmation": {"invoice_refund_type": "gateway",
-                                                 "invoice_refund_amount": "15.00"}}
+                                                 "invoice_refund_amount": "15.00"},
+                 "Credit Card Expiring Soon": {"paymethodid": 1, "cardlastfour": "4242",
+                                               "expirydate": "12/26"}}
         for name in sorted(requested_templates() - set(merges)):
             template = BY_NAME[name]
             if template.type in relids:

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, str] = {
     "CloseInactiveTickets": "0",
     #: Billow: days API and module log rows are kept (0 keeps them for ever).
     "LogRetentionDays": "90",
+    #: Billow: drain the outbox (webhooks, e-mail) at the end of every automation run.
+    "CronDeliverOutbox": "on",
 }
 
 

@@ -31,6 +31,8 @@ class DeliverOutbox(_NotPerItem):
     title = "Deliver webhooks and e-mail"
     daily = False
     order = 990
+    #: Off only where a separate ``billow worker`` delivers and the run should not.
+    setting = "CronDeliverOutbox"
 
     def run(self, ctx: RunContext) -> None:
         from billow.worker import run_once
