@@ -26,8 +26,10 @@ def _sources() -> list[tuple[str, str]]:
 
 
 def _hooks_reference() -> dict[str, list[str]]:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "whmcs" / "hooks.json"
+    # The reference travels with the tests (tests/data) so CI checks it in any checkout.
+    candidates = [Path(__file__).resolve().parents[1] / "data" / "whmcs_hooks.json"]
+    candidates += [parent / "shared" / "whmcs" / "hooks.json" for parent in Path(__file__).resolve().parents]
+    for candidate in candidates:
         if candidate.is_file():
             return {h["name"]: [v[0] for v in h["vars"] if not v[0].startswith("~~") and " " not in v[0]]
                     for h in json.loads(candidate.read_text())}

@@ -19,6 +19,9 @@ from billow.uow import UnitOfWork
 
 
 def _load_examples() -> dict:
+    vendored = Path(__file__).resolve().parents[1] / "data" / "whmcs_api_actions.json"
+    if vendored.is_file():
+        return json.loads(vendored.read_text())
     for parent in Path(__file__).resolve().parents:
         candidate = parent / "shared" / "whmcs" / "api-actions.json"
         if candidate.is_file():
