@@ -201,7 +201,7 @@ def test_server_cli_stores_secrets_encrypted(db, uow, whm, monkeypatch):
         assert decrypt(server.accesshash_enc) == whm.token
     assert runner.invoke(app, ["server", "test", str(server.id)]).exit_code == 0
     monkeypatch.delenv("BILLOW_SERVER_ACCESSHASH")
-    listed = json.loads(runner.invoke(app, ["server", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(app, ["server", "list", "--json"]).stdout)
     assert listed[0]["name"] == "Saturn" and "accesshash" not in json.dumps(listed)
     assert (
         runner.invoke(
@@ -209,7 +209,7 @@ def test_server_cli_stores_secrets_encrypted(db, uow, whm, monkeypatch):
         ).exit_code
         == 0
     )
-    groups = json.loads(runner.invoke(app, ["servergroup", "list", "--json"]).output)
+    groups = json.loads(runner.invoke(app, ["servergroup", "list", "--json"]).stdout)
     assert groups == [{"id": 1, "name": "Shared", "filltype": 2, "servers": [server.id]}]
     bad = runner.invoke(app, ["server", "add", "X", "--module", "plesk", "--hostname", "h"])
     assert bad.exit_code == 1 and "Invalid module name" in bad.output

@@ -311,7 +311,7 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
 
     from billow.cli import app
 
-    status = json.loads(CliRunner().invoke(app, ["outbox", "--json"]).output)
+    status = json.loads(CliRunner().invoke(app, ["outbox", "--json"]).stdout)
     assert status["undispatched"] == 0
     assert [p["error"] for p in status["parked"]] == ["RuntimeError: resolver bug"]
     # Once the area's bug is fixed, the parked event is retried and the e-mail goes out.

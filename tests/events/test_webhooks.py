@@ -318,12 +318,12 @@ def test_cli_manages_webhooks(db, receiver, add_client, drain):
     out = runner.invoke(app, ["webhook", "add", receiver.url, "--event", "ClientAdd"])
     assert out.exit_code == 0, out.output
     assert "whsec_" in out.output
-    listed = json.loads(runner.invoke(app, ["webhook", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(app, ["webhook", "list", "--json"]).stdout)
     assert listed[0]["url"] == receiver.url and listed[0]["events"] == ["ClientAdd"]
     add_client()
     once = runner.invoke(app, ["worker", "--once"])
     assert once.exit_code == 0 and "webhooks sent 1" in once.output, once.output
-    deliveries = json.loads(runner.invoke(app, ["webhook", "deliveries", "--json"]).output)
+    deliveries = json.loads(runner.invoke(app, ["webhook", "deliveries", "--json"]).stdout)
     assert deliveries["total"] == 1 and deliveries["deliveries"][0]["status"] == "succeeded"
     retry = runner.invoke(app, ["webhook", "retry", str(deliveries["deliveries"][0]["id"])])
     assert retry.exit_code == 0, retry.output

@@ -79,13 +79,13 @@ def test_credentials_roles_and_ips(db: Any, http: Any) -> None:
     assert call("GetClients")["result"] == "success"
     assert call("AddClient")["message"] == 'Invalid Permissions: API action "addclient" is not allowed'
 
-    listed = json.loads(billow("credential", "list", "--json").output)
+    listed = json.loads(billow("credential", "list", "--json").stdout)
     assert [(c["identifier"], c["admin"], c["roles"], c["revoked"]) for c in listed] == [
         (created["identifier"], "ops", ["Readers"], False)]
     assert created["secret"] not in billow("credential", "list").output
     assert created["identifier"] in billow("credential", "list").output
     billow("credential", "revoke", created["identifier"])
-    assert json.loads(billow("credential", "list", "--json").output)[0]["revoked"] is True
+    assert json.loads(billow("credential", "list", "--json").stdout)[0]["revoked"] is True
     assert call("GetClients")["message"] == "Authentication Failed"
     assert "No credential" in billow("credential", "revoke", "nope", ok=False).output
     assert "No admin named ghost" in billow("credential", "create", "--admin", "ghost", ok=False).output
