@@ -43,6 +43,19 @@ OVERDUE_REASON = "Overdue on Payment"
 CANCEL_TYPES = ("Immediate", "End of Billing Period")
 
 
+def _apply_columns(row: Any, values: dict[str, Any], columns: dict[str, str]) -> None:
+    """Copy the given *values* onto *row*'s mapped columns.
+
+    An admin who moves the next due date moves the next invoice date with it (WHMCS's
+    rule for services and addons alike), so both edits share this one place.
+    """
+    for key, column in columns.items():
+        if key in values:
+            setattr(row, column, values[key])
+    if "nextduedate" in values:
+        row.nextinvoicedate = values["nextduedate"]
+
+
 # -- reading --------------------------------------------------------------------------------
 def list_services(
     uow: UnitOfWork,
@@ -179,11 +192,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
         "suspendreason": "suspendreason",
         "promoid": "promoid",
     }
-    for key, column in simple.items():
-        if key in v:
-            setattr(service, column, v[key])
-    if "nextduedate" in v:
-        service.nextinvoicedate = v["nextduedate"]
+    _apply_columns(service, v, simple)
     for key in changes.unset:
         column = UNSETTABLE.get(key)
         if column is None:
@@ -257,11 +266,7 @@ def update_addon(
         "terminationdate": "termination_date",
         "notes": "notes",
     }
-    for key, column in columns.items():
-        if key in values:
-            setattr(row, column, values[key])
-    if "nextduedate" in values:
-        row.nextinvoicedate = values["nextduedate"]
+    _apply_columns(row, values, columns)
     if autorecalc and row.addonid:
         addon = catalog.get_addon(uow, row.addonid)
         quote = pricing.addon_quote(
