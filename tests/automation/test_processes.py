@@ -177,6 +177,7 @@ def test_killed_billing_run_resumes_to_the_same_database(db, data_dir):
 
         # This test compares billing state; delivering 250 invoice e-mails (PDFs) is not its subject.
         set_setting(uow, "CronDeliverOutbox", "")
+        set_setting(uow, "CronBatchSizeCreateInvoices", "100")
         hosting = book.product(uow, "Hosting")
         for n in range(250):
             owner = book.client(uow, f"k{n}")

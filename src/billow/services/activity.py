@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, insert, select
 
 from billow.db.models import ActivityLog
 from billow.db.queries import count_of
@@ -10,18 +12,26 @@ from billow.uow import UnitOfWork
 
 
 def log_activity(uow: UnitOfWork, description: str, *, client_id: int = 0, user_id: int = 0) -> ActivityLog:
-    actor = uow.actor
-    entry = ActivityLog(
-        date=uow.now,
-        description=description,
-        user=actor.label,
-        userid=client_id,
-        user_id=user_id or (actor.user_id or 0),
-        admin_id=actor.admin_id or 0,
-        ipaddr=actor.ip,
-    )
+    entry = ActivityLog(**_entry(uow, description, client_id, user_id))
     uow.session.add(entry)
     return entry
+
+
+def log_activities(uow: UnitOfWork, entries: list[tuple[str, int]]) -> None:
+    """:func:`log_activity` for a batch of ``(description, client_id)``: one INSERT."""
+    if entries:
+        uow.session.flush()
+        uow.session.execute(insert(ActivityLog.__table__),
+                            [_entry(uow, text, client_id, 0) for text, client_id in entries])
+
+
+def _entry(uow: UnitOfWork, description: str, client_id: int, user_id: int) -> dict[str, Any]:
+    actor = uow.actor
+    return {
+        "date": uow.now, "description": description, "user": actor.label, "userid": client_id,
+        "user_id": user_id or (actor.user_id or 0), "admin_id": actor.admin_id or 0,
+        "ipaddr": actor.ip,
+    }
 
 
 def list_activity(

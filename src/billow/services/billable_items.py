@@ -9,6 +9,7 @@ generation run), ``nextinvoice`` (added to the client's next generated invoice),
 from __future__ import annotations
 
 import calendar
+from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -108,7 +109,8 @@ def _line(item: BillableItem) -> DueItem:
 
 
 def due_items(
-    uow: UnitOfWork, as_of: date, client_id: int | None, *, ids: dict[str, list[int]] | None = None
+    uow: UnitOfWork, as_of: date, client_id: int | None, *, ids: dict[str, list[int]] | None = None,
+    clients: Collection[int] | None = None,
 ) -> list[DueItem]:
     """The due-items source of billable items (see :mod:`billow.services.invoicegen`)."""
     if ids is not None and not ids.get("billable"):
@@ -117,6 +119,8 @@ def due_items(
     query = select(BillableItem).where(BillableItem.invoiceaction.in_(("nextcron", "duedate", "recur")))
     if client_id:
         query = query.where(BillableItem.client_id == client_id)
+    if clients is not None:
+        query = query.where(BillableItem.client_id.in_(list(clients)))
     if ids is not None:
         query = query.where(BillableItem.id.in_(ids["billable"]))
     lines = []
@@ -136,17 +140,19 @@ def due_items(
     return lines
 
 
-def next_invoice_items(uow: UnitOfWork, client_id: int) -> list[DueItem]:
-    """"Add to next invoice" items of *client_id* not yet invoiced (due with that invoice)."""
+def next_invoice_items(uow: UnitOfWork, client_ids: Collection[int]) -> dict[int, list[DueItem]]:
+    """"Add to next invoice" items not yet invoiced, per client (due with that invoice)."""
+    lines: dict[int, list[DueItem]] = {}
+    if not client_ids:
+        return lines
     rows = uow.session.scalars(
         select(BillableItem).where(
-            BillableItem.client_id == client_id, BillableItem.invoiceaction == "nextinvoice",
+            BillableItem.client_id.in_(list(client_ids)), BillableItem.invoiceaction == "nextinvoice",
             BillableItem.invoicecount == 0,
         ).order_by(BillableItem.id)
     )
-    lines = []
     for item in rows:
         line = _line(item)
         line.duedate = None
-        lines.append(line)
+        lines.setdefault(item.client_id, []).append(line)
     return lines

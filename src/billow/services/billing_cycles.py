@@ -58,10 +58,15 @@ def _key(text: str) -> str:
 
 _BY_KEY = {_key(c.display): c for c in CYCLES} | {c.system: c for c in CYCLES}
 _BY_KEY.update({k.replace("-", ""): _BY_KEY[v] for k, v in _ALIASES.items()})
+#: Exact stored spellings first (the daily run looks a cycle up per service).
+_BY_TEXT = {c.display: c for c in CYCLES}
 
 
 def cycle(text: str) -> Cycle:
     """Return the cycle named *text* in any WHMCS spelling, or raise ``Invalid Billing Cycle``."""
+    found = _BY_TEXT.get(text)
+    if found is not None:
+        return found
     found = _BY_KEY.get(_key(text or ""))
     if found is None:
         raise ValidationError("Invalid Billing Cycle")
@@ -93,7 +98,12 @@ def previous_due(current: date, cycle_name: str, anchor_day: int | None = None) 
 
 def anchor_day(item: object) -> int:
     """The day of the month *item*'s (a service's or addon's) due dates are anchored on."""
-    return int(getattr(item, "anchor_day", 0) or 0) or item.regdate.day  # type: ignore[attr-defined]
+    return anchor_of(getattr(item, "anchor_day", 0), item.regdate)  # type: ignore[attr-defined]
+
+
+def anchor_of(anchor: int | None, regdate: date) -> int:
+    """:func:`anchor_day` from the columns: the stored anchor, else the registration day."""
+    return int(anchor or 0) or regdate.day
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ upgrades, and the hooks this area plugs into billing and the client lifecycle.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,8 +34,8 @@ from billow.errors import NotFound, ValidationError
 from billow.money import ZERO
 from billow.services import catalog, pricing, provisioning
 from billow.services.activity import log_activity
-from billow.services.billing_contract import DueItem, InvoiceLine
-from billow.services.billing_cycles import anchor_day, cycle, next_due, prorate
+from billow.services.billing_contract import DateAdvance, DueItem, InvoiceLine
+from billow.services.billing_cycles import anchor_day, anchor_of, cycle, next_due, prorate
 from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
@@ -518,117 +519,119 @@ BILLABLE = ("Active", "Suspended")
 
 
 def due_items(
-    uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None = None
+    uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None = None,
+    *, clients: Collection[int] | None = None,
 ) -> list[DueItem]:
     """Recurring amounts of services and addons due for invoicing on *as_of*.
 
     Lead time and continuous generation follow :mod:`billow.services.invoice_timing`.
+    Rows are read as plain columns (a daily page holds thousands of services) and each
+    line carries a :class:`DateAdvance` for its next invoice date.
     """
     from billow.services.invoice_timing import invoice_timing
 
     timing = invoice_timing(uow)
-    horizon = as_of + timedelta(days=timing.longest)
     items: list[DueItem] = []
-    query = select(Service).where(*_due_services(horizon))
-    if client_id:
-        query = query.where(Service.userid == client_id)
-    if ids is not None:
-        query = query.where(Service.id.in_(ids.get("services", ids.get("service", []))))
-    products = {p.id: p for p in uow.session.scalars(select(Product))}
-    for service in uow.session.scalars(query.order_by(Service.id)):
-        if not timing.due(as_of, service.nextinvoicedate, service.nextduedate, service.billingcycle):
+    products = {pid: (name, tax) for pid, name, tax in
+                uow.session.execute(select(Product.id, Product.name, Product.tax))}
+    service_query = _scoped(select(*_SERVICE_COLUMNS).where(*_due_services(timing, as_of)), Service,
+                            client_id, clients, _listed(ids, "service"))
+    for (sid, userid, packageid, domain, amount, invoice_on, due_on, cycle_name, anchor, regdate,
+         promoid) in uow.session.execute(service_query.order_by(Service.id)):
+        if not timing.due(as_of, invoice_on, due_on, cycle_name):
             continue
-        product = products.get(service.packageid)
-        name = product.name if product else "Service"
-        due = service.nextinvoicedate
-        assert due is not None
-        end = next_due(due, service.billingcycle, anchor_day(service))
-        title = f"{name}" + (f" - {service.domain}" if service.domain else "")
-        items.append(
-            DueItem(
-                f"{title} ({due.strftime('%d/%m/%Y')} - {(end - timedelta(days=1)).strftime('%d/%m/%Y')})",
-                service.amount,
-                taxed=bool(product and product.tax),
-                type="Hosting",
-                relid=service.id,
-                duedate=due,
-                client_id=service.userid,
-                on_invoiced=_advance_service(service.id),
-            )
-        )
-    addon_query = select(ServiceAddon).where(*_due_addons(horizon))
-    if client_id:
-        addon_query = addon_query.where(ServiceAddon.userid == client_id)
-    if ids is not None:
-        addon_query = addon_query.where(ServiceAddon.id.in_(ids.get("addons", ids.get("addon", []))))
-    for addon in uow.session.scalars(addon_query.order_by(ServiceAddon.id)):
-        if not timing.due(as_of, addon.nextinvoicedate, addon.nextduedate, addon.billingcycle):
+        name, taxed = products.get(packageid, ("Service", False))
+        end = next_due(invoice_on, cycle_name, anchor_of(anchor, regdate))
+        title = f"{name} - {domain}" if domain else name
+        items.append(DueItem(
+            f"{title} ({_dmy(invoice_on)} - {_dmy(end - timedelta(days=1))})", amount,
+            taxed=bool(taxed), type="Hosting", relid=sid, duedate=invoice_on, client_id=userid,
+            advance=DateAdvance(Service, sid, invoice_on, end),
+            on_invoiced=_promotion_use(sid) if promoid else None,
+        ))
+    addon_query = _scoped(select(*_ADDON_COLUMNS).where(*_due_addons(timing, as_of)), ServiceAddon,
+                          client_id, clients, _listed(ids, "addon"))
+    for (aid, userid, name, recurring, taxed, invoice_on, due_on, cycle_name,
+         regdate) in uow.session.execute(addon_query.order_by(ServiceAddon.id)):
+        if not timing.due(as_of, invoice_on, due_on, cycle_name):
             continue
-        due = addon.nextinvoicedate
-        assert due is not None
-        items.append(
-            DueItem(
-                f"Addon - {addon.name} ({due.strftime('%d/%m/%Y')})",
-                addon.recurring,
-                taxed=addon.tax,
-                type="Addon",
-                relid=addon.id,
-                duedate=due,
-                client_id=addon.userid,
-                on_invoiced=_advance_addon(addon.id),
-            )
-        )
+        items.append(DueItem(
+            f"Addon - {name} ({_dmy(invoice_on)})", recurring, taxed=taxed, type="Addon", relid=aid,
+            duedate=invoice_on, client_id=userid,
+            advance=DateAdvance(ServiceAddon, aid, invoice_on,
+                                next_due(invoice_on, cycle_name, anchor_of(0, regdate))),
+        ))
     return items
 
 
-def _due_services(horizon: date) -> tuple[Any, ...]:
+def _dmy(day: date) -> str:
+    """WHMCS's dd/mm/yyyy period dates on invoice lines."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+_SERVICE_COLUMNS = (Service.id, Service.userid, Service.packageid, Service.domain, Service.amount,
+                    Service.nextinvoicedate, Service.nextduedate, Service.billingcycle,
+                    Service.anchor_day, Service.regdate, Service.promoid)
+_ADDON_COLUMNS = (ServiceAddon.id, ServiceAddon.userid, ServiceAddon.name, ServiceAddon.recurring,
+                  ServiceAddon.tax, ServiceAddon.nextinvoicedate, ServiceAddon.nextduedate,
+                  ServiceAddon.billingcycle, ServiceAddon.regdate)
+
+
+def _listed(ids: dict[str, list[int]] | None, kind: str) -> list[int] | None:
+    return None if ids is None else ids.get(kind + "s", ids.get(kind, []))
+
+
+def _scoped(query: Any, model: Any, client_id: int | None, clients: Collection[int] | None,
+            only: list[int] | None) -> Any:
+    """Narrow a due-items query to one client, a page of clients, or listed record ids."""
+    if client_id:
+        query = query.where(model.userid == client_id)
+    if clients is not None:
+        query = query.where(model.userid.in_(list(clients)))
+    if only is not None:
+        query = query.where(model.id.in_(only))
+    return query
+
+
+def _due_services(timing: Any, as_of: date) -> tuple[Any, ...]:
     return (
         Service.status.in_(BILLABLE),
-        Service.nextinvoicedate.is_not(None),
-        Service.nextinvoicedate <= horizon,
         Service.billingcycle.not_in(("Free Account", "One Time")),
+        timing.where(Service, as_of),
     )
 
 
-def _due_addons(horizon: date) -> tuple[Any, ...]:
+def _due_addons(timing: Any, as_of: date) -> tuple[Any, ...]:
     return (
         ServiceAddon.status.in_(BILLABLE),
-        ServiceAddon.nextinvoicedate.is_not(None),
-        ServiceAddon.nextinvoicedate <= horizon,
         ServiceAddon.billingcycle.not_in(("Free Account", "One Time")),
+        timing.where(ServiceAddon, as_of),
     )
 
 
 def due_clients(uow: UnitOfWork, as_of: date) -> set[int]:
-    """The clients :func:`due_items` has something for on *as_of*, read as plain columns.
+    """The clients :func:`due_items` has something for on *as_of*, found in SQL.
 
-    The daily run plans its pages with this: a 100,000-service book costs a few tuples
-    per service instead of every service loaded as an object.
+    The daily run plans its pages with this: one DISTINCT over the due condition instead
+    of every service read into Python.
     """
     from billow.services.invoice_timing import invoice_timing
 
     timing = invoice_timing(uow)
-    horizon = as_of + timedelta(days=timing.longest)
-    clients: set[int] = set()
-    for model, conditions in ((Service, _due_services(horizon)), (ServiceAddon, _due_addons(horizon))):
-        rows = uow.session.execute(
-            select(model.userid, model.nextinvoicedate, model.nextduedate, model.billingcycle)
-            .where(*conditions).execution_options(yield_per=5000))
-        clients.update(userid for userid, invoice_on, due_on, cycle_name in rows
-                       if timing.due(as_of, invoice_on, due_on, cycle_name))
+    clients: set[int] = set(uow.session.scalars(
+        select(Service.userid).where(*_due_services(timing, as_of)).distinct()))
+    clients.update(uow.session.scalars(
+        select(ServiceAddon.userid).where(*_due_addons(timing, as_of)).distinct()))
     return clients
 
 
-def _advance_service(service_id: int):  # type: ignore[no-untyped-def]
-    def advance(uow: UnitOfWork, invoice_id: int) -> None:
+def _promotion_use(service_id: int):  # type: ignore[no-untyped-def]
+    def count(uow: UnitOfWork, invoice_id: int) -> None:
         service = uow.session.get(Service, service_id)
-        if service is not None and service.nextinvoicedate is not None:
-            service.nextinvoicedate = next_due(
-                service.nextinvoicedate, service.billingcycle, anchor_day(service)
-            )
+        if service is not None:
             _count_promotion_use(uow, service)
 
-    return advance
+    return count
 
 
 def _count_promotion_use(uow: UnitOfWork, service: Service) -> None:
@@ -646,15 +649,6 @@ def _count_promotion_use(uow: UnitOfWork, service: Service) -> None:
             service.amount = pricing.service_recurring(
                 uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
             )
-
-
-def _advance_addon(addon_id: int):  # type: ignore[no-untyped-def]
-    def advance(uow: UnitOfWork, invoice_id: int) -> None:
-        addon = uow.session.get(ServiceAddon, addon_id)
-        if addon is not None and addon.nextinvoicedate is not None:
-            addon.nextinvoicedate = next_due(addon.nextinvoicedate, addon.billingcycle, anchor_day(addon))
-
-    return advance
 
 
 def on_invoice_paid(uow: UnitOfWork, invoice: Any) -> None:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, true
 
 from billow.services.settings import setting_int, setting_on
 from billow.uow import UnitOfWork
@@ -51,6 +54,28 @@ class InvoiceTiming:
         if next_invoice - timedelta(days=self.lead_days(cycle, domain=domain)) > as_of:
             return False
         return self.continuous or next_due is None or next_invoice <= next_due
+
+    def where(self, model: Any, as_of: date, *, domain: bool = False) -> ColumnElement[bool]:
+        """:meth:`due` as SQL over *model*'s ``nextinvoicedate``/``nextduedate``/``billingcycle``.
+
+        Lets a source (and the daily run's planner) select only what is due instead of
+        reading every row; keep the two in step.
+        """
+        by_lead: dict[int, list[str]] = {}
+        if not domain:
+            for cycle_name, days in self.by_cycle.items():
+                by_lead.setdefault(days, []).append(cycle_name)
+        named = [name for names in by_lead.values() for name in names]
+        default = self.domain_days if domain else self.default_days
+        windows = [and_(model.billingcycle.in_(names), model.nextinvoicedate <= as_of + timedelta(days=days))
+                   for days, names in by_lead.items()]
+        windows.append(and_(model.billingcycle.not_in(named) if named else true(),
+                            model.nextinvoicedate <= as_of + timedelta(days=default)))
+        condition = and_(model.nextinvoicedate.is_not(None), or_(*windows))
+        if not self.continuous:
+            condition = and_(condition, or_(model.nextduedate.is_(None),
+                                            model.nextinvoicedate <= model.nextduedate))
+        return condition
 
 
 def invoice_timing(uow: UnitOfWork) -> InvoiceTiming:

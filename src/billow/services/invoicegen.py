@@ -5,11 +5,14 @@ bill (services, addons, domains, billable items) each register a *due-items sour
 :data:`DUE_SOURCES` as a dotted path ``"module:function"`` with this signature::
 
     def due_items(uow, as_of: date, client_id: int | None, *,
-                  ids: dict[str, list[int]] | None = None) -> list[DueItem]
+                  ids: dict[str, list[int]] | None = None,
+                  clients: Collection[int] | None = None) -> list[DueItem]
 
 * *as_of* — the billing date of the run; a source returns what should be invoiced by
   then (its own lead time, e.g. ``CreateInvoiceDaysBefore``, is its business).
 * *client_id* — None for every client, else only that client's items.
+* *clients* — passed only by the daily run, which works a page of clients at a time:
+  only these clients' items.
 * *ids* — None for no restriction. Otherwise the run is limited to the listed records,
   keyed by kind: ``"service"``, ``"addon"``, ``"domain"`` (``GenInvoices``'s
   ``serviceids[]``/``addonids[]``/``domainids[]``) and ``"billable"``; a source returns
@@ -17,9 +20,11 @@ bill (services, addons, domains, billable items) each register a *due-items sour
   absent.
 
 Each :class:`~billow.services.billing_contract.DueItem` is one invoice line; the source
-sets its ``on_invoiced(uow, invoice_id)`` to advance its own next-invoice date, which is
-called once the line is on a created invoice (same transaction, so a failed run leaves
-nothing half-done and a re-run does not invoice twice).
+sets its ``advance`` (a :class:`~billow.services.billing_contract.DateAdvance`: the row's
+next-invoice date moves on, batched into one UPDATE per table) and, for any other
+bookkeeping, ``on_invoiced(uow, invoice_id)``; both happen once the line is on a created
+invoice, in the same transaction, so a failed run leaves nothing half-done and a re-run
+does not invoice twice. Invoices are written by :mod:`billow.services.invoice_batch`.
 
 Grouping follows WHMCS: one invoice per client per due date, unless the client (or its
 client group) asks for separate invoices, then one per item. "Add to next invoice"
@@ -29,14 +34,19 @@ billable items ride on the first invoice the run creates for their client.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date
 
-from billow.db.models import ClientGroup, Invoice
-from billow.services.billing_contract import DueItem
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from billow.db.models import Client, ClientGroup
+from billow.errors import Conflict
+from billow.services.billing_contract import DateAdvance, DueItem
 from billow.services.billing_settings import enabled
 from billow.services.client_lifecycle import _steps
 from billow.services.clients import get_client
-from billow.services.invoices import create_invoice
+from billow.services.invoice_batch import CreatedInvoice, InvoiceDraft, create_invoices
 from billow.uow import UnitOfWork
 
 #: Dotted paths of due-items sources (signature in the module docstring).
@@ -46,20 +56,26 @@ DUE_SOURCES: tuple[str, ...] = (
 )
 
 
-def _separate(uow: UnitOfWork, client_id: int, cache: dict[int, bool]) -> bool:
-    if client_id not in cache:
-        client = get_client(uow, client_id)
-        group = uow.session.get(ClientGroup, client.group_id) if client.group_id else None
-        cache[client_id] = bool(client.separateinvoices or (group is not None and group.separateinvoices))
-    return cache[client_id]
+def _separate_clients(uow: UnitOfWork, owners: Collection[int]) -> set[int]:
+    """The clients (of *owners*) that want one invoice per item, themselves or by group."""
+    found: set[int] = set()
+    owners = list(owners)
+    for start in range(0, len(owners), 900):
+        found.update(uow.session.scalars(
+            select(Client.id).outerjoin(ClientGroup, ClientGroup.id == Client.group_id)
+            .where(Client.id.in_(owners[start:start + 900]),
+                   or_(Client.separateinvoices.is_(True), ClientGroup.separateinvoices.is_(True)))))
+    return found
 
 
 def collect_due_items(
-    uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None
+    uow: UnitOfWork, as_of: date, client_id: int | None, ids: dict[str, list[int]] | None,
+    clients: Collection[int] | None = None,
 ) -> list[DueItem]:
     items: list[DueItem] = []
+    extra = {} if clients is None else {"clients": clients}
     for source in _steps(DUE_SOURCES):
-        items.extend(source(uow, as_of, client_id, ids=ids))
+        items.extend(source(uow, as_of, client_id, ids=ids, **extra))
     return items
 
 
@@ -68,16 +84,18 @@ def generate_invoices(
     *,
     as_of: date | None = None,
     client_id: int | None = None,
+    client_ids: Collection[int] | None = None,
     service_ids: list[int] | None = None,
     addon_ids: list[int] | None = None,
     domain_ids: list[int] | None = None,
     no_email: bool = False,
     announce: bool = True,
-) -> list[Invoice]:
+) -> list[CreatedInvoice]:
     """Create the invoices due by *as_of* (today by default); returns them in creation order.
 
-    *announce* False skips the ``Pre``/``AfterInvoicingGenerateInvoiceItems`` hooks: the
-    daily run calls this once per client and fires them once for the whole run instead.
+    *client_ids* limits the run to a page of clients (the daily run). *announce* False
+    skips the ``Pre``/``AfterInvoicingGenerateInvoiceItems`` hooks: the daily run calls
+    this once per page and fires them once for the whole run instead.
     """
     from billow.services.billable_items import next_invoice_items
 
@@ -90,28 +108,75 @@ def generate_invoices(
                "domain": list(domain_ids or [])}
     if announce:
         uow.emit("PreInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
-    items = collect_due_items(uow, as_of, client_id, ids)
+    items = collect_due_items(uow, as_of, client_id, ids, client_ids)
+    separate = _separate_clients(uow, {item.client_id for item in items})
     groups: dict[tuple[int, date, int], list[DueItem]] = defaultdict(list)
-    separate_cache: dict[int, bool] = {}
     for index, item in enumerate(items):
         due = item.duedate or as_of
-        key = (item.client_id, due, index if _separate(uow, item.client_id, separate_cache) else 0)
-        groups[key].append(item)
-    apply_credit = not enabled(uow, "NoAutoApplyCredit")
-    invoices: list[Invoice] = []
+        groups[(item.client_id, due, index if item.client_id in separate else 0)].append(item)
+    ordered = sorted(groups.items(), key=lambda kv: kv[0])
+    riders = next_invoice_items(uow, {owner for (owner, _, _), _ in ordered}) if ids is None else {}
+    drafts: list[InvoiceDraft] = []
     seen_clients: set[int] = set()
-    for (owner, due, _), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        if owner not in seen_clients and ids is None:
-            group = group + next_invoice_items(uow, owner)
+    for (owner, due, _), group in ordered:
+        if owner not in seen_clients:
+            group = group + riders.get(owner, [])
         seen_clients.add(owner)
-        invoice = create_invoice(
-            uow, owner, list(group), date=as_of, duedate=due, send_email=not no_email,
-            apply_credit=apply_credit,
-        )
-        for item in group:
-            if item.on_invoiced is not None:
-                item.on_invoiced(uow, invoice.id)
-        invoices.append(invoice)
+        drafts.append(InvoiceDraft(owner, list(group), due))
+    # Dates move first: every drafted line is invoiced below (or the transaction fails),
+    # and an invoice paid at once (credit, free) must find its period already advanced so
+    # its paid step moves the due date from there.
+    apply_advances(uow.session, [item.advance for draft in drafts for item in draft.lines
+                                 if isinstance(item, DueItem) and item.advance is not None])
+    invoices = create_invoices(uow, drafts, on=as_of, send_email=not no_email,
+                               apply_credit=not enabled(uow, "NoAutoApplyCredit"))
+    invoiced = [(item, invoice.id) for draft, invoice in zip(drafts, invoices, strict=True)
+                for item in draft.lines if isinstance(item, DueItem)]
+    for item, invoice_id in invoiced:
+        if item.on_invoiced is not None:
+            item.on_invoiced(uow, invoice_id)
     if announce:
         uow.emit("AfterInvoicingGenerateInvoiceItems", {}, resource_type="invoicing")
     return invoices
+
+
+def apply_advances(session: Session, advances: list[DateAdvance]) -> None:
+    """Move next-invoice dates, a few UPDATE statements for a whole page.
+
+    Each row is matched on its id *and* the date it was invoiced for; a row that moved
+    meanwhile (another run, or a hand edit) raises :class:`Conflict` and the caller's
+    transaction rolls back, so no date is invoiced twice. Moves are grouped by
+    (table, column, from, to): a book billed on the same days shares few such pairs, so
+    each group is one ``UPDATE ... WHERE id IN (...)``. Rows already loaded in the
+    session have the column expired, so they read the new date instead of a stale one.
+    """
+    session.flush()
+    groups: dict[tuple[type, str, date, date], list[int]] = defaultdict(list)
+    for advance in advances:
+        groups[(advance.model, advance.column, advance.current, advance.value)].append(advance.id)
+    if not groups:
+        return
+    savepoint = session.begin_nested()
+    for (model, column, current, value), ids in groups.items():
+        table = model.__table__  # type: ignore[attr-defined]
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start:start + _IDS_PER_STATEMENT]
+            result = session.execute(
+                update(table).where(table.c.id.in_(chunk), table.c[column] == current).values({column: value})
+            )
+            if result.rowcount != len(chunk):  # type: ignore[attr-defined]
+                savepoint.rollback()
+                moved = session.scalars(select(table.c.id).where(
+                    table.c.id.in_(chunk), or_(table.c[column] != current, table.c[column].is_(None))))
+                raise Conflict("already invoiced: " + ", ".join(
+                    f"{table.name}:{row_id}:{current}" for row_id in list(moved)[:5]))
+    savepoint.commit()
+    moved = {(advance.model, advance.id): advance.column for advance in advances}
+    for loaded in list(session.identity_map.values()):
+        column = moved.get((type(loaded), getattr(loaded, "id", None)))
+        if column is not None:
+            session.expire(loaded, [column])
+
+
+#: Ids per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
+_IDS_PER_STATEMENT = 5000

@@ -33,7 +33,7 @@ from sqlalchemy.orm import lazyload
 from billow.db.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter, Transaction
 from billow.db.models.billing import INVOICE_STATUSES
 from billow.errors import BillowError, NotFound, ValidationError
-from billow.events import request_email
+from billow.events import Emitted, email_request, emit, request_email
 from billow.money import ZERO, quantize, to_decimal
 from billow.services import tax
 from billow.services.activity import log_activity
@@ -128,6 +128,7 @@ def create_invoice(
     and requests the "Invoice Created" e-mail when *send_email* and not a Draft. With
     *apply_credit*, available credit is applied at once; an Unpaid invoice whose balance
     is zero (a free order, or credit covering it) becomes Paid immediately.
+    :mod:`billow.services.invoice_batch` writes many at once by the same rules.
     """
     client = get_client(uow, client_id)
     status = normalise_status(status)
@@ -145,16 +146,16 @@ def create_invoice(
         paymentmethod=paymentmethod or client.defaultgateway or default_gateway(uow),
         notes=notes,
         currency_id=client.currency_id,
-        taxrate=quantize(rate1, 3),
-        taxrate2=quantize(rate2, 3),
-        tax_note="reverse_charge" if rates is not None and rates.reverse_charge and taxrate is None else "",
+        **rate_columns(rate1, rate2, reverse_charge=rates is not None and rates.reverse_charge
+                       and taxrate is None),
         credit=ZERO,
     )
     invoice.client = client
     invoice.currency = client.currency
     places = places_of(invoice)
     for line in lines:
-        invoice.items.append(_item(invoice, line, places))
+        invoice.items.append(InvoiceItem(**line_values(invoice.client_id, invoice.duedate,
+                                                       invoice.paymentmethod, line, places)))
     uow.session.add(invoice)
     recalculate(uow, invoice)
     uow.session.flush()
@@ -163,31 +164,63 @@ def create_invoice(
         assign_invoice_number(uow, invoice)
     elif status == "Cancelled":
         invoice.date_cancelled = uow.now
-    log_activity(uow, f"Created Invoice - Invoice ID: {invoice.id}", client_id=client.id)
-    source, user = _source(uow)
-    variables = {"source": source, "user": user, "invoiceid": invoice.id, "status": status}
+    log_activity(uow, created_activity(invoice.id), client_id=client.id)
+    variables = creation_variables(uow, invoice.id, status)
     uow.emit("InvoiceCreation", variables, resource_type="invoice", resource_id=invoice.id)
     if apply_credit and status in PAYABLE:
         apply_available_credit(uow, invoice)
     settle(uow, invoice, noemail=not send_email)
-    if send_email and status != "Draft":
-        uow.emit("InvoiceCreationPreEmail", variables, resource_type="invoice", resource_id=invoice.id)
-        request_email(uow, "Invoice Created", invoice.id)
-    uow.emit("InvoiceCreated", variables, resource_type="invoice", resource_id=invoice.id)
+    _announce(uow, after_creation(invoice.id, variables, email=send_email and status != "Draft"))
     return invoice
 
 
-def _item(invoice: Invoice, line: InvoiceLine, places: int) -> InvoiceItem:
-    return InvoiceItem(
-        client_id=invoice.client_id,
-        type=line.type or "",
-        relid=int(line.relid or 0),
-        description=line.description,
-        amount=quantize(to_decimal(line.amount), places),
-        taxed=bool(line.taxed),
-        duedate=line.duedate or invoice.duedate,
-        paymentmethod=invoice.paymentmethod,
-    )
+def _announce(uow: UnitOfWork, events: list[Emitted]) -> None:
+    for event in events:
+        emit(uow, event.name, event.variables, resource_type=event.resource_type,
+             resource_id=event.resource_id, hooks=event.hooks)
+
+
+# --- the parts of creation the batch writer (invoice_batch) shares -------------------------
+
+def rate_columns(rate1: Decimal, rate2: Decimal, *, reverse_charge: bool) -> dict[str, Any]:
+    """An invoice's tax-rate columns as stored (WHMCS keeps three decimals)."""
+    return {"taxrate": quantize(rate1, 3), "taxrate2": quantize(rate2, 3),
+            "tax_note": "reverse_charge" if reverse_charge else ""}
+
+
+def line_values(client_id: int, duedate: date, paymentmethod: str, line: InvoiceLine,
+                places: int) -> dict[str, Any]:
+    """The stored columns of one invoice item for *line* (amount rounded per currency)."""
+    return {
+        "client_id": client_id,
+        "type": line.type or "",
+        "relid": int(line.relid or 0),
+        "description": line.description,
+        "amount": quantize(to_decimal(line.amount), places),
+        "taxed": bool(line.taxed),
+        "duedate": line.duedate or duedate,
+        "paymentmethod": paymentmethod,
+    }
+
+
+def created_activity(invoice_id: int) -> str:
+    return f"Created Invoice - Invoice ID: {invoice_id}"
+
+
+def creation_variables(uow: UnitOfWork, invoice_id: int, status: str) -> dict[str, Any]:
+    """WHMCS's ``InvoiceCreation``/``InvoiceCreated`` variables."""
+    source, user = _source(uow)
+    return {"source": source, "user": user, "invoiceid": invoice_id, "status": status}
+
+
+def after_creation(invoice_id: int, variables: dict[str, Any], *, email: bool) -> list[Emitted]:
+    """The events that close a creation: pre-email hook and e-mail (when sent), created."""
+    events = []
+    if email:
+        events += [Emitted("InvoiceCreationPreEmail", variables, "invoice", invoice_id),
+                   email_request("Invoice Created", invoice_id)]
+    events.append(Emitted("InvoiceCreated", variables, "invoice", invoice_id))
+    return events
 
 
 def default_gateway(uow: UnitOfWork) -> str:
@@ -490,7 +523,8 @@ def update_invoice(uow: UnitOfWork, invoice_id: int, changes: InvoiceChanges) ->
             item.amount = quantize(to_decimal(change.amount), places)
             totals_changed = True
     for line in changes.new_items:
-        invoice.items.append(_item(invoice, line, places))
+        invoice.items.append(InvoiceItem(**line_values(invoice.client_id, invoice.duedate,
+                                                       invoice.paymentmethod, line, places)))
         totals_changed = True
     if changes.taxrate is not None:
         invoice.taxrate, totals_changed = quantize(to_decimal(changes.taxrate), 3), True
@@ -537,13 +571,9 @@ def _set_applied_credit(uow: UnitOfWork, invoice: Invoice, wanted: Decimal) -> N
 
 def _publish(uow: UnitOfWork, invoice: Invoice, *, send_email: bool) -> None:
     invoice.status = "Unpaid"
-    source, user = _source(uow)
-    variables = {"source": source, "user": user, "invoiceid": invoice.id, "status": "Unpaid"}
+    variables = creation_variables(uow, invoice.id, "Unpaid")
     uow.emit("InvoiceCreation", variables, resource_type="invoice", resource_id=invoice.id)
-    if send_email:
-        uow.emit("InvoiceCreationPreEmail", variables, resource_type="invoice", resource_id=invoice.id)
-        request_email(uow, "Invoice Created", invoice.id)
-    uow.emit("InvoiceCreated", variables, resource_type="invoice", resource_id=invoice.id)
+    _announce(uow, after_creation(invoice.id, variables, email=send_email))
 
 
 def set_status(uow: UnitOfWork, invoice: Invoice, status: str) -> None:

@@ -22,24 +22,28 @@ from billow.services.activity import log_activity
 from billow.services.settings import setting_decimal, setting_int, setting_on
 from billow.uow import UnitOfWork
 
-#: Invoice lines that bill a period of something; (type, relid, due date) is invoiced once.
-PERIOD_LINES = ("Hosting", "Addon", "Domain", "Item")
+#: Lines whose (type, relid, due date) is claimed as an idempotency key. Services, addons
+#: and domains need none: their next-invoice date moves with a compare-and-set UPDATE
+#: (``DateAdvance``), which the database refuses for a date already invoiced.
+CLAIMED_LINES = ("Item",)
 
 
 class CreateInvoices(Task):
     """Generate the invoices due today: the same service as the ``GenInvoices`` action.
 
     Work is per client (one invoice per client and due date needs all of a client's due
-    items together). Sources advance their next-invoice dates in the same transaction, so
-    a client whose invoices committed is not due any more; and every period line is also
-    claimed as ``type:relid:duedate``, so the database refuses a second invoice for the
-    same service and due date even if a source forgot to advance.
+    items together), a page of clients per transaction through the set-based writer.
+    Sources advance their next-invoice dates in the same transaction with a
+    compare-and-set UPDATE, so a client whose invoices committed is not due any more and
+    the database refuses a second invoice for the same service and due date; billable
+    items are also claimed as ``Item:relid:duedate``.
     """
 
     name = "CreateInvoices"
     title = "Generate invoices"
     order = 10
-    batch_size = 100
+    #: Clients per transaction: a page is a handful of set-based statements.
+    batch_size = 500
 
     def __init__(self) -> None:
         self._clients: list[int] | None = None
@@ -74,31 +78,16 @@ class CreateInvoices(Task):
         return f"client:{item}"
 
     def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
-        # Hold the page's clients, services and addons in the session: the sources re-read
-        # them by id to advance their dates, and the identity map keeps only what is held.
-        from billow.db.models import Service, ServiceAddon
-
-        held: list[object] = list(uow.session.scalars(select(Client).where(Client.id.in_(items))))
-        held += list(uow.session.scalars(select(Service).where(Service.userid.in_(items))))
-        held += list(uow.session.scalars(select(ServiceAddon).where(ServiceAddon.userid.in_(items))))
-        keys: list[str] = []
-        for item in items:
-            keys += self._invoice(ctx, uow, item)
-        self._claim(ctx, uow, keys)
-        held.clear()
-
-    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        self._claim(ctx, uow, self._invoice(ctx, uow, item))
-
-    def _invoice(self, ctx: RunContext, uow: UnitOfWork, client_id: int) -> list[str]:
-        """Generate *client_id*'s invoices; return the idempotency keys of their period lines."""
         from billow.services.invoicegen import generate_invoices
 
-        invoices = generate_invoices(uow, as_of=ctx.today, client_id=client_id, announce=False)
+        invoices = generate_invoices(uow, as_of=ctx.today, client_ids=items, announce=False)
         ctx.count("invoices", len(invoices))
         ctx.count("items", sum(len(invoice.items) for invoice in invoices))
-        return [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices for line in invoice.items
-                if line.relid and line.type in PERIOD_LINES]
+        self._claim(ctx, uow, [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices
+                               for line in invoice.items if line.relid and line.type in CLAIMED_LINES])
+
+    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
+        self.process_batch(ctx, uow, [item])
 
     def _claim(self, ctx: RunContext, uow: UnitOfWork, keys: list[str]) -> None:
         # One claim per page. A key already taken (or twice in the page) fails the page;
@@ -312,7 +301,7 @@ class ProcessCreditCardPayments(Task):
         after = 0
         while True:
             with ctx.reader() as uow:
-                items = list(self.pending(ctx, uow, after, self.batch_size))
+                items = list(self.pending(ctx, uow, after, self.page_size(uow)))
             if not items:
                 return
             for item in items:
