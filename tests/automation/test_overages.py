@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from billow import event_catalog, events
 from billow.automation.runner import run_cron
 from billow.automation.tasks.billing import CreateInvoices
 from billow.automation.tasks.overages import OverageBilling
@@ -129,10 +130,11 @@ def test_rounding_to_a_tenth_of_a_gigabyte_and_to_the_currency(db, uow):
     _service(uow, book.client(uow, "tenth"), product, disk=1100)  # 1.0742 GB: 0.1 GB over
     tb = _product(uow, "Storage", disk_limit=0, disk_unit="TB", disk_price="10", bw_limit=999999999)
     _service(uow, book.client(uow, "tb"), tb, disk=1024 * 1024 + 52429)  # 1.05 TB, all billed
+    _service(uow, book.client(uow, "tie"), _product(uow, "Tie", bw_limit=100), bw=110)  # 0.125: half up
     uow.commit()
     run_cron(db, as_of=FEB_END, tasks=[OverageBilling()])
     lines = [lines[0] for _, _, lines in _invoices(db)]
-    assert [line[2] for line in lines] == [Decimal("0.03"), Decimal("10.50")]
+    assert [line[2] for line in lines] == [Decimal("0.03"), Decimal("10.50"), Decimal("0.13")]
     assert lines[0][1].endswith("Total Disk Usage = 1.1 GB - Overage Charge = 0.1 GB @ 0.3333/GB")
     assert lines[1][1].endswith("Total Disk Usage = 1.0500 TB - Overage Charge = 1.0500 TB @ 10.00/TB")
 
@@ -306,9 +308,17 @@ def test_product_settings_are_validated(db, uow):
         set_product_overages(uow, product.id, disk_limit=-1)
     with pytest.raises(NotFound, match="Product ID not found"):
         set_product_overages(uow, 9999, enabled=True)
+    heard: list[dict] = []
+    events.registry.add("ProductEdit", heard.append, 1)
     changed = set_product_overages(uow, product.id, enabled=True, bw_unit="gb", bw_price="0.5")
     assert changed.overagesenabled is True
     assert (changed.overagesbwunit, changed.overagesbwprice) == ("GB", Decimal("0.5"))
+    # The ProductEdit hook carries WHMCS's variables (configoptionX stands for configoption1..24).
+    [variables] = heard
+    assert event_catalog.missing_variables("ProductEdit", variables) == ["configoptionX"]
+    assert (variables["pid"], variables["overagesenabled"], variables["overagesbwprice"]) == \
+        (product.id, True, Decimal("0.5"))
+    assert "configoption24" in variables
 
 
 def test_billing_method_setting_over_the_api(api):

@@ -165,7 +165,43 @@ def set_product_overages(
     from billow.services.activity import log_activity
 
     log_activity(uow, f"Product Overage Settings Modified - Product ID: {product.id}")
+    uow.emit("ProductEdit", product_edit_vars(product), resource_type="product", resource_id=product.id)
     return product
+
+
+#: ProductEdit variables Billow keeps in ``Product.extra`` (as given when the product was added).
+_EXTRA_VARS = {
+    "autoterminatedays": 0, "autoterminateemail": 0, "upgradeemail": 0, "freedomain": "",
+    "freedomainpaymentterms": "", "freedomaintlds": "", "affiliatepaytype": "", "affiliatepayamount": ZERO,
+    "affiliateonetime": False, "ondemandrenewalconfigurationoverride": "", "ondemandrenewalsenabled": 0,
+    "ondemandrenewalperiodmonthly": 0, "ondemandrenewalperiodquarterly": 0,
+    "ondemandrenewalperiodsemiannually": 0, "ondemandrenewalperiodannually": 0,
+    "ondemandrenewalperiodbiennially": 0, "ondemandrenewalperiodtriennially": 0,
+}
+
+
+def product_edit_vars(product: Product) -> dict[str, object]:
+    """WHMCS's ``ProductEdit`` variables: the saved product, overage settings included."""
+    extra = product.extra or {}
+    values: dict[str, object] = {
+        "pid": product.id, "type": product.type, "gid": product.gid, "name": product.name,
+        "description": product.description, "welcomeemail": product.welcomeemail,
+        "showdomainoptions": product.showdomainoptions, "stockcontrol": product.stockcontrol,
+        "qty": product.qty, "tax": product.tax, "is_featured": product.is_featured, "hidden": product.hidden,
+        "retired": product.retired, "paytype": product.paytype, "allowqty": bool(product.allowqty),
+        "recurringcycles": product.recurringcycles, "proratabilling": product.proratabilling,
+        "proratadate": product.proratadate, "proratachargenextmonth": product.proratachargenextmonth,
+        "servertype": product.servertype, "servergroup": product.servergroup, "autosetup": product.autosetup,
+        "configoptionsupgrade": product.configoptionsupgrade, "subdomain": product.subdomain,
+        "overagesenabled": bool(product.overagesenabled), "overagesdisklimit": product.overagesdisklimit,
+        "overagesbwlimit": product.overagesbwlimit, "overagesdiskprice": product.overagesdiskprice,
+        "overagesbwprice": product.overagesbwprice,
+    }
+    for key, default in _EXTRA_VARS.items():
+        values[key] = extra.get(key, default)
+    for index in range(1, 25):
+        values[f"configoption{index}"] = (product.module_settings or {}).get(f"configoption{index}", "")
+    return values
 
 
 def _number(text: str) -> Decimal | None:
