@@ -59,8 +59,9 @@ UNITS: dict[str, int] = {"MB": 1, "GB": 1024, "TB": 1024 * 1024}
 PRECISION: dict[str, int] = {"MB": 0, "GB": 1, "TB": 4}
 #: Statuses whose usage is billed (a suspended service used its resources until suspended).
 BILLED_STATUSES = ("Active", "Suspended")
-#: ``OverageBillingMethod`` values.
+#: ``OverageBillingMethod`` values, and the billable-item invoice actions they give.
 INVOICE_NOW, NEXT_INVOICE = "1", "2"
+INVOICE_NOW_ACTION, NEXT_INVOICE_ACTION = "nextcron", "nextinvoice"
 #: The names of the limit-overriding configurable options / custom fields, per resource.
 LIMIT_FIELDS = {"disk": "disk space", "bw": "bandwidth"}
 PRICE_PLACES = 4
@@ -296,29 +297,40 @@ def compute_charges(
     return charges
 
 
-def record_charges(uow: UnitOfWork, client: Client, charges: list[OverageCharge], as_of: date,
-                   method: str) -> tuple[list[BillableItem], Invoice | None]:
-    """Store *charges* as billable items and, with :data:`INVOICE_NOW`, invoice them at once.
+def store_charges(uow: UnitOfWork, charges: list[OverageCharge], as_of: date,
+                  method: str) -> list[BillableItem]:
+    """Store *charges* as billable items, one row each, flushed together.
 
-    WHMCS also goes through billable items: the item says what was charged and is marked
-    invoiced (``invoicecount``/``invoice_id``) in the same transaction as its invoice, so
-    invoice generation never bills it again. With :data:`NEXT_INVOICE` the items wait for
-    the client's next generated invoice and ride on it as its last lines.
+    WHMCS also goes through billable items (``tblbillableitems``, written by its cron
+    directly): with :data:`NEXT_INVOICE` the items wait for the client's next generated
+    invoice and ride on it as its last lines; with :data:`INVOICE_NOW` they are marked
+    "next cron" and :func:`invoice_charges` puts them on an invoice in the same
+    transaction. The rows are built here rather than through ``AddBillableItem``'s
+    validation: the charges are already checked, and one flush per page instead of one
+    per item is what keeps a month end with many overages quick.
     """
-    from billow.services.billable_items import add_billable_item
+    action = NEXT_INVOICE_ACTION if method == NEXT_INVOICE else INVOICE_NOW_ACTION
+    items = [BillableItem(client_id=c.client_id, description=c.description, unit="quantity", quantity=ZERO,
+                          amount=c.amount, invoiceaction=action, recur=0, recurcycle="", recurfor=0,
+                          duedate=as_of, invoicecount=0, invoice_id=0, taxed=False) for c in charges]
+    uow.session.add_all(items)
+    uow.session.flush()
+    return items
+
+
+def invoice_charges(uow: UnitOfWork, client: Client, items: list[BillableItem], as_of: date) -> Invoice:
+    """Put a client's overage items on an invoice of their own, dated and due *as_of*.
+
+    The items are marked invoiced (``invoicecount``/``invoice_id``) in the same
+    transaction, so invoice generation never bills them again.
+    """
     from billow.services.billing_contract import InvoiceLine
     from billow.services.invoices import create_invoice
 
-    action = "nextinvoice" if method == NEXT_INVOICE else "nextcron"
-    items = [add_billable_item(uow, client.id, c.description, c.amount, invoiceaction=action, duedate=as_of)
-             for c in charges]
-    if method == NEXT_INVOICE or not items:
-        return items, None
     lines = [InvoiceLine(i.description, i.amount, taxed=i.taxed, type="Item", relid=i.id, duedate=as_of)
              for i in items]
     invoice = create_invoice(uow, client.id, lines, date=as_of, duedate=as_of,
                              apply_credit=not setting_enabled(uow, "NoAutoApplyCredit"))
     for item in items:
         item.invoicecount, item.invoice_id = 1, invoice.id
-    return items, invoice
-
+    return invoice

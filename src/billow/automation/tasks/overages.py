@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from sqlalchemy import String, cast, exists, literal, select
 
 from billow.automation.base import RunContext, Task
-from billow.db.models import AutomationMark, Client, Product, Service
+from billow.db.models import AutomationMark, BillableItem, Client, Product, Service
 from billow.services import overages
+from billow.services.activity import log_activity
 from billow.services.clients import default_currency
 from billow.uow import UnitOfWork
 
@@ -76,21 +77,31 @@ class OverageBilling(Task):
             else:
                 ctx.count("within_limits")
         fresh = ctx.claim(uow, [self._key(ctx, service_id) for service_id in charges])
-        method = overages.billing_method(uow)
-        by_client: dict[int, list[overages.OverageCharge]] = {}
+        billed: list[overages.OverageCharge] = []
         for service_id, found in charges.items():
-            if self._key(ctx, service_id) not in fresh:
-                ctx.count("already_billed")
-                continue
-            by_client.setdefault(found[0].client_id, []).extend(found)
-            ctx.count("services")
-        for client_id in sorted(by_client):
-            found = by_client[client_id]
-            items, invoice = overages.record_charges(uow, clients[client_id], found, ctx.today, method)
-            for resource, label in (("disk", "disk"), ("bw", "bandwidth")):
-                if lines := sum(1 for c in found if c.resource == resource):
-                    ctx.count(label, lines)
-            if invoice is not None:
-                ctx.count("invoices")
+            if self._key(ctx, service_id) in fresh:
+                billed.extend(found)
+                ctx.count("services")
             else:
-                ctx.count("next_invoice_items", len(items))
+                ctx.count("already_billed")
+        if not billed:
+            return
+        method = overages.billing_method(uow)
+        items = overages.store_charges(uow, billed, ctx.today, method)
+        for resource, label in (("disk", "disk"), ("bw", "bandwidth")):
+            if lines := sum(1 for c in billed if c.resource == resource):
+                ctx.count(label, lines)
+        by_client: dict[int, list[BillableItem]] = {}
+        for item in items:
+            by_client.setdefault(item.client_id, []).append(item)
+        for client_id in sorted(by_client):
+            ids = ", ".join(str(i.id) for i in by_client[client_id])
+            if method == overages.NEXT_INVOICE:
+                log_activity(uow, f"Overage Charges Added to Next Invoice - Billable Item IDs: {ids}",
+                             client_id=client_id)
+                ctx.count("next_invoice_items", len(by_client[client_id]))
+                continue
+            invoice = overages.invoice_charges(uow, clients[client_id], by_client[client_id], ctx.today)
+            log_activity(uow, f"Overage Charges Invoiced - Invoice ID: {invoice.id} - "
+                              f"Billable Item IDs: {ids}", client_id=client_id)
+            ctx.count("invoices")
