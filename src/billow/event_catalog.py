@@ -323,7 +323,7 @@ _ENTRIES: tuple[EventSpec, ...] = (
        ("billow.services.servers",),
        "serverid"),
     _e("ProductEdit", "Products and Services",
-       ("billow.services.catalog", "billow.services.products"),
+       ("billow.services.catalog", "billow.services.products", "billow.services.overages"),
        "pid type gid name description welcomeemail showdomainoptions stockcontrol qty tax "
        "is_featured hidden retired paytype allowqty recurringcycles autoterminatedays "
        "autoterminateemail proratabilling proratadate proratachargenextmonth servertype servergroup "

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, str] = {
     "LogRetentionDays": "90",
     #: Billow: drain the outbox (webhooks, e-mail) at the end of every automation run.
     "CronDeliverOutbox": "on",
+    #: Overage charges, worked out on the last day of the month: 1 invoiced on the day on
+    #: their own invoice, 2 added to the client's next invoice.
+    "OverageBillingMethod": "1",
 }
 
 

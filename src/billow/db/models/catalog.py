@@ -73,6 +73,16 @@ class Product(Timestamps, Base):
     upgrade_packages: Mapped[list] = mapped_column(JSON, default=list)
     configoptionsupgrade: Mapped[bool] = mapped_column(Boolean, default=False)
     recurringcycles: Mapped[int] = mapped_column(Integer, default=0)
+    #: Overage billing (WHMCS product "Other" tab): usage above the soft limits is charged
+    #: at the end of each month. Limits and prices are in the unit chosen per resource
+    #: (MB, GB or TB; 1 GB = 1024 MB); prices are in the default currency, 4 decimals.
+    overagesenabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    overagesdisklimit: Mapped[int] = mapped_column(Integer, default=0)
+    overagesbwlimit: Mapped[int] = mapped_column(Integer, default=0)
+    overagesdiskprice: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    overagesbwprice: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    overagesdiskunit: Mapped[str] = mapped_column(String(2), default="MB")
+    overagesbwunit: Mapped[str] = mapped_column(String(2), default="MB")
     #: extra WHMCS fields kept as given (recommendations, on-demand renewals ...)
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
 
