@@ -39,7 +39,7 @@ from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
-OVERDUE_REASON = "Overdue on Payment"
+OVERDUE_REASON = provisioning.OVERDUE_REASON
 CANCEL_TYPES = ("Immediate", "End of Billing Period")
 
 
