@@ -360,3 +360,34 @@ def test_auto_activation_on_payment_creates_the_addon(db, uow, fabric):
     assert fabric.instances[_instance(db, row)]["plan"] == "backup-1"
     assert [n for n, _ in _events(db, row)][-3:] == [
         "PreModuleCreate", "AfterModuleCreate", "AddonActivation"]
+
+
+def test_an_ended_service_addon_is_tried_once_per_run(db, shop, fabric):
+    """Three tasks sweep the addons of ended services; a refusing addon is asked once a run."""
+    from billow.automation.tasks.services import FixedTermTerminations
+
+    service_id, rows = _order(db, shop, "ended", (shop.backup,))
+    backup = rows[shop.backup]
+    _bill_service(db, service_id, DUE)
+    with UnitOfWork(db) as work:
+        set_setting(work, "AutoTermination", "on")
+        work.session.get(ServiceAddon, backup).server_id = 9999  # a server that is gone
+        work.commit()
+    tasks = [AutoTerminations(), FixedTermTerminations(), CancellationRequests()]
+    report = run_cron(db, as_of=DUE + timedelta(days=30), tasks=tasks)
+    assert report.result("AutoTerminations").counts == {"terminated": 1}
+    [failure] = report.result("AutoTerminations").failures
+    assert failure["item"] == f"addon:{backup}" and failure["reason"]
+    assert report.result("FixedTermTerminations").failures == []
+    assert report.result("CancellationRequests").failures == []
+    with db() as session:
+        [queued] = session.scalars(select(ModuleQueueEntry)).all()
+        assert (queued.module_action, queued.num_retries, queued.completed) == ("TerminateAccount", 0, False)
+        session.get(ServiceAddon, backup).server_id = session.get(Service, service_id).server_id
+        session.commit()
+    assert _status(db, ServiceAddon, backup) == "Active" and _instance(db, backup) in fabric.instances
+    nxt = run_cron(db, as_of=DUE + timedelta(days=31), tasks=tasks)
+    assert nxt.result("AutoTerminations").counts == {"addons_terminated": 1}
+    assert _status(db, ServiceAddon, backup) == "Terminated" and len(fabric.instances) == 0
+    with db() as session:
+        assert session.scalars(select(ModuleQueueEntry)).one().completed
