@@ -367,9 +367,15 @@ def add_addon(
     description: str = "",
     autoactivate: str = "",
     module: str = "",
+    module_settings: dict[str, str] | None = None,
 ) -> Addon:
+    """Add a product addon. With a *module*, client addons of it are provisioned through
+    that module (*module_settings* are its ``configoption1``..); *autoactivate* is when
+    ("on" accept, "order", "payment", "" never), like a product's auto-setup."""
     if billingcycle not in PAY_TYPES:
         raise ValidationError('Invalid pay type. Must be one of "free", "onetime" or "recurring"')
+    if module and module not in server_modules():
+        raise ValidationError("Invalid module name provided.")
     addon = Addon(
         name=name,
         billingcycle=billingcycle,
@@ -378,6 +384,7 @@ def add_addon(
         description=description,
         autoactivate=autoactivate,
         module=module,
+        module_settings=dict(module_settings or {}),
     )
     uow.session.add(addon)
     uow.session.flush()

@@ -30,9 +30,9 @@ from billow.db.models import (
     Upgrade,
 )
 from billow.db.queries import count_of
-from billow.errors import NotFound, ValidationError
+from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.money import ZERO
-from billow.services import catalog, pricing, provisioning
+from billow.services import addon_provisioning, catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import DateAdvance, DueItem, InvoiceLine
 from billow.services.billing_cycles import anchor_day, anchor_of, cycle, next_due, prorate
@@ -40,7 +40,7 @@ from billow.services.clients import _check_custom_fields, save_custom_fields
 from billow.uow import UnitOfWork
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
-OVERDUE_REASON = "Overdue on Payment"
+OVERDUE_REASON = provisioning.OVERDUE_REASON
 CANCEL_TYPES = ("Immediate", "End of Billing Period")
 
 
@@ -244,6 +244,13 @@ def list_addons(
 def update_addon(
     uow: UnitOfWork, addon_row_id: int, values: dict[str, Any], *, autorecalc: bool = False
 ) -> ServiceAddon:
+    """Edit a client addon (``UpdateClientAddon``).
+
+    A status change of an addon with a provisioning module runs the module action it
+    stands for (:func:`_addon_module_action`), as WHMCS's addon automation does; when
+    the module refuses, the other edits are kept, the status is not, and the module's
+    message is raised as :class:`~billow.errors.ModuleFailed`.
+    """
     row = uow.session.get(ServiceAddon, addon_row_id) if addon_row_id else None
     if row is None:
         raise NotFound("Addon ID Not Found")
@@ -275,18 +282,46 @@ def update_addon(
         )
         row.recurring = quote.recurring
     variables = {"id": row.id, "userid": row.userid, "serviceid": row.service_id, "addonid": row.addonid}
+    module_error = ""
     if row.status != old_status:
-        hook = {
-            "Active": "AddonActivated",
-            "Suspended": "AddonSuspended",
-            "Terminated": "AddonTerminated",
-            "Cancelled": "AddonCancelled",
-            "Fraud": "AddonFraud",
-        }.get(row.status)
-        if hook:
+        hook = ADDON_STATUS_HOOKS.get(row.status, "")
+        key = _addon_module_action(old_status, row.status)
+        if key and addon_provisioning.product_addon(uow, row) is not None:
+            # The addon's module carries the change out; a refusal keeps the old status.
+            wanted, row.status = row.status, old_status
+            result = addon_provisioning.change(uow, row, key, status=wanted, hook=hook)
+            if "terminationdate" in values:
+                row.termination_date = values["terminationdate"]
+            module_error = "" if result.success else result.error
+        elif hook:
             uow.emit(hook, variables, resource_type="addon", resource_id=row.id)
     uow.emit("AddonEdit", variables, resource_type="addon", resource_id=row.id)
+    if module_error:
+        raise ModuleFailed(module_error)
     return row
+
+
+#: The hook of each status an admin may give an addon.
+ADDON_STATUS_HOOKS = {
+    "Active": "AddonActivated",
+    "Suspended": "AddonSuspended",
+    "Terminated": "AddonTerminated",
+    "Cancelled": "AddonCancelled",
+    "Fraud": "AddonFraud",
+}
+
+
+def _addon_module_action(old: str, new: str) -> str:
+    """The module action a status change of an addon with a module stands for ("" none):
+    activating a Pending addon creates it, reactivating a Suspended one unsuspends it,
+    suspending an Active one suspends it, ending a live one terminates it."""
+    if new == "Active":
+        return {"Pending": "create", "Suspended": "unsuspend"}.get(old, "")
+    if new == "Suspended" and old == "Active":
+        return "suspend"
+    if new in ("Terminated", "Cancelled") and old in ("Active", "Suspended"):
+        return "terminate"
+    return ""
 
 
 # -- cancellation requests ----------------------------------------------------------------
@@ -718,19 +753,11 @@ def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
         if addon.nextinvoicedate is None or addon.nextinvoicedate < addon.nextduedate:
             addon.nextinvoicedate = addon.nextduedate
     if addon.status == "Pending":
-        addon.status = "Active"
-        uow.emit(
-            "AddonActivation",
-            {
-                "id": addon.id,
-                "userid": addon.userid,
-                "clientid": addon.userid,
-                "serviceid": addon.service_id,
-                "addonid": addon.addonid,
-            },
-            resource_type="addon",
-            resource_id=addon.id,
-        )
+        # With a module, only an auto-activation "on payment" sets it up (like a product's
+        # auto-setup); a refused call stays Pending with its module queue entry.
+        product_addon = addon_provisioning.product_addon(uow, addon)
+        if product_addon is None or product_addon.autoactivate == "payment":
+            addon_provisioning.change(uow, addon, "create")
 
 
 # -- client lifecycle steps -------------------------------------------------------------------

@@ -34,7 +34,7 @@ from billow.db.queries import count_of
 from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.events import request_email
 from billow.money import ZERO, fmt
-from billow.services import catalog, pricing, provisioning
+from billow.services import addon_provisioning, catalog, pricing, provisioning
 from billow.services.activity import log_activity
 from billow.services.billing_contract import InvoiceLine
 from billow.services.billing_cycles import anchor_day, cycle, next_due
@@ -537,8 +537,9 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
 
     A service is provisioned when ``autosetup`` says so or, when not given, when its
     product's auto-setup is "on accept" (or "on order"); products without a module become
-    Active at once. Module failures are collected and raised together after every
-    service has been tried (the successful ones are kept).
+    Active at once. Addons follow the same rule with their product addon's module and
+    auto-activation. Module failures are collected and raised together after every
+    service and addon has been tried (the successful ones are kept).
     """
     opts = opts or AcceptOptions()
     # Lock the order row, then re-check: two concurrent accepts must not provision twice.
@@ -575,20 +576,19 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
         if not result.success:
             errors.append(result.error)
     for addon in order_addons(uow, order.id):
-        if addon.status == "Pending":
-            addon.status = "Active"
-            uow.emit(
-                "AddonActivation",
-                {
-                    "id": addon.id,
-                    "userid": addon.userid,
-                    "clientid": addon.userid,
-                    "serviceid": addon.service_id,
-                    "addonid": addon.addonid,
-                },
-                resource_type="addon",
-                resource_id=addon.id,
-            )
+        if addon.status != "Pending":
+            continue
+        # An addon with a module is set up like a service: when the accept asks for it
+        # or its auto-setup is "on accept"/"on order"; one without becomes Active.
+        product_addon = addon_provisioning.product_addon(uow, addon)
+        if product_addon is not None:
+            auto = product_addon.autoactivate in ("on", "order")
+            wanted = opts.autosetup if opts.autosetup is not None else auto
+            if not wanted:
+                continue
+        result = addon_provisioning.change(uow, addon, "create")
+        if not result.success:
+            errors.append(result.error)
     log_activity(uow, f"Order Accepted - Order ID: {order.id}", client_id=order.userid)
     if errors:
         raise ModuleFailed("; ".join(errors))

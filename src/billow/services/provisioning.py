@@ -64,6 +64,8 @@ ACTIONS = {
     "renew": Action("renew", "Renew", "Renew", "Renew"),
 }
 BY_FUNCTION = {a.function: key for key, a in ACTIONS.items()}
+#: WHMCS's suspension reason for non-payment: what payment may undo, for services and addons.
+OVERDUE_REASON = "Overdue on Payment"
 
 
 def get_service(uow: UnitOfWork, service_id: int, message: str = "Service ID not found") -> Service:
@@ -206,7 +208,9 @@ def _secrets_of(params: ModuleParams) -> tuple[str, ...]:
     return tuple(str(params.get(k) or "") for k in SECRET_KEYS if params.get(k))
 
 
-def _write_log(uow: UnitOfWork, module: ServerModule, service_id: int, secrets_: tuple[str, ...]) -> None:
+def _write_log(
+    uow: UnitOfWork, module: ServerModule, service_id: int, secrets_: tuple[str, ...], addon_id: int = 0
+) -> None:
     import json
 
     for call in module.calls:
@@ -216,6 +220,7 @@ def _write_log(uow: UnitOfWork, module: ServerModule, service_id: int, secrets_:
                 module=module.name,
                 action=call.action,
                 service_id=service_id,
+                addon_id=addon_id,
                 request=json.dumps(mask(call.request, secrets_), default=str)[:20000],
                 response=json.dumps(mask(call.response, secrets_), default=str)[:20000],
                 error=mask(call.error, secrets_),
@@ -229,6 +234,121 @@ def _module_for(uow: UnitOfWork, service: Service) -> tuple[Product, ServerModul
     if product is None or not product.servertype:
         raise NotAllowed("Service not assigned to a module")
     return product, get_module(product.servertype)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a module call is for: a service, or a client addon (WHMCS ``addonId``).
+
+    The module queue, the module log, the hooks' resource and the activity log all name
+    the target the same way, whichever of the two it is.
+    """
+
+    #: ``service`` or ``addon`` (the module queue's ``service_type``)
+    kind: str
+    id: int
+    client_id: int
+    #: the service the call is made for (an addon's parent service)
+    service_id: int
+    #: how the activity log names it: ``Service ID: 3`` / ``Addon ID: 7 - Service ID: 3``
+    label: str
+
+
+def service_target(service: Service) -> Target:
+    return Target("service", service.id, service.userid, service.id, f"Service ID: {service.id}")
+
+
+def resolve_action(module: ServerModule, key: str, func_name: str = "") -> Action:
+    """The :class:`Action` for *key* (or custom function *func_name*), if *module* has it."""
+    if key == "custom":
+        functions = type(module).custom_functions()
+        if func_name not in functions:
+            raise ValidationError("Invalid Function Name")
+        return Action(functions[func_name], func_name, "Custom", f"Custom Function ({func_name})")
+    action = ACTIONS[key]
+    if not type(module).supports(action.method):
+        raise NotAllowed(f"{action.function} is not supported by the {module.name} module")
+    return action
+
+
+def exchange(
+    uow: UnitOfWork,
+    module: ServerModule,
+    action: Action,
+    params: ModuleParams,
+    target: Target,
+    *,
+    has_server: bool,
+    apply: Any,
+    arguments: dict[str, Any] | None = None,
+    queue: bool = True,
+    after_hook: bool = True,
+) -> ModuleResult:
+    """Make one module call the way every call is made, for a service or an addon.
+
+    Runs the ``PreModule<Action>`` hooks (which may override *params*), calls *module*,
+    writes the exchange to the module log with secrets masked, then on success calls
+    ``apply(result, params)``, closes open queue entries of the action and emits
+    ``AfterModule<Action>``; on failure records the module's error in the module queue
+    (when *queue*, with *arguments* a retry needs again) and emits
+    ``AfterModule<Action>Failed``. The target is left as it was on failure: only *apply*
+    changes it.
+    """
+    secrets_ = _secrets_of(params)
+    for override in uow.emit(
+        f"PreModule{action.hook}",
+        {"params": mask(dict(params), secrets_)},
+        resource_type=target.kind,
+        resource_id=target.id,
+    ):
+        if isinstance(override, dict):
+            params.update({k: v for k, v in override.items() if k not in ("abortcmd", "abortmsg")})
+    if module.requires_server and not has_server:
+        # Nothing to call: every server is full, disabled, or none exists for the module.
+        result = ModuleResult.failed(f"No {module.display_name} server with free capacity is available")
+    else:
+        try:
+            result = getattr(module, action.method)(params)
+        except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
+            log.exception("module %s %s crashed", module.name, action.function)
+            result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
+    _write_log(uow, module, target.service_id, secrets_, target.id if target.kind == "addon" else 0)
+    if not isinstance(result, ModuleResult):
+        result = ModuleResult.failed(f"Invalid module response: {result!r}")
+    if result.success:
+        apply(result, params)
+        _complete_queue(uow, target.kind, target.id, action.function)
+        if after_hook:
+            uow.emit(
+                f"AfterModule{action.hook}",
+                {"params": mask(dict(params), secrets_)},
+                resource_type=target.kind,
+                resource_id=target.id,
+            )
+        log_activity(uow, f"Module {action.label} Successful - {target.label}", client_id=target.client_id)
+    else:
+        if queue:
+            _record_failure(
+                uow,
+                target.kind,
+                target.id,
+                module.name,
+                action.function,
+                mask(result.error, secrets_),
+                dict(arguments or {}),
+            )
+        uow.emit(
+            f"AfterModule{action.hook}Failed",
+            {"params": mask(dict(params), secrets_), "failureResponseMessage": result.error},
+            resource_type=target.kind,
+            resource_id=target.id,
+        )
+        log_activity(
+            uow,
+            f"Module {action.label} Failed - {target.label} - Error: {mask(result.error, secrets_)}",
+            client_id=target.client_id,
+        )
+    return result
 
 
 def run(
@@ -246,15 +366,7 @@ def run(
     # Serialise module actions on one service (suspend racing unsuspend); a no-op on SQLite,
     # whose write transactions are already serial.
     uow.session.execute(select(Service.id).where(Service.id == service.id).with_for_update())
-    if key == "custom":
-        functions = type(module).custom_functions()
-        if func_name not in functions:
-            raise ValidationError("Invalid Function Name")
-        action = Action(functions[func_name], func_name, "Custom", f"Custom Function ({func_name})")
-    else:
-        action = ACTIONS[key]
-        if not type(module).supports(action.method):
-            raise NotAllowed(f"{action.function} is not supported by the {module.name} module")
+    action = resolve_action(module, key, func_name)
     if key == "create":
         _prepare_create(uow, service, product)
     if key == "suspend":
@@ -265,63 +377,23 @@ def run(
         params["suspendreason"] = reason
     if key == "custom":
         params["action"] = func_name
-    secrets_ = _secrets_of(params)
-    for override in uow.emit(
-        f"PreModule{action.hook}",
-        {"params": mask(dict(params), secrets_)},
-        resource_type="service",
-        resource_id=service.id,
-    ):
-        if isinstance(override, dict):
-            params.update({k: v for k, v in override.items() if k not in ("abortcmd", "abortmsg")})
-    if module.requires_server and not service.server_id:
-        # Nothing to call: every server is full, disabled, or none exists for the module.
-        result = ModuleResult.failed(f"No {module.display_name} server with free capacity is available")
-    else:
-        try:
-            result = getattr(module, action.method)(params)
-        except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
-            log.exception("module %s %s crashed", module.name, action.function)
-            result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
-    _write_log(uow, module, service.id, secrets_)
-    if not isinstance(result, ModuleResult):
-        result = ModuleResult.failed(f"Invalid module response: {result!r}")
-    if result.success:
-        _apply_success(uow, service, product, key, result, params, send_email=send_email)
-        _complete_queue(uow, service.id, action.function)
-        if key != "changepw":  # change_password emits it with WHMCS's serviceid/old/new variables
-            uow.emit(
-                f"AfterModule{action.hook}",
-                {"params": mask(dict(params), secrets_)},
-                resource_type="service",
-                resource_id=service.id,
-            )
-        log_activity(
-            uow, f"Module {action.label} Successful - Service ID: {service.id}", client_id=service.userid
-        )
-    else:
-        if queue and key != "custom":
-            _record_failure(
-                uow,
-                service,
-                module.name,
-                action.function,
-                mask(result.error, secrets_),
-                {"reason": reason} if reason else {},
-            )
-        uow.emit(
-            f"AfterModule{action.hook}Failed",
-            {"params": mask(dict(params), secrets_), "failureResponseMessage": result.error},
-            resource_type="service",
-            resource_id=service.id,
-        )
-        log_activity(
-            uow,
-            f"Module {action.label} Failed - Service ID: {service.id} - Error: "
-            f"{mask(result.error, secrets_)}",
-            client_id=service.userid,
-        )
-    return result
+
+    def apply(result: ModuleResult, used: ModuleParams) -> None:
+        _apply_success(uow, service, product, key, result, used, send_email=send_email)
+
+    return exchange(
+        uow,
+        module,
+        action,
+        params,
+        service_target(service),
+        has_server=bool(service.server_id),
+        apply=apply,
+        arguments={"reason": reason} if reason else {},
+        queue=queue and key != "custom",
+        # change_password emits it with WHMCS's serviceid/old/new variables
+        after_hook=key != "changepw",
+    )
 
 
 def _prepare_create(uow: UnitOfWork, service: Service, product: Product) -> None:
@@ -384,20 +456,26 @@ def _apply_success(
 
 
 def _record_failure(
-    uow: UnitOfWork, service: Service, module: str, function: str, error: str, arguments: dict[str, Any]
+    uow: UnitOfWork,
+    kind: str,
+    item_id: int,
+    module: str,
+    function: str,
+    error: str,
+    arguments: dict[str, Any],
 ) -> ModuleQueueEntry:
     entry = uow.session.scalar(
         select(ModuleQueueEntry).where(
-            ModuleQueueEntry.service_type == "service",
-            ModuleQueueEntry.service_id == service.id,
+            ModuleQueueEntry.service_type == kind,
+            ModuleQueueEntry.service_id == item_id,
             ModuleQueueEntry.module_action == function,
             ModuleQueueEntry.completed.is_(False),
         )
     )
     if entry is None:
         entry = ModuleQueueEntry(
-            service_type="service",
-            service_id=service.id,
+            service_type=kind,
+            service_id=item_id,
             module_name=module,
             module_action=function,
             arguments=arguments,
@@ -415,14 +493,14 @@ def _record_failure(
     return entry
 
 
-def _complete_queue(uow: UnitOfWork, service_id: int, function: str) -> None:
+def _complete_queue(uow: UnitOfWork, kind: str, item_id: int, function: str) -> None:
     # Queue entries are flushed when written (_record_failure), so no autoflush is needed here.
     with uow.session.no_autoflush:
         open_entries = list(
             uow.session.scalars(
                 select(ModuleQueueEntry).where(
-                    ModuleQueueEntry.service_type == "service",
-                    ModuleQueueEntry.service_id == service_id,
+                    ModuleQueueEntry.service_type == kind,
+                    ModuleQueueEntry.service_id == item_id,
                     ModuleQueueEntry.module_action == function,
                     ModuleQueueEntry.completed.is_(False),
                 )
@@ -586,6 +664,10 @@ def retry(uow: UnitOfWork, entry_id: int) -> ModuleResult:
     key = BY_FUNCTION.get(entry.module_action)
     if key is None:
         raise ValidationError(f"Cannot retry {entry.module_action}")
+    if entry.service_type == "addon":
+        from billow.services import addon_provisioning
+
+        return addon_provisioning.retry(uow, entry, key)
     service = get_service(uow, entry.service_id)
     return run(uow, service, key, reason=str((entry.arguments or {}).get("reason", "")))
 

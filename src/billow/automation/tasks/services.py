@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import String, and_, cast, delete, exists, literal, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from billow.automation.base import RunContext, Task
 from billow.db.models import (
-    AutomationMark,
     CancelRequest,
     Client,
     ClientGroup,
     Invoice,
     InvoiceItem,
+    ModuleQueueEntry,
     Order,
     Product,
     Server,
@@ -30,7 +30,9 @@ from billow.db.models import (
     ServiceAddon,
 )
 from billow.events import request_email
+from billow.services import addon_provisioning
 from billow.services.activity import log_activity
+from billow.services.addon_provisioning import module_backed, suspended_for_overdue
 from billow.services.settings import get_setting, setting_int
 from billow.uow import UnitOfWork
 
@@ -92,47 +94,85 @@ def module_action(uow: UnitOfWork, service: Service, key: str, *, reason: str = 
     return ""
 
 
-#: What a service's addons become when it is suspended, unsuspended or terminated.
+#: Which of a service's addons follow it when it is suspended, unsuspended or terminated.
 ADDON_FOLLOWS = {
-    "suspend": (("Active",), "Suspended", "AddonSuspended"),
-    "unsuspend": (("Suspended",), "Active", "AddonUnsuspended"),
-    "terminate": (("Pending", "Active", "Suspended"), "Terminated", "AddonTerminated"),
+    "suspend": ("Active",),
+    "unsuspend": ("Suspended",),
+    "terminate": ("Pending", "Active", "Suspended"),
 }
 
 
-#: Marks (``automation_marks``) of addons suspended because their service was, so that
-#: only those come back with it (an addon suspended by hand stays suspended).
-ADDON_MARK_TASK = "AddonSuspendedWithService"
-
-
 def _follow_addons(uow: UnitOfWork, service: Service, key: str) -> None:
-    """Addons share their service's fate (WHMCS suspends and terminates them with it)."""
-    statuses, new_status, hook = ADDON_FOLLOWS[key]
+    """Status-only addons share their service's fate in its transaction (WHMCS suspends
+    and terminates them with it).
+
+    Addons with a provisioning module are left to :class:`AddonModuleActions` steps,
+    which call the module one addon per transaction right after the services (a refused
+    addon call must not undo its service's). A Pending addon was never provisioned, so
+    it follows by status whatever its module.
+    """
     query = select(ServiceAddon).where(ServiceAddon.service_id == service.id,
-                                       ServiceAddon.status.in_(statuses))
+                                       ServiceAddon.status.in_(ADDON_FOLLOWS[key]),
+                                       or_(~module_backed(), ServiceAddon.status == "Pending"))
     if key == "unsuspend":
-        query = query.where(_suspended_with_service())
+        query = query.where(suspended_for_overdue())
+    reason = overdue_reason() if key == "suspend" else ""
     for addon in list(uow.session.scalars(query)):
-        _set_addon(uow, addon, new_status, hook)
-        if key == "suspend":
-            uow.session.add(AutomationMark(task=ADDON_MARK_TASK, key=f"addon:{addon.id}", run_date=uow.today,
-                                           created_at=uow.now))
-        if key == "terminate":
-            addon.termination_date = uow.today
+        addon_provisioning.change(uow, addon, key, reason=reason)
 
 
-def _suspended_with_service():  # type: ignore[no-untyped-def]
-    return exists().where(AutomationMark.task == ADDON_MARK_TASK,
-                          AutomationMark.key == literal("addon:", String) + cast(ServiceAddon.id, String))
+def _not_tried_in_run(ctx: RunContext, function: str):  # type: ignore[no-untyped-def]
+    """Addons whose *function* did not already fail in this run (several tasks share the
+    terminated-service sweep: a refusing module is asked once per run, not once per task)."""
+    return ~exists().where(ModuleQueueEntry.service_type == "addon",
+                           ModuleQueueEntry.service_id == ServiceAddon.id,
+                           ModuleQueueEntry.module_action == function,
+                           ModuleQueueEntry.completed.is_(False),
+                           ModuleQueueEntry.last_attempt >= ctx.now)
 
 
-def _set_addon(uow: UnitOfWork, addon: ServiceAddon, status: str, hook: str) -> None:
-    addon.status = status
-    if status != "Suspended":
-        uow.session.execute(delete(AutomationMark).where(AutomationMark.task == ADDON_MARK_TASK,
-                                                         AutomationMark.key == f"addon:{addon.id}"))
-    uow.emit(hook, {"id": addon.id, "userid": addon.userid, "serviceid": addon.service_id,
-                    "addonid": addon.addonid}, resource_type="addon", resource_id=addon.id)
+class AddonModuleActions(Task):
+    """One module action on client addons, one addon per transaction.
+
+    Not registered on its own: each runs inside the service task whose work it completes
+    and shares its log row (``name`` is the outer task's). A refused call leaves the addon
+    as it was with a module queue entry, is recorded as a failure of the outer task, and
+    is tried again by the next run because the addon still matches :meth:`pending`.
+    """
+
+    name = "AddonModuleActions"
+    batch_size = 100
+    isolate_items = True
+    #: the module action (see :data:`billow.services.addon_provisioning.STEPS`)
+    key = "suspend"
+    #: the automation log counter of done addons
+    counter = "addons"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def describe(self, item: int) -> str:
+        return f"addon:{item}"
+
+    def still_due(self, ctx: RunContext, uow: UnitOfWork, row: ServiceAddon) -> bool:
+        """Re-check, under the row lock, that the addon still needs the action."""
+        return True
+
+    def outcome(self, uow: UnitOfWork, row: ServiceAddon) -> tuple[str, str, str]:
+        """(status, hook, counter) for *row*; blank status and hook mean the action's own."""
+        return "", "", self.counter
+
+    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
+        row = uow.session.get(ServiceAddon, item, with_for_update=True)
+        if row is None or not self.still_due(ctx, uow, row):
+            return
+        status, hook, counter = self.outcome(uow, row)
+        reason = overdue_reason() if self.key == "suspend" else ""
+        result = addon_provisioning.change(uow, row, self.key, status=status, hook=hook, reason=reason)
+        if not result.success:
+            ctx.fail_in_transaction(self, item, result.error or f"{self.key} failed")
+            return
+        ctx.count(counter)
 
 
 class AutoSuspensions(Task):
@@ -175,44 +215,89 @@ class AutoSuspensions(Task):
 
     def run(self, ctx: RunContext) -> None:
         super().run(ctx)
-        OverdueAddons().run(ctx)
+        OverdueAddons(self.name).run(ctx)
 
 
-class OverdueAddons(Task):
-    """The addon half of :class:`AutoSuspensions`: addons overdue on their own invoice.
+class OverdueAddons(AddonModuleActions):
+    """The addon half of :class:`AutoSuspensions`.
 
-    Not registered on its own: it runs inside ``AutoSuspensions`` (WHMCS's one task
-    suspends both) and shares its log row. The addon is remembered like one suspended with
-    its service, so :class:`AutoUnsuspensions` brings it back once it is paid.
+    Suspends addons overdue on their own invoice (with or without a module), and addons
+    with a module whose service this task suspended (status-only addons were suspended
+    with their service). The addon is remembered as suspended for non-payment, so
+    :class:`AutoUnsuspensions` brings it back once it is paid.
     """
 
-    name = "AutoSuspensions"
-    title = "Overdue addon suspensions"
+    key = "suspend"
+    counter = "addons_suspended"
     batch_size = 200
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
         cutoff = ctx.today - timedelta(days=setting_int(uow, "AutoSuspensionDays", 0))
         exempt_group = exists().where(Client.id == ServiceAddon.userid, ClientGroup.id == Client.group_id,
                                       ClientGroup.susptermexempt.is_(True))
+        overdue_itself = and_(
+            ServiceAddon.nextduedate.is_not(None), ServiceAddon.nextduedate <= cutoff,
+            ServiceAddon.billingcycle.not_in(NOT_RECURRING), ~exempt_group,
+            _unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon"))
+        service_suspended = and_(module_backed(), exists().where(
+            Service.id == ServiceAddon.service_id, Service.status == "Suspended",
+            Service.suspendreason == overdue_reason()))
         return list(uow.session.scalars(
             select(ServiceAddon.id).where(
                 ServiceAddon.id > after, ServiceAddon.status == "Active",
-                ServiceAddon.nextduedate.is_not(None), ServiceAddon.nextduedate <= cutoff,
-                ServiceAddon.billingcycle.not_in(NOT_RECURRING), ~exempt_group,
-                _unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon"))
+                or_(overdue_itself, service_suspended), _not_tried_in_run(ctx, "SuspendAccount"))
             .order_by(ServiceAddon.id).limit(limit)))
 
-    def describe(self, item: int) -> str:
-        return f"addon:{item}"
+    def still_due(self, ctx: RunContext, uow: UnitOfWork, row: ServiceAddon) -> bool:
+        return row.status == "Active"
 
-    def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        addon = uow.session.get(ServiceAddon, item, with_for_update=True)
-        if addon is None or addon.status != "Active":
-            return
-        _set_addon(uow, addon, "Suspended", "AddonSuspended")
-        uow.session.add(AutomationMark(task=ADDON_MARK_TASK, key=f"addon:{addon.id}", run_date=uow.today,
-                                       created_at=uow.now))
-        ctx.count("addons_suspended")
+
+class PaidAddons(AddonModuleActions):
+    """The addon half of :class:`AutoUnsuspensions`: addons suspended for non-payment whose
+    service is Active again and that owe nothing overdue themselves."""
+
+    key = "unsuspend"
+    counter = "addons_unsuspended"
+
+    def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
+        cutoff = ctx.today - timedelta(days=setting_int(uow, "AutoSuspensionDays", 0))
+        return list(uow.session.scalars(
+            select(ServiceAddon.id).join(Service, Service.id == ServiceAddon.service_id)
+            .where(ServiceAddon.id > after, ServiceAddon.status == "Suspended", Service.status == "Active",
+                   suspended_for_overdue(),
+                   or_(ServiceAddon.nextduedate.is_(None), ServiceAddon.nextduedate > cutoff),
+                   ~_unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon"),
+                   _not_tried_in_run(ctx, "UnsuspendAccount"))
+            .order_by(ServiceAddon.id).limit(limit)))
+
+    def still_due(self, ctx: RunContext, uow: UnitOfWork, row: ServiceAddon) -> bool:
+        return row.status == "Suspended"
+
+
+class EndedServiceAddons(AddonModuleActions):
+    """Addons with a module on a service that was terminated or cancelled: their module
+    terminates them too. Runs after :class:`AutoTerminations`, :class:`FixedTermTerminations`
+    and :class:`CancellationRequests` (whichever ended the service); an addon of a
+    cancelled service becomes Cancelled (``AddonCancelled``), else Terminated."""
+
+    key = "terminate"
+
+    def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
+        return list(uow.session.scalars(
+            select(ServiceAddon.id).join(Service, Service.id == ServiceAddon.service_id)
+            .where(ServiceAddon.id > after, ServiceAddon.status.in_(("Active", "Suspended")),
+                   Service.status.in_(("Terminated", "Cancelled")), module_backed(),
+                   _not_tried_in_run(ctx, "TerminateAccount"))
+            .order_by(ServiceAddon.id).limit(limit)))
+
+    def still_due(self, ctx: RunContext, uow: UnitOfWork, row: ServiceAddon) -> bool:
+        return row.status in ("Active", "Suspended")
+
+    def outcome(self, uow: UnitOfWork, row: ServiceAddon) -> tuple[str, str, str]:
+        service = uow.session.get(Service, row.service_id)
+        if service is not None and service.status == "Cancelled":
+            return "Cancelled", "AddonCancelled", "addons_cancelled"
+        return "", "", "addons_terminated"
 
 
 class AutoUnsuspensions(Task):
@@ -246,16 +331,7 @@ class AutoUnsuspensions(Task):
     def run(self, ctx: RunContext) -> None:
         super().run(ctx)
         # A payment unsuspends the service in the paying transaction; its addons follow here.
-        with ctx.transaction(0) as uow:
-            cutoff = ctx.today - timedelta(days=setting_int(uow, "AutoSuspensionDays", 0))
-            for addon in list(uow.session.scalars(
-                    select(ServiceAddon).join(Service, Service.id == ServiceAddon.service_id)
-                    .where(ServiceAddon.status == "Suspended", Service.status == "Active",
-                           _suspended_with_service(),
-                           or_(ServiceAddon.nextduedate.is_(None), ServiceAddon.nextduedate > cutoff),
-                           ~_unpaid_invoice_for(ServiceAddon.id, cutoff, "Addon")))):
-                _set_addon(uow, addon, "Active", "AddonUnsuspended")
-                ctx.count("addons_unsuspended")
+        PaidAddons(self.name).run(ctx)
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
         service = uow.session.get(Service, item, with_for_update=True)
@@ -299,6 +375,10 @@ class AutoTerminations(Task):
             ctx.fail_in_transaction(self, item, error)
             return
         ctx.count("terminated")
+
+    def run(self, ctx: RunContext) -> None:
+        super().run(ctx)
+        EndedServiceAddons(self.name).run(ctx)
 
 
 class FixedTermTerminations(Task):
@@ -355,6 +435,10 @@ class FixedTermTerminations(Task):
             request_email(uow, template, service.id)
         ctx.count("terminated")
 
+    def run(self, ctx: RunContext) -> None:
+        super().run(ctx)
+        EndedServiceAddons(self.name).run(ctx)
+
 
 class CancellationRequests(Task):
     """Carry out cancellation requests: Immediate at once, End of Billing Period on the due date.
@@ -390,14 +474,20 @@ class CancellationRequests(Task):
             ctx.fail_in_transaction(self, item, error)
             return
         service.status = "Cancelled"
-        for addon in uow.session.scalars(select(ServiceAddon).where(
+        # Addons with a module are terminated through it by EndedServiceAddons, next.
+        for addon in list(uow.session.scalars(select(ServiceAddon).where(
                 ServiceAddon.service_id == service.id,
-                ServiceAddon.status.in_(("Pending", "Active", "Suspended")))):
-            addon.status = "Cancelled"
+                ServiceAddon.status.in_(("Pending", "Active", "Suspended")),
+                or_(~module_backed(), ServiceAddon.status == "Pending")))):
+            addon_provisioning.set_status(uow, addon, addon_provisioning.Step("Cancelled", "AddonCancelled"))
         ctx.count("invoices_cancelled", _cancel_unpaid_invoices(uow, service))
         log_activity(uow, f"Cancellation Request Processed - Service ID: {service.id}",
                      client_id=service.userid)
         ctx.count("cancelled")
+
+    def run(self, ctx: RunContext) -> None:
+        super().run(ctx)
+        EndedServiceAddons(self.name).run(ctx)
 
 
 def _cancel_unpaid_invoices(uow: UnitOfWork, service: Service) -> int:

@@ -172,7 +172,11 @@ class Addon(Timestamps, Base):
     welcomeemail: Mapped[int] = mapped_column(Integer, default=0)
     #: product ids the addon can be ordered with (empty: any)
     packages: Mapped[list] = mapped_column(JSON, default=list)
+    #: the provisioning module's system name ("" keeps the addon status-only)
     module: Mapped[str] = mapped_column(String(50), default="")
+    #: the addon's own module settings (WHMCS "Module Settings" tab), passed as
+    #: ``configoption1``.. in place of the parent product's when the module runs for it
+    module_settings: Mapped[dict] = mapped_column(JSON, default=dict)
     weight: Mapped[int] = mapped_column(Integer, default=0)
 
 

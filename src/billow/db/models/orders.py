@@ -131,6 +131,10 @@ class ServiceAddon(Timestamps, Base):
     termination_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     paymentmethod: Mapped[str] = mapped_column(String(50), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: the server the addon's own module runs on (WHMCS ``tblhostingaddons.server``)
+    server_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: what the addon's module keeps about the remote object (instance id ...)
+    module_data: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class Upgrade(Base):
@@ -194,6 +198,8 @@ class ModuleLog(Base):
     module: Mapped[str] = mapped_column(String(50), index=True)
     action: Mapped[str] = mapped_column(String(100))
     service_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: the client addon the call was made for (0: the service itself)
+    addon_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
     request: Mapped[str] = mapped_column(Text, default="")
     response: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")

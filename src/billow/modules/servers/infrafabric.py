@@ -158,7 +158,11 @@ class InfraFabricModule(ServerModule):
                 "type": params.text("configoption4") or "vm",
                 "resources": self._resources(params),
                 "root_password": params.text("password"),
-                "reference": f"billow-service-{params.get('serviceid')}",
+                "reference": (
+                    f"billow-addon-{params.get('addonId')}"
+                    if params.get("addonId")
+                    else f"billow-service-{params.get('serviceid')}"
+                ),
             }
             instance = self.request(params, "POST", "/v1/instances", payload, idempotent=False)
             data = instance.get("instance") or {}
