@@ -65,6 +65,10 @@ DEFAULTS: dict[str, str] = {
     "LogRetentionDays": "90",
     #: Billow: drain the outbox (webhooks, e-mail) at the end of every automation run.
     "CronDeliverOutbox": "on",
+    #: Daily exchange-rate update from the ECB feed (``BILLOW_EXCHANGE_RATES_URL``).
+    "CurrencyAutoUpdateExchangeRates": "on",
+    #: Daily recomputation of other currencies' prices from the default's and the rates.
+    "CurrencyAutoUpdateProductPrices": "",
 }
 
 

@@ -32,6 +32,8 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.housekeeping:DataRetentionPrune",
     "billow.automation.tasks.outbox:PruneDeliveredEvents",
     "billow.automation.tasks.outbox:DeliverOutbox",
+    "billow.automation.tasks.currency:CurrencyUpdateExchangeRates",
+    "billow.automation.tasks.currency:CurrencyUpdateProductPricing",
 )
 
 
