@@ -370,3 +370,21 @@ def test_cli_update_rates_and_prices(db, feed):
     assert failed.exit_code == 1 and "answered HTTP 503" in failed.output
     again = runner.invoke(cli.app, ["currency", "update-prices"])
     assert again.exit_code == 0 and "0 price rows updated" in again.output
+
+
+# --- over the API -------------------------------------------------------------------------------
+
+def test_settings_rates_and_log_over_the_api(api, db, feed):
+    _currencies(db, "USD", ("GBP", "0.5"), ("XYZ", "2"))
+    assert api.ok("GetConfigurationValue", setting="CurrencyAutoUpdateExchangeRates")["value"] == "on"
+    assert api.ok("GetConfigurationValue", setting="CurrencyAutoUpdateProductPrices")["value"] == ""
+    api.ok("SetConfigurationValue", setting="CurrencyAutoUpdateProductPrices", value="on")
+    report = _run(db, prices=True)
+    assert report.result(PRICING).status == "completed"
+    rates = {c["code"]: c["rate"] for c in api.ok("GetCurrencies")["currencies"]["currency"]}
+    assert rates == {"USD": "1.00000", "GBP": "0.79219", "XYZ": "2.00000"}
+    log = api.ok("GetAutomationLog", startdate=DAY.isoformat(), enddate=DAY.isoformat(),
+                 namespace="currencyupdateexchangerates")
+    entry = log["statistics"][DAY.isoformat()][RATES]
+    assert entry["status"] == "completed" and entry["counts"] == {"updated": 1} and entry["failed"] == 1
+    assert "XYZ is not quoted" in entry["failures"][0]["reason"]
