@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from billow.db.models import Currency, Price
 from billow.money import quantize
@@ -60,38 +61,40 @@ def _targets(uow: UnitOfWork) -> list[Currency]:
 def convert_prices(uow: UnitOfWork, price_ids: Sequence[int]) -> int:
     """Recompute the other currencies' rows for the default rows *price_ids*; never commits.
 
-    Returns how many rows were created or changed (0 when all were already right).
+    Returns how many rows were created or changed (0 when all were already right). Works
+    on plain rows and writes with two executemany statements (a catalogue can hold tens
+    of thousands of price rows; the ORM's per-object bookkeeping would dominate).
     """
     targets = _targets(uow)
     if not targets or not price_ids:
         return 0
-    base_rows = list(uow.session.scalars(select(Price).where(Price.id.in_(list(price_ids)))))
-    relids = sorted({row.relid for row in base_rows})
+    columns = [getattr(Price, name) for name in AMOUNT_COLUMNS]
+    kinds = tuple(CONVERTED_KINDS)
+    base_rows = uow.session.execute(
+        select(Price.type, Price.relid, *columns).where(Price.id.in_(list(price_ids)), Price.type.in_(kinds))
+    ).all()
     existing = {
-        (row.type, row.relid, row.currency_id): row
-        for row in uow.session.scalars(select(Price).where(
-            Price.relid.in_(relids), Price.type.in_(tuple(CONVERTED_KINDS)),
-            Price.currency_id.in_([c.id for c in targets])))
+        (row[1], row[2], row[3]): (row[0], tuple(row[4:]))
+        for row in uow.session.execute(
+            select(Price.id, Price.type, Price.relid, Price.currency_id, *columns).where(
+                Price.relid.in_(sorted({row[1] for row in base_rows})), Price.type.in_(kinds),
+                Price.currency_id.in_([c.id for c in targets])))
     }
-    changed = 0
-    for base in base_rows:
-        negatives = CONVERTED_KINDS.get(base.type)
-        if negatives is None:
-            continue
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for kind, relid, *amounts in base_rows:
+        negatives = CONVERTED_KINDS[kind]
         for currency in targets:
-            row = existing.get((base.type, base.relid, currency.id))
-            if row is None:
-                row = Price(type=base.type, relid=base.relid, currency_id=currency.id)
-                uow.session.add(row)
-                existing[(base.type, base.relid, currency.id)] = row
-                dirty = True
-            else:
-                dirty = False
-            for column in AMOUNT_COLUMNS:
-                value = convert_amount(getattr(base, column), currency.rate, currency.decimals,
-                                       negatives=negatives)
-                if getattr(row, column) != value:
-                    setattr(row, column, value)
-                    dirty = True
-            changed += dirty
-    return changed
+            values = tuple(convert_amount(amount, currency.rate, currency.decimals, negatives=negatives)
+                           for amount in amounts)
+            found = existing.get((kind, relid, currency.id))
+            if found is None:
+                inserts.append({"type": kind, "relid": relid, "currency_id": currency.id,
+                                **dict(zip(AMOUNT_COLUMNS, values, strict=True))})
+            elif found[1] != values:
+                updates.append({"id": found[0], **dict(zip(AMOUNT_COLUMNS, values, strict=True))})
+    if inserts:
+        uow.session.execute(insert(Price), inserts)
+    if updates:
+        uow.session.execute(update(Price), updates)
+    return len(inserts) + len(updates)
