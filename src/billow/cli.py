@@ -1050,6 +1050,68 @@ def product_overages(
     console.print(f"product {pid} overages {state}: disk {row['overagesdisklimit']} {disk} "
                   f"then {row['overagesdiskprice']}/{disk}, bandwidth {row['overagesbwlimit']} {bw} "
                   f"then {row['overagesbwprice']}/{bw}")
+# --- currencies ----------------------------------------------------------------------------
+currency_app = typer.Typer(help="Currencies: exchange rates and converted prices.", no_args_is_help=True)
+app.add_typer(currency_app, name="currency")
+
+
+@currency_app.command("update-rates")
+def currency_update_rates(
+    prices: Annotated[
+        bool, typer.Option("--prices", help="Then recompute other currencies' prices from the new rates")
+    ] = False,
+    url: Annotated[str, typer.Option("--url", help="Feed address (default: BILLOW_EXCHANGE_RATES_URL)")] = "",
+) -> None:
+    """Fetch the ECB reference rates now and set every non-default currency's rate.
+
+    The same service as the daily CurrencyUpdateExchangeRates task (WHMCS's "Update
+    Exchange Rates" button); with --prices also what CurrencyUpdateProductPricing does.
+    """
+    from billow.services.ecb_feed import fetch_daily_rates
+    from billow.services.exchange_rates import show_rate, update_exchange_rates
+
+    settings = get_settings()
+    try:
+        feed = fetch_daily_rates(url or settings.exchange_rates_url,
+                                 timeout=settings.exchange_rates_timeout_seconds)
+        with _uow() as uow:
+            outcome = update_exchange_rates(uow, feed)
+            uow.commit()
+    except BillowError as exc:
+        _fail(exc)
+    day = feed.day.isoformat() if feed.day else "an undated feed"
+    console.print(f"rates of {day}")
+    for change in outcome.updated:
+        console.print(f"Updated {change.code} Exchange Rate to {show_rate(change.new)}")
+    for _, code in outcome.missing:
+        console.print(f"[yellow]Update Failed for {code} Exchange Rate[/yellow] (not in the feed)")
+    if prices:
+        console.print(f"{_convert_all_prices()} price rows updated")
+    if outcome.missing:
+        raise typer.Exit(1)
+
+
+@currency_app.command("update-prices")
+def currency_update_prices() -> None:
+    """Recompute every other currency's prices from the default currency's and the stored rates."""
+    console.print(f"{_convert_all_prices()} price rows updated")
+
+
+def _convert_all_prices(page: int = 200) -> int:
+    from billow.services.price_conversion import base_price_ids, convert_prices
+
+    changed, after = 0, 0
+    while True:
+        with _uow() as uow:
+            try:
+                ids = base_price_ids(uow, after=after, limit=page)
+                changed += convert_prices(uow, ids)
+            except BillowError as exc:
+                _fail(exc)
+            uow.commit()
+        if len(ids) < page:
+            return changed
+        after = ids[-1]
 
 
 if __name__ == "__main__":

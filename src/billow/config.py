@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     worker_in_process: bool = False
     #: Seconds a provisioning module waits for its panel or cloud API per request.
     module_timeout_seconds: float = 30.0
+    #: The daily exchange-rate feed (ECB reference-rates XML) the currency task reads.
+    exchange_rates_url: str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+    #: Seconds to wait for the exchange-rate feed.
+    exchange_rates_timeout_seconds: float = 20.0
     #: Folder of ticket attachments, outside the database; empty: ``data_dir/attachments``.
     attachments_dir: Path | None = None
     #: Largest ticket attachment accepted (bytes), over the API and by e-mail.

@@ -509,6 +509,10 @@ _ENTRIES: tuple[EventSpec, ...] = (
     _e("RunFraudCheck", "Shopping Cart",
        ("billow.services.orders",),
        "orderid userid"),
+    # --- Currency exchange rates: the variables are the day's rates per euro, by code ---------------------
+    _e("FetchCurrencyExchangeRates", "Everything Else",
+       ("billow.services.exchange_rates",),
+       "USD GBP"),
 )
 
 #: Every event by WHMCS hook name.

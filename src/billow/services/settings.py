@@ -68,6 +68,10 @@ DEFAULTS: dict[str, str] = {
     #: Overage charges, worked out on the last day of the month: 1 invoiced on the day on
     #: their own invoice, 2 added to the client's next invoice.
     "OverageBillingMethod": "1",
+    #: Daily exchange-rate update from the ECB feed (``BILLOW_EXCHANGE_RATES_URL``).
+    "CurrencyAutoUpdateExchangeRates": "on",
+    #: Daily recomputation of other currencies' prices from the default's and the rates.
+    "CurrencyAutoUpdateProductPrices": "",
 }
 
 

@@ -33,6 +33,8 @@ TASKS: tuple[str, ...] = (
     "billow.automation.tasks.outbox:PruneDeliveredEvents",
     "billow.automation.tasks.outbox:DeliverOutbox",
     "billow.automation.tasks.overages:OverageBilling",
+    "billow.automation.tasks.currency:CurrencyUpdateExchangeRates",
+    "billow.automation.tasks.currency:CurrencyUpdateProductPricing",
 )
 
 
