@@ -34,13 +34,11 @@ from sqlalchemy import select
 
 from billow.db.models import (
     BillableItem,
-    Client,
     ConfigOption,
     ConfigOptionChoice,
     Currency,
     CustomField,
     CustomFieldValue,
-    Invoice,
     Product,
     ProductConfigLink,
     Service,
@@ -318,19 +316,24 @@ def store_charges(uow: UnitOfWork, charges: list[OverageCharge], as_of: date,
     return items
 
 
-def invoice_charges(uow: UnitOfWork, client: Client, items: list[BillableItem], as_of: date) -> Invoice:
-    """Put a client's overage items on an invoice of their own, dated and due *as_of*.
+def invoice_charges(uow: UnitOfWork, by_client: dict[int, list[BillableItem]], as_of: date) -> dict[int, int]:
+    """Put each client's overage items on an invoice of its own, dated and due *as_of*.
 
-    The items are marked invoiced (``invoicecount``/``invoice_id``) in the same
-    transaction, so invoice generation never bills them again.
+    One batch through :mod:`billow.services.invoice_batch` for the whole page; returns
+    the invoice id per client. The items are marked invoiced (``invoicecount``/
+    ``invoice_id``) in the same transaction, so invoice generation never bills them again.
     """
     from billow.services.billing_contract import InvoiceLine
-    from billow.services.invoices import create_invoice
+    from billow.services.invoice_batch import InvoiceDraft, create_invoices
 
-    lines = [InvoiceLine(i.description, i.amount, taxed=i.taxed, type="Item", relid=i.id, duedate=as_of)
-             for i in items]
-    invoice = create_invoice(uow, client.id, lines, date=as_of, duedate=as_of,
-                             apply_credit=not setting_enabled(uow, "NoAutoApplyCredit"))
-    for item in items:
-        item.invoicecount, item.invoice_id = 1, invoice.id
-    return invoice
+    clients = sorted(by_client)
+    drafts = [InvoiceDraft(client_id, [InvoiceLine(i.description, i.amount, taxed=i.taxed, type="Item",
+                                                   relid=i.id, duedate=as_of) for i in by_client[client_id]],
+                           as_of) for client_id in clients]
+    made = create_invoices(uow, drafts, on=as_of,
+                           apply_credit=not setting_enabled(uow, "NoAutoApplyCredit"))
+    invoices = {client_id: invoice.id for client_id, invoice in zip(clients, made, strict=True)}
+    for client_id, items in by_client.items():
+        for item in items:
+            item.invoicecount, item.invoice_id = 1, invoices[client_id]
+    return invoices

@@ -94,6 +94,8 @@ class OverageBilling(Task):
         by_client: dict[int, list[BillableItem]] = {}
         for item in items:
             by_client.setdefault(item.client_id, []).append(item)
+        now = method != overages.NEXT_INVOICE
+        invoices = overages.invoice_charges(uow, by_client, ctx.today) if now else {}
         for client_id in sorted(by_client):
             ids = ", ".join(str(i.id) for i in by_client[client_id])
             if method == overages.NEXT_INVOICE:
@@ -101,7 +103,6 @@ class OverageBilling(Task):
                              client_id=client_id)
                 ctx.count("next_invoice_items", len(by_client[client_id]))
                 continue
-            invoice = overages.invoice_charges(uow, clients[client_id], by_client[client_id], ctx.today)
-            log_activity(uow, f"Overage Charges Invoiced - Invoice ID: {invoice.id} - "
+            log_activity(uow, f"Overage Charges Invoiced - Invoice ID: {invoices[client_id]} - "
                               f"Billable Item IDs: {ids}", client_id=client_id)
             ctx.count("invoices")
