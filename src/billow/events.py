@@ -163,8 +163,9 @@ def emit_many(uow: UnitOfWork, events: list[Emitted]) -> None:
     if not events:
         return
     rows = []
+    hooked = registry.hooks
     for event in events:
-        if event.hooks:
+        if event.hooks and event.name in hooked:
             run_hooks(event.name, event.variables)
         row = _outbox_row(uow, event.name, event.variables, event.resource_type, event.resource_id)
         row["uuid"] = str(uuid.uuid4())

@@ -567,19 +567,22 @@ def due_items(
 
     timing = invoice_timing(uow)
     items: list[DueItem] = []
-    products = {pid: (name, tax) for pid, name, tax in
-                uow.session.execute(select(Product.id, Product.name, Product.tax))}
+    # Plain rows on the session's connection (no ORM row handling); flush first so rows
+    # added in this transaction are seen, as an ORM query's autoflush would.
+    uow.session.flush()
+    read = uow.session.connection().execute
+    products = {pid: (name, tax) for pid, name, tax in read(select(Product.id, Product.name, Product.tax))}
+    periods: dict[tuple[date, str, int], tuple[date, str]] = {}
     service_query = _scoped(select(*_SERVICE_COLUMNS).where(*_due_services(timing, as_of)), Service,
                             client_id, clients, _listed(ids, "service"))
     for (sid, userid, packageid, domain, amount, invoice_on, due_on, cycle_name, anchor, regdate,
-         promoid) in uow.session.execute(service_query.order_by(Service.id)):
+         promoid) in read(service_query.order_by(Service.id)):
         if not timing.due(as_of, invoice_on, due_on, cycle_name):
             continue
         name, taxed = products.get(packageid, ("Service", False))
-        end = next_due(invoice_on, cycle_name, anchor_of(anchor, regdate))
-        title = f"{name} - {domain}" if domain else name
+        end, period = _period(periods, invoice_on, cycle_name, anchor_of(anchor, regdate))
         items.append(DueItem(
-            f"{title} ({_dmy(invoice_on)} - {_dmy(end - timedelta(days=1))})", amount,
+            f"{name} - {domain} ({period})" if domain else f"{name} ({period})", amount,
             taxed=bool(taxed), type="Hosting", relid=sid, duedate=invoice_on, client_id=userid,
             advance=DateAdvance(Service, sid, invoice_on, end),
             on_invoiced=_promotion_use(sid) if promoid else None,
@@ -587,16 +590,29 @@ def due_items(
     addon_query = _scoped(select(*_ADDON_COLUMNS).where(*_due_addons(timing, as_of)), ServiceAddon,
                           client_id, clients, _listed(ids, "addon"))
     for (aid, userid, name, recurring, taxed, invoice_on, due_on, cycle_name,
-         regdate) in uow.session.execute(addon_query.order_by(ServiceAddon.id)):
+         regdate) in read(addon_query.order_by(ServiceAddon.id)):
         if not timing.due(as_of, invoice_on, due_on, cycle_name):
             continue
+        end, _ = _period(periods, invoice_on, cycle_name, anchor_of(0, regdate))
         items.append(DueItem(
             f"Addon - {name} ({_dmy(invoice_on)})", recurring, taxed=taxed, type="Addon", relid=aid,
-            duedate=invoice_on, client_id=userid,
-            advance=DateAdvance(ServiceAddon, aid, invoice_on,
-                                next_due(invoice_on, cycle_name, anchor_of(0, regdate))),
+            duedate=invoice_on, client_id=userid, advance=DateAdvance(ServiceAddon, aid, invoice_on, end),
         ))
     return items
+
+
+def _period(memo: dict[tuple[date, str, int], tuple[date, str]], start: date, cycle_name: str,
+            anchor: int) -> tuple[date, str]:
+    """The period's end (the next due date) and its "dd/mm/yyyy - dd/mm/yyyy" text.
+
+    Remembered per (start, cycle, anchor): a page's services mostly share a few.
+    """
+    key = (start, cycle_name, anchor)
+    found = memo.get(key)
+    if found is None:
+        end = next_due(start, cycle_name, anchor)
+        found = memo[key] = (end, f"{_dmy(start)} - {_dmy(end - timedelta(days=1))}")
+    return found
 
 
 def _dmy(day: date) -> str:

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billow import clock
@@ -53,6 +64,8 @@ class Service(Timestamps, Base):
     """A client's product instance (WHMCS ``tblhosting``)."""
 
     __tablename__ = "services"
+    #: The daily run reads a page of clients' billable services through this index.
+    __table_args__ = (Index("ix_services_status_userid", "status", "userid"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     userid: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     orderid: Mapped[int] = mapped_column(Integer, default=0, index=True)
@@ -113,6 +126,7 @@ class ServiceAddon(Timestamps, Base):
     """An addon on a client's service (WHMCS ``tblhostingaddons``)."""
 
     __tablename__ = "service_addons"
+    __table_args__ = (Index("ix_service_addons_status_userid", "status", "userid"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     orderid: Mapped[int] = mapped_column(Integer, default=0, index=True)
     service_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
