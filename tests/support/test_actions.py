@@ -400,10 +400,16 @@ def test_download_headers_never_inline():
 
     headers = download_headers("page.html")
     assert headers["Content-Type"] == "application/octet-stream"
-    assert headers["Content-Disposition"] == 'attachment; filename="page.html"'
+    assert headers["Content-Disposition"] == "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert download_headers("x.svg")["Content-Type"] == "application/octet-stream"
-    assert download_headers('a"b.png')["Content-Disposition"] == 'attachment; filename="a_b.png"'
+    assert download_headers('a"b.png')["Content-Disposition"] == (
+        "attachment; filename=\"a_b.png\"; filename*=UTF-8''a%22b.png"
+    )
+    unicode = download_headers("../Résumé 😀.pdf")
+    assert unicode["Content-Disposition"].endswith("filename*=UTF-8''R%C3%A9sum%C3%A9%20%F0%9F%98%80.pdf")
+    assert unicode["Content-Type"] == "application/pdf"
+    assert download_headers("mail.eml")["Content-Type"] == "message/rfc822"
 
 
 # --- updates ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, and_, delete, func, or_, select
@@ -802,8 +802,8 @@ def notes_of(uow: UnitOfWork, ticket: Ticket) -> list[TicketNote]:
     )
 
 
-def get_attachment(uow: UnitOfWork, kind: str, related_id: int, index: int) -> tuple[str, bytes]:
-    """Return (filename, bytes) of attachment *index* of a ticket, reply or note."""
+def _attachment_row(uow: UnitOfWork, kind: str, related_id: int, index: int) -> TicketAttachment:
+    """Attachment *index* of a ticket, reply or note the actor may see, or WHMCS's error."""
     if kind not in ("ticket", "reply", "note"):
         raise ValidationError("Invalid Type. Must be one of ticket, reply, note")
     model = {"ticket": Ticket, "reply": TicketReply, "note": TicketNote}[kind]
@@ -823,10 +823,34 @@ def get_attachment(uow: UnitOfWork, kind: str, related_id: int, index: int) -> t
     if index < 0 or index >= len(rows):
         raise NotFound("Invalid Attachment Index")
     row = rows[index]
-    data = None if row.removed else support_files.read_file(row.stored_name)
+    if row.removed:
+        raise NotFound("Attachments Deleted")
+    return row
+
+
+def get_attachment(uow: UnitOfWork, kind: str, related_id: int, index: int) -> tuple[str, bytes]:
+    """Return (filename, bytes) of attachment *index* of a ticket, reply or note."""
+    row = _attachment_row(uow, kind, related_id, index)
+    data = support_files.read_file(row.stored_name)
     if data is None:
         raise NotFound("Attachments Deleted")
     return row.filename, data
+
+
+def open_attachment(
+    uow: UnitOfWork, kind: str, related_id: int, index: int
+) -> tuple[str, IO[bytes], int]:
+    """Open attachment *index* for streaming: (filename, binary handle, size).
+
+    Same rules and errors as :func:`get_attachment`; the caller closes the handle. The file
+    is opened here, inside the access check, so a download never reads a path that was not
+    checked.
+    """
+    row = _attachment_row(uow, kind, related_id, index)
+    opened = support_files.open_file(row.stored_name)
+    if opened is None:
+        raise NotFound("Attachments Deleted")
+    return row.filename, *opened
 
 
 # --- changing ---------------------------------------------------------------------------

@@ -18,10 +18,12 @@ import json
 import os
 import re
 import secrets
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -37,6 +39,7 @@ __all__ = [
     "validate_uploads",
     "write_file",
     "read_file",
+    "open_file",
     "remove_file",
     "track_new_file",
     "discard_new_files",
@@ -60,8 +63,11 @@ SAFE_CONTENT_TYPES = {
     ".csv": "text/plain; charset=utf-8",
     ".zip": "application/zip",
     ".gz": "application/gzip",
+    ".eml": "message/rfc822",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+#: Characters never kept in the UTF-8 ``filename*`` of a download: controls (incl. CR/LF).
+_UNSAFE_UNICODE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,30 @@ def read_file(stored_name: str) -> bytes | None:
         return None
 
 
+def open_file(stored_name: str) -> tuple[IO[bytes], int] | None:
+    """Open a stored file for streaming: (binary handle, size), or None when it is not there.
+
+    Only a regular file directly inside the attachments folder is opened: the name must be
+    one of ours (:func:`_path`), a symbolic link is refused (``O_NOFOLLOW``), and the opened
+    file's real location is checked, so neither a crafted row nor a link planted in the
+    folder can serve anything else from the disk.
+    """
+    try:
+        path = _path(stored_name)
+    except ValidationError:
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # missing, a symlink (ELOOP), unreadable
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or path.resolve().parent != _root().resolve():
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb"), info.st_size
+
+
 def remove_file(stored_name: str) -> None:
     try:
         _path(stored_name).unlink()
@@ -225,12 +255,19 @@ def remove_file(stored_name: str) -> None:
 
 
 def download_headers(filename: str) -> dict[str, str]:
-    """HTTP headers for serving an attachment: a download, never rendered in the page."""
+    """HTTP headers for serving an attachment: a download, never rendered in the page.
+
+    ``Content-Disposition`` follows RFC 6266: an ASCII ``filename`` for old clients and the
+    name itself as UTF-8 in ``filename*`` (RFC 8187 percent-encoding, so no quote, CR or LF
+    can break out of the header).
+    """
     safe = safe_filename(filename)
     ext = os.path.splitext(safe)[1].lower()
+    base = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_UNICODE.sub("_", base).strip(" .")[:255] or safe
     return {
         "Content-Type": SAFE_CONTENT_TYPES.get(ext, "application/octet-stream"),
-        "Content-Disposition": f'attachment; filename="{safe}"',
+        "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(name, safe='')}",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, no-store",
