@@ -124,13 +124,15 @@ def create_app() -> FastAPI:
         return await run_in_threadpool(invoice_pdf, factory, request.headers.get("authorization", ""),
                                        ip, invoice_id)
 
-    @app.get("/admin/tickets/attachments/{kind}/{related_id}/{index}")
-    async def admin_ticket_attachment(kind: str, related_id: str, index: str, request: Request) -> Response:
+    # One catch-all path, split by the handler: {type}/{relatedid}/{index}, and any other
+    # shape gets the same authenticated plain-text 404 rather than the framework's JSON one.
+    @app.get("/admin/tickets/attachments/{rest:path}")
+    async def admin_ticket_attachment(rest: str, request: Request) -> Response:
         from billow.api.documents import ticket_attachment
 
         ip = client_ip(request, settings.trusted_proxies)
         return await run_in_threadpool(ticket_attachment, factory, request.headers.get("authorization", ""),
-                                       ip, kind, related_id, index)
+                                       ip, rest)
 
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz() -> Response:

@@ -104,13 +104,11 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
         handle.close()
 
 
-def ticket_attachment(
-    factory: sessionmaker[Session], authorization: str, ip: str, kind: str, related: str, index: str
-) -> Response:
+def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: str, path: str) -> Response:
     """Authenticate the caller, then stream one ticket, reply or note attachment as a download.
 
-    The path parts are GetTicketAttachment's ``type``, ``relatedid`` and ``index``; they are
-    checked only after authentication, so a stranger learns nothing, not even which ids exist.
+    *path* is ``{type}/{relatedid}/{index}`` (GetTicketAttachment's parameters); it is read
+    only after authentication, so a stranger learns nothing, not even which ids exist.
     """
     from billow.services import support
     from billow.services.support_files import download_headers
@@ -119,8 +117,10 @@ def ticket_attachment(
         refusal = _authorise(uow, authorization, ip, "GetTicketAttachment")
         if refusal is not None:
             return refusal
-        kind = kind.lower()
-        related_id, position = _number(related), _number(index)
+        parts = path.split("/")
+        if len(parts) != 3:
+            return _refuse(404, "Not Found")
+        kind, related_id, position = parts[0].lower(), _number(parts[1]), _number(parts[2])
         if kind not in ("ticket", "reply", "note"):
             return _refuse(404, "Invalid Type. Must be one of ticket, reply, note")
         if related_id is None:
