@@ -400,23 +400,6 @@ def _custom_parts(customtype: str, relid: int, subject: str, message: str,
             "text": "", "merge_extra": dict(extra or {}), "attach_invoice_pdf": False}
 
 
-def queue_custom(
-    uow: UnitOfWork, customtype: str, relid: int, subject: str, message: str,
-    extra: dict[str, Any] | None = None,
-) -> list[EmailMessage]:
-    """Queue a one-off message (``SendEmail`` with ``customtype``); *message* is HTML."""
-    return _queue(uow, **_custom_parts(customtype, relid, subject, message, extra), event_uuid=None)
-
-
-def queue_admin(
-    uow: UnitOfWork, *, messagename: str = "", subject: str = "", message: str = "",
-    type_: str = "system", merge: dict[str, Any] | None = None,
-) -> list[EmailMessage]:
-    """Queue an admin notification: an ``admin`` template or a custom subject and body."""
-    parts = _admin_parts(uow, messagename, subject, message, type_, merge)
-    return [] if parts is None else _queue(uow, **parts, event_uuid=None)
-
-
 def _admin_parts(
     uow: UnitOfWork, messagename: str, subject: str, message: str, type_: str,
     merge: dict[str, Any] | None,
@@ -489,8 +472,8 @@ def _send_composed(uow: UnitOfWork, row: EmailMessage | None) -> EmailMessage | 
 
     A refusal or an unreachable server raises :class:`SendingFailed` and adds nothing,
     so the caller's rollback leaves no trace but the log line; there is no retry (the
-    caller was told). The row is written after the send, so no database write waits on
-    the SMTP conversation. Nothing due (opted out, no recipient) is not a failure.
+    caller was told). The row is added only after the send, so a failed send has nothing
+    to undo. Nothing due (opted out, no recipient) is not a failure.
     """
     if row is None:
         return None
