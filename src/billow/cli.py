@@ -502,6 +502,32 @@ def ticket_department_list() -> None:
     console.print(table)
 
 
+@ticket_app.command("department-assign")
+def ticket_department_assign(admin: str, department_id: int) -> None:
+    """Assign admin ADMIN (username) to department DEPARTMENT_ID: they get its notifications."""
+    _department_assignment(admin, department_id, assign=True)
+
+
+@ticket_app.command("department-unassign")
+def ticket_department_unassign(admin: str, department_id: int) -> None:
+    """Take admin ADMIN (username) off department DEPARTMENT_ID."""
+    _department_assignment(admin, department_id, assign=False)
+
+
+def _department_assignment(admin: str, department_id: int, *, assign: bool) -> None:
+    from billow.services import support_staff
+
+    change = support_staff.assign_admin if assign else support_staff.unassign_admin
+    with _uow() as uow:
+        try:
+            changed = change(uow, admin, department_id)
+        except BillowError as exc:
+            _fail(exc)
+        uow.commit()
+        admins = [a.username for a in support_staff.department_admins(uow, department_id)]
+    typer.echo(json.dumps({"department": department_id, "changed": changed, "admins": admins}))
+
+
 @ticket_app.command("close-inactive")
 def ticket_close_inactive() -> None:
     """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""

@@ -104,6 +104,8 @@ class Mailbox:
     host: str
     port: int
     messages: list[tuple[list[str], Mime]] = field(default_factory=list)
+    #: Recipient addresses the server refuses (a permanent 550, as for an unknown mailbox).
+    refused: set[str] = field(default_factory=set)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[list[str], Mime]]:
         deadline = time.monotonic() + timeout
@@ -115,6 +117,13 @@ class Mailbox:
 class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self.box = box
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address.lower() in self.box.refused:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -135,6 +144,9 @@ class SmtpServer:
 
         self.controller = Controller(_Handler(self.box), hostname=LOCAL_IP, port=self.port)
         self.controller.start()
+
+    def refuse(self, address: str) -> None:
+        self.box.refused.add(address.lower())
 
     def stop(self) -> None:
         if self.controller is not None:

@@ -2,10 +2,11 @@
 
 An e-mail is first a row of ``email_messages`` (WHMCS ``tblemails``): rendered, addressed
 and ``pending``, written in a transaction (the worker's dispatch of an ``EmailRequested``
-event, or a ``SendEmail`` call). The worker then sends due rows over SMTP; a failure keeps
+event). The worker then sends due rows over SMTP; a failure keeps
 the row pending with a later ``next_attempt_at`` (an outage delays mail, never drops it)
 until the retry schedule is spent, and only a permanent refusal marks it failed. The same
-rows answer ``GetEmails``.
+rows answer ``GetEmails``. ``SendEmail``/``SendAdminEmail`` instead send at once and write
+their row only once SMTP accepted it (:func:`send_template` and its siblings).
 
 Templates are rendered in Jinja2's sandbox (admins edit them) with WHMCS's merge-field
 names; the HTML part is autoescaped, the subject and text part are not.
@@ -17,7 +18,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from html import escape
@@ -54,6 +55,10 @@ PREFERENCE_OF = {"general": "general", "product": "product", "domain": "domain",
 
 _html_env = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
 _text_env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+
+#: WHMCS's answer when ``SendEmail`` could not send (SMTP refused or down, bad related id).
+SENDING_FAILED = "Sending Failed. Please see documentation."
 
 
 class SendingFailed(BillowError):
@@ -243,19 +248,45 @@ def _opted_out(uow: UnitOfWork, ctx: email_context.MailContext, name: str) -> bo
     return bool(client is not None and client.emailoptout)
 
 
-def _queue(
+def _queue(uow: UnitOfWork, **compose: Any) -> list[EmailMessage]:
+    """Compose an e-mail and add it, pending, to the send queue (the worker sends it)."""
+    message = _compose(uow, **compose)
+    if message is None:
+        return []
+    uow.session.add(message)
+    uow.session.flush()
+    return [message]
+
+
+def _not_composed(strict: bool, reason: str, *args: Any) -> None:
+    """Log why an e-mail is not sent; a synchronous send (*strict*) fails as WHMCS does."""
+    if strict:
+        log.warning("e-mail not sent: " + reason, *args)
+        raise SendingFailed(SENDING_FAILED)
+    log.info("e-mail skipped: " + reason, *args)
+
+
+def _compose(
     uow: UnitOfWork, *, name: str, type_: str, relid: int, subject: str, html: str, text: str,
     merge_extra: dict[str, Any], attach_invoice_pdf: bool, event_uuid: str | None,
-    essential_check: bool = True,
-) -> list[EmailMessage]:
-    resolver = email_context.resolver_for(type_)
-    if resolver is None:
-        log.info("e-mail %r skipped: no resolver for %s e-mails on this installation", name, type_)
-        return []
-    ctx = resolver(uow, relid)
+    essential_check: bool = True, ctx: email_context.MailContext | None = None,
+    strict: bool = False,
+) -> EmailMessage | None:
+    """Render and address an e-mail (not yet in the session); None when none is due.
+
+    *ctx* replaces the type's resolver (admin notices to one department). With *strict*,
+    the cases WHMCS answers "Sending Failed" for (no such related record, an EmailPreSend
+    hook aborted) raise :class:`SendingFailed`; an opted-out client or no recipient
+    never does: nothing is due, which is not a failure.
+    """
     if ctx is None:
-        log.warning("e-mail %r skipped: %s record %s not found", name, type_, relid)
-        return []
+        resolver = email_context.resolver_for(type_)
+        if resolver is None:
+            return _not_composed(strict, "%r: no resolver for %s e-mails on this installation",
+                                 name, type_)
+        ctx = resolver(uow, relid)
+        if ctx is None:
+            return _not_composed(strict, "%r: %s record %s not found", name, type_, relid)
     merge = email_context.common_fields(uow)
     merge.update(ctx.merge)
     merge.update(merge_extra)
@@ -263,16 +294,15 @@ def _queue(
                                                      "mergefields": dict(merge)}):
         if isinstance(result, dict):
             if result.get("abortsend"):
-                log.info("e-mail %r for %s aborted by an EmailPreSend hook", name, relid)
-                return []
+                return _not_composed(strict, "%r for %s aborted by an EmailPreSend hook", name, relid)
             merge.update({k: v for k, v in result.items() if k != "abortsend"})
     if essential_check and _opted_out(uow, ctx, name):
         log.info("e-mail %r not sent: client %s opted out of e-mails", name, ctx.client_id)
-        return []
+        return None
     recipients = _recipients(uow, type_, ctx)
     if not recipients:
         log.info("e-mail %r for %s has no recipient that accepts %s e-mails", name, relid, type_)
-        return []
+        return None
     rendered = render(subject, html, text, merge)
     if type_ == "support":
         rendered = _with_reply_marker(rendered)
@@ -281,16 +311,14 @@ def _queue(
             and email_context.renderer_for("invoice") is not None):
         attachments.append({"kind": "invoice", "id": relid})
     to_name, to_addr = recipients[0]
-    message = EmailMessage(
+    return EmailMessage(
         userid=ctx.client_id, event_uuid=event_uuid, template=name, relid=relid,
         to=formataddr((to_name, to_addr)) if to_name else to_addr,
         cc=", ".join(formataddr((n, a)) if n else a for n, a in recipients[1:]),
-        subject=rendered.subject, message=rendered.html, text=rendered.text,
+        bcc="", subject=rendered.subject, message=rendered.html, text=rendered.text,
         attachments=attachments, date=uow.now, pending=True, next_attempt_at=uow.now,
+        retry_count=0, failed=False, failure_reason="",
     )
-    uow.session.add(message)
-    uow.session.flush()
-    return [message]
 
 
 def _with_reply_marker(rendered: Rendered) -> Rendered:
@@ -349,18 +377,17 @@ def queue_template(
         if require_enabled:
             raise ValidationError("Email Template is disabled")
         return []
-    return _queue(
-        uow, name=template.name, type_=template.type, relid=relid, subject=template.subject,
-        html=template.html, text=template.text, merge_extra=dict(extra or {}),
-        attach_invoice_pdf=template.attach_invoice_pdf, event_uuid=event_uuid,
-    )
+    return _queue(uow, **_template_parts(template, relid, extra), event_uuid=event_uuid)
 
 
-def queue_custom(
-    uow: UnitOfWork, customtype: str, relid: int, subject: str, message: str,
-    extra: dict[str, Any] | None = None,
-) -> list[EmailMessage]:
-    """Queue a one-off message (``SendEmail`` with ``customtype``); *message* is HTML."""
+def _template_parts(template: EmailTemplate, relid: int, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {"name": template.name, "type_": template.type, "relid": relid,
+            "subject": template.subject, "html": template.html, "text": template.text,
+            "merge_extra": dict(extra or {}), "attach_invoice_pdf": template.attach_invoice_pdf}
+
+
+def _custom_parts(customtype: str, relid: int, subject: str, message: str,
+                  extra: dict[str, Any] | None) -> dict[str, Any]:
     if customtype not in CUSTOM_TYPES:
         raise ValidationError("Invalid message type provided")
     if not subject:
@@ -369,17 +396,15 @@ def queue_custom(
         raise ValidationError("A message body is required for a custom message")
     _check_syntax(subject, "subject")
     _check_syntax(message, "message")
-    return _queue(
-        uow, name="", type_=customtype, relid=relid, subject=subject, html=message, text="",
-        merge_extra=dict(extra or {}), attach_invoice_pdf=False, event_uuid=None,
-    )
+    return {"name": "", "type_": customtype, "relid": relid, "subject": subject, "html": message,
+            "text": "", "merge_extra": dict(extra or {}), "attach_invoice_pdf": False}
 
 
-def queue_admin(
-    uow: UnitOfWork, *, messagename: str = "", subject: str = "", message: str = "",
-    type_: str = "system", merge: dict[str, Any] | None = None,
-) -> list[EmailMessage]:
-    """Queue an admin notification: an ``admin`` template or a custom subject and body."""
+def _admin_parts(
+    uow: UnitOfWork, messagename: str, subject: str, message: str, type_: str,
+    merge: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """What an admin notification is made of; None when its template is disabled."""
     if type_ and type_ not in ADMIN_TYPES:
         raise ValidationError("Invalid admin notification type")
     if messagename:
@@ -387,16 +412,86 @@ def queue_admin(
         if template.type != "admin":
             raise NotFound("Email Template not found")
         if template.disabled:
-            return []
+            return None
         subject, html, text = template.subject, template.html, template.text
     else:
         if not subject or not message:
             raise ValidationError("A subject and a message are required for a custom admin e-mail")
         html, text = message, ""
-    return _queue(
-        uow, name=messagename, type_="admin", relid=0, subject=subject, html=html, text=text,
-        merge_extra=dict(merge or {}), attach_invoice_pdf=False, event_uuid=None, essential_check=False,
-    )
+    return {"name": messagename, "type_": "admin", "relid": 0, "subject": subject, "html": html,
+            "text": text, "merge_extra": dict(merge or {}), "attach_invoice_pdf": False,
+            "essential_check": False}
+
+
+# --- sending at once (the SendEmail and SendAdminEmail actions) -----------------------------
+
+def send_template(
+    uow: UnitOfWork, name: str, relid: int, *, extra: dict[str, Any] | None = None,
+) -> EmailMessage | None:
+    """Send template *name* about *relid* now, inside the caller's transaction.
+
+    WHMCS's ``SendEmail`` answers whether the mail went out, so it cannot wait for the
+    worker: see :func:`_send_composed`.
+    """
+    template = get_template(uow, name)
+    if template.disabled:
+        raise ValidationError("Email Template is disabled")
+    parts = _template_parts(template, relid, extra)
+    return _send_composed(uow, _compose(uow, **parts, event_uuid=None, strict=True))
+
+
+def send_custom(
+    uow: UnitOfWork, customtype: str, relid: int, subject: str, message: str,
+    extra: dict[str, Any] | None = None,
+) -> EmailMessage | None:
+    """Send a one-off message (``SendEmail`` with ``customtype``) now; *message* is HTML."""
+    parts = _custom_parts(customtype, relid, subject, message, extra)
+    return _send_composed(uow, _compose(uow, **parts, event_uuid=None, strict=True))
+
+
+def send_admin(
+    uow: UnitOfWork, *, messagename: str = "", subject: str = "", message: str = "",
+    type_: str = "system", merge: dict[str, Any] | None = None, department_id: int = 0,
+) -> EmailMessage | None:
+    """Send an admin notification now (``SendAdminEmail``).
+
+    A ``support`` notification with *department_id* goes to the admins assigned to that
+    department (WHMCS's ``deptid``), every other one to all enabled admins.
+    """
+    parts = _admin_parts(uow, messagename, subject, message, type_, merge)
+    if parts is None:
+        return None
+    ctx = None
+    if type_ == "support" and department_id:
+        ctx = email_context.admin_context(uow, 0, department_id=department_id)
+    return _send_composed(uow, _compose(uow, **parts, event_uuid=None, ctx=ctx, strict=True))
+
+
+def _send_composed(uow: UnitOfWork, row: EmailMessage | None) -> EmailMessage | None:
+    """Hand a composed e-mail to SMTP at once; log it only once the server accepted it.
+
+    A refusal or an unreachable server raises :class:`SendingFailed` and adds nothing,
+    so the caller's rollback leaves no trace but the log line; there is no retry (the
+    caller was told). The row is added only after the send, so a failed send has nothing
+    to undo. Nothing due (opted out, no recipient) is not a failure.
+    """
+    if row is None:
+        return None
+    mailer = Mailer(smtp_settings(uow))
+    try:
+        mime = build_mime(uow, row, mailer.settings)
+        try:
+            mailer.send(mime, _addresses(row))
+        except OSError as exc:  # smtplib.SMTPException, refused/timed-out connections, TLS
+            log.warning("e-mail %r to %s not sent: %s: %s", row.template or row.subject, row.to,
+                        type(exc).__name__, exc)
+            raise SendingFailed(SENDING_FAILED) from exc
+    finally:
+        mailer.close()
+    _mark_sent(row, uow.now)
+    uow.session.add(row)
+    uow.session.flush()
+    return row
 
 
 def handle_email_requested(uow: UnitOfWork, payload: dict[str, Any], event_uuid: str) -> int:
@@ -538,29 +633,17 @@ def deliver(uow: UnitOfWork, email_id: int, mailer: Mailer) -> bool:
             row.next_attempt_at = now + RETRY_SCHEDULE[row.retry_count - 1]
         log.warning("e-mail %s not sent (attempt %s): %s", row.id, row.retry_count, row.failure_reason)
         return False
+    _mark_sent(row, now)
+    return True
+
+
+def _mark_sent(row: EmailMessage, now: datetime) -> None:
     row.pending, row.failed, row.sent_at, row.failure_reason = False, False, now, ""
     row.next_attempt_at = None
-    return True
 
 
 def _fail(row: EmailMessage, reason: str) -> None:
     row.pending, row.failed, row.failure_reason, row.next_attempt_at = False, True, reason[:1000], None
-
-
-def send_now(factory: Any, email_ids: list[int]) -> int:
-    """Try to send freshly queued e-mails at once (after their commit); the worker retries."""
-    from billow.uow import UnitOfWork as Work
-
-    sent = 0
-    with Work(factory) as uow:
-        mailer = Mailer(smtp_settings(uow))
-        try:
-            for email_id in email_ids:
-                sent += deliver(uow, email_id, mailer)
-        finally:
-            mailer.close()
-        uow.commit()
-    return sent
 
 
 # --- the client's log ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import Admin, Client, Contact, User
+from billow.db.models import Admin, Client, Contact, SupportDepartmentAdmin, User
 from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
@@ -162,11 +162,19 @@ def user_context(uow: UnitOfWork, user_id: int) -> MailContext | None:
     return MailContext(merge=merge, recipients=[(name, user.email)])
 
 
-def admin_context(uow: UnitOfWork, _relid: int) -> MailContext | None:
-    """``admin`` templates: every enabled administrator with an address."""
-    admins = uow.session.scalars(
-        select(Admin).where(Admin.disabled.is_(False), Admin.email != "").order_by(Admin.id)
-    ).all()
+def admin_context(uow: UnitOfWork, _relid: int, department_id: int = 0) -> MailContext | None:
+    """``admin`` templates: every enabled administrator with an address.
+
+    With *department_id* (a support notification about that department, as WHMCS's
+    ``deptid``) only the admins assigned to the department.
+    """
+    query = select(Admin).where(Admin.disabled.is_(False), Admin.email != "")
+    if department_id:
+        query = query.where(Admin.id.in_(
+            select(SupportDepartmentAdmin.admin_id)
+            .where(SupportDepartmentAdmin.department_id == department_id)
+        ))
+    admins = uow.session.scalars(query.order_by(Admin.id)).all()
     return MailContext(recipients=[(f"{a.firstname} {a.lastname}".strip(), a.email) for a in admins])
 
 

@@ -1,13 +1,13 @@
 """E-mail actions: GetEmailTemplates, SendEmail, SendAdminEmail, GetEmails.
 
-``SendEmail`` and ``SendAdminEmail`` queue the message in the request's transaction and try
-to send it right after commit; if SMTP is down the worker retries, so the call succeeds
-whenever the message was accepted for delivery.
+``SendEmail`` and ``SendAdminEmail`` send over SMTP inside the request, as WHMCS does: the
+caller learns whether the mail went out ("Sending Failed. Please see documentation."
+otherwise), and the client's e-mail log lists only what was sent. Mail the system sends
+on its own (``request_email``) still goes through the outbox and the worker's retries.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from billow.api.actions._shared import page, paging, whmcs_datetime
@@ -16,8 +16,6 @@ from billow.api.params import Params
 from billow.api.registry import Action
 from billow.errors import ValidationError
 from billow.services import email
-
-log = logging.getLogger("billow.email")
 
 
 def get_email_templates(ctx: Context, params: Params) -> dict[str, Any]:
@@ -38,22 +36,6 @@ def _custom_vars(params: Params) -> dict[str, Any]:
         raise ValidationError("The custom variables you provided are invalid.") from None
 
 
-def _send_after_commit(ctx: Context, queued: list[Any]) -> None:
-    ids = [m.id for m in queued]
-    if not ids:
-        return
-    factory = ctx.uow.factory
-
-    def attempt() -> None:
-        # The message is committed; a failure here only leaves it to the worker's retries.
-        try:
-            email.send_now(factory, ids)
-        except Exception:  # noqa: BLE001
-            log.exception("immediate send of e-mails %s failed; the worker will retry", ids)
-
-    ctx.uow.after_commit.append(attempt)
-
-
 def send_email(ctx: Context, params: Params) -> dict[str, Any]:
     name = params.str("messagename")
     customtype = params.str("customtype").lower()
@@ -66,7 +48,7 @@ def send_email(ctx: Context, params: Params) -> dict[str, Any]:
         template = email.get_template(ctx.uow, name)
         if not relid and template.type != "admin":
             raise ValidationError("A related ID is required")
-        queued = email.queue_template(ctx.uow, template.name, relid, extra=custom_vars)
+        email.send_template(ctx.uow, template.name, relid, extra=custom_vars)
     else:
         if customtype not in email.CUSTOM_TYPES:
             raise ValidationError("Invalid message type provided")
@@ -77,18 +59,17 @@ def send_email(ctx: Context, params: Params) -> dict[str, Any]:
             raise ValidationError("A message body is required for a custom message")
         if not relid:
             raise ValidationError("A related ID is required")
-        queued = email.queue_custom(ctx.uow, customtype, relid, subject, message, custom_vars)
-    _send_after_commit(ctx, queued)
+        email.send_custom(ctx.uow, customtype, relid, subject, message, custom_vars)
     return {}
 
 
 def send_admin_email(ctx: Context, params: Params) -> dict[str, Any]:
-    queued = email.queue_admin(
+    email.send_admin(
         ctx.uow, messagename=params.str("messagename"), subject=params.str("customsubject"),
         message=params.str("custommessage"), type_=params.str("type", "system").lower(),
         merge=params.dict("mergefields") or _merge_fields(params),
+        department_id=params.int("deptid"),
     )
-    _send_after_commit(ctx, queued)
     return {}
 
 

@@ -94,6 +94,7 @@ from billow.db.models.support import (  # noqa: F401
     PredefinedReply,
     PredefinedReplyCategory,
     SupportDepartment,
+    SupportDepartmentAdmin,
     Ticket,
     TicketAttachment,
     TicketBlockedSender,

@@ -47,6 +47,22 @@ class SupportDepartment(Base):
     mail_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
 
 
+class SupportDepartmentAdmin(Base):
+    """An admin assigned to a support department (WHMCS ``tbladmins.supportdepts``).
+
+    Admin notifications about a department (``SendAdminEmail`` with ``deptid``) go to these
+    admins only; a row disappears with its admin or its department.
+    """
+
+    __tablename__ = "support_department_admins"
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("support_departments.id", ondelete="CASCADE"), primary_key=True
+    )
+    admin_id: Mapped[int] = mapped_column(
+        ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class TicketStatus(Base):
     __tablename__ = "ticket_statuses"
     id: Mapped[int] = mapped_column(primary_key=True)
