@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from billow.errors import BillowError
 
@@ -137,9 +137,9 @@ def emit(
     return results
 
 
-@dataclass(frozen=True)
-class Emitted:
-    """One event of :func:`emit_many`, with :func:`emit`'s arguments."""
+class Emitted(NamedTuple):
+    """One event of :func:`emit_many`, with :func:`emit`'s arguments (a tuple: cheap by the
+    ten thousand)."""
 
     name: str
     variables: dict[str, Any]

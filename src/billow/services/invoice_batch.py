@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 
@@ -51,6 +51,17 @@ class InvoiceDraft:
     duedate: date
 
 
+class StoredLine(NamedTuple):
+    """An item as written (amount rounded, due date filled in)."""
+
+    description: str
+    amount: Decimal
+    taxed: bool
+    type: str
+    relid: int
+    duedate: date | None
+
+
 @dataclass
 class CreatedInvoice:
     """What was written for a draft (the lines as stored: rounded, with due dates)."""
@@ -65,7 +76,7 @@ class CreatedInvoice:
     tax2: Decimal
     credit: Decimal
     total: Decimal
-    items: list[InvoiceLine]
+    items: list[StoredLine]
 
 
 _CLIENT_COLUMNS = (Client.id, Client.currency_id, Client.defaultgateway, Client.taxexempt,
@@ -130,7 +141,7 @@ def _one_by_one(uow: UnitOfWork, draft: InvoiceDraft, on: date, send_email: bool
                 apply_credit: bool) -> CreatedInvoice:
     invoice = create_invoice(uow, draft.client_id, list(draft.lines), date=on, duedate=draft.duedate,
                              send_email=send_email, apply_credit=apply_credit)
-    lines = [InvoiceLine(i.description, i.amount, i.taxed, i.type, i.relid, i.duedate)
+    lines = [StoredLine(i.description, i.amount, i.taxed, i.type, i.relid, i.duedate)
              for i in invoice.items]
     return CreatedInvoice(invoice.id, invoice.client_id, invoice.date, invoice.duedate, invoice.status,
                           invoice.subtotal, invoice.tax, invoice.tax2, invoice.credit, invoice.total,
@@ -156,7 +167,7 @@ def _write(uow: UnitOfWork, batch: list[tuple[int, dict[str, Any], list[dict[str
         results[index] = CreatedInvoice(
             invoice_id, header["client_id"], header["date"], header["duedate"], "Unpaid",
             header["subtotal"], header["tax"], header["tax2"], ZERO, header["total"],
-            [InvoiceLine(i["description"], i["amount"], i["taxed"], i["type"], i["relid"], i["duedate"])
+            [StoredLine(i["description"], i["amount"], i["taxed"], i["type"], i["relid"], i["duedate"])
              for i in items])
     uow.session.execute(insert(Invoice.__table__), invoice_rows)
     uow.session.execute(insert(InvoiceItem.__table__), item_rows)
