@@ -179,3 +179,28 @@ def test_the_sql_due_rule_selects_what_the_python_rule_accepts(uow, continuous):
         expected = {row.id for row in everything if timing.due(as_of, *row[1:])}
         selected = set(uow.session.scalars(select(Service.id).where(timing.where(Service, as_of))))
         assert selected == expected and 0 < len(expected) < len(everything), as_of
+
+
+def test_long_id_lists_are_queried_in_chunks(uow, monkeypatch):
+    """GenInvoices over a whole book: every IN list is split (SQLite caps bound parameters)."""
+    from billow.db import queries
+    from billow.services.billable_items import add_billable_item
+
+    monkeypatch.setattr(queries, "IN_LIST_SIZE", 2)
+    hosting = book.product(uow, "Hosting")
+    group = book.exempt_group(uow)
+    group.separateinvoices = True
+    owners = [book.client(uow, f"chunk{n}", group=group if n == 3 else None) for n in range(5)]
+    for owner in owners:
+        service = book.service(uow, owner, hosting, due=DUE)
+        book.addon(uow, service, due=DUE)
+        add_billable_item(uow, owner.id, "Extra", Decimal("7"), invoiceaction="nextinvoice")
+    made = invoicegen.generate_invoices(uow, as_of=DUE, no_email=True)
+    per_client = {}
+    for invoice in made:
+        per_client.setdefault(invoice.client_id, []).append(sorted(line.type for line in invoice.items))
+    separate = owners[3].id
+    assert per_client.pop(separate) == [["Hosting", "Item"], ["Addon"]]
+    assert list(per_client.values()) == [[["Addon", "Hosting", "Item"]]] * 4
+    assert {uow.session.get(Service, s).nextinvoicedate for s in
+            uow.session.scalars(select(Service.id))} == {date(2027, 4, 15)}

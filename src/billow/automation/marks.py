@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import insert, select
 
 from billow.db.models import AutomationMark
+from billow.db.queries import in_chunks
 from billow.uow import UnitOfWork
 
 
@@ -21,8 +22,7 @@ def claim_keys(uow: UnitOfWork, task: str, keys: Sequence[str], run_date: date) 
     if not wanted:
         return set()
     taken: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+    for chunk in in_chunks(wanted):
         taken.update(uow.session.scalars(
             select(AutomationMark.key).where(AutomationMark.task == task, AutomationMark.key.in_(chunk))
         ))

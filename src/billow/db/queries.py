@@ -1,15 +1,30 @@
-"""Query shapes several areas share: counting a filtered list, leasing due work rows.
+"""Query shapes several areas share: counting a filtered list, leasing due work rows, IN lists.
 
 One place each, so a list's total and a worker's lease behave the same in every area.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+#: Values per ``IN (...)`` list: each is a bound parameter, and SQLite caps a statement's
+#: parameters (32,766 on current builds, 999 on old ones).
+IN_LIST_SIZE = 900
+
+
+def in_chunks(values: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """*values* in lists of at most *size* (:data:`IN_LIST_SIZE`), for ``column.in_(chunk)``."""
+    size = size or IN_LIST_SIZE
+    pending = list(values)
+    for start in range(0, len(pending), size):
+        yield pending[start:start + size]
 
 
 def count_of(session: Session, query: Select[Any]) -> int:

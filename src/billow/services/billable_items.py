@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from billow.db.models import BillableItem
+from billow.db.queries import in_chunks
 from billow.errors import NotFound, ValidationError
 from billow.money import quantize, to_decimal
 from billow.services.activity import log_activity
@@ -143,16 +144,15 @@ def due_items(
 def next_invoice_items(uow: UnitOfWork, client_ids: Collection[int]) -> dict[int, list[DueItem]]:
     """"Add to next invoice" items not yet invoiced, per client (due with that invoice)."""
     lines: dict[int, list[DueItem]] = {}
-    if not client_ids:
-        return lines
-    rows = uow.session.scalars(
-        select(BillableItem).where(
-            BillableItem.client_id.in_(list(client_ids)), BillableItem.invoiceaction == "nextinvoice",
-            BillableItem.invoicecount == 0,
-        ).order_by(BillableItem.id)
-    )
-    for item in rows:
-        line = _line(item)
-        line.duedate = None
-        lines.setdefault(item.client_id, []).append(line)
+    for chunk in in_chunks(client_ids):
+        rows = uow.session.scalars(
+            select(BillableItem).where(
+                BillableItem.client_id.in_(chunk), BillableItem.invoiceaction == "nextinvoice",
+                BillableItem.invoicecount == 0,
+            ).order_by(BillableItem.id)
+        )
+        for item in rows:
+            line = _line(item)
+            line.duedate = None
+            lines.setdefault(item.client_id, []).append(line)
     return lines

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 
 from billow.db.ids import reserve_ids
 from billow.db.models import Client, Currency, Invoice, InvoiceItem
+from billow.db.queries import in_chunks
 from billow.events import Emitted, emit_many
 from billow.money import ZERO, quantize
 from billow.services import tax
@@ -94,11 +95,11 @@ def create_invoices(
     """Create an Unpaid invoice dated *on* per draft; results are in the drafts' order."""
     if not drafts:
         return []
-    clients = {row.id: row for row in uow.session.execute(
-        select(*_CLIENT_COLUMNS).where(Client.id.in_({d.client_id for d in drafts})))}
+    clients = {row.id: row for chunk in in_chunks({d.client_id for d in drafts})
+               for row in uow.session.execute(select(*_CLIENT_COLUMNS).where(Client.id.in_(chunk)))}
     places_by_currency = {cid: d for cid, d in uow.session.execute(select(Currency.id, Currency.decimals))}
     mode = tax.tax_mode(uow)
-    fallback_gateway: list[str] = []
+    fallback_gateway = default_gateway(uow)
     rates_memo: dict[tuple[Any, ...], tax.TaxRates] = {}
     results: list[CreatedInvoice | None] = [None] * len(drafts)
     batch: list[tuple[int, dict[str, Any], list[dict[str, Any]]]] = []
@@ -109,7 +110,7 @@ def create_invoices(
         if key not in rates_memo:
             rates_memo[key] = tax.rates_for_client(uow, client)  # type: ignore[arg-type]
         rates = rates_memo[key]
-        gateway = client.defaultgateway or _gateway(uow, fallback_gateway)
+        gateway = client.defaultgateway or fallback_gateway
         items = [line_values(client.id, draft.duedate, gateway, line, places) for line in draft.lines]
         totals = tax.compute(((i["amount"], i["taxed"]) for i in items), rates.rate1, rates.rate2,
                              mode, places)
@@ -129,12 +130,6 @@ def create_invoices(
     if batch:
         _write(uow, batch, results, send_email)
     return [r for r in results if r is not None]
-
-
-def _gateway(uow: UnitOfWork, memo: list[str]) -> str:
-    if not memo:
-        memo.append(default_gateway(uow))
-    return memo[0]
 
 
 def _one_by_one(uow: UnitOfWork, draft: InvoiceDraft, on: date, send_email: bool,

@@ -41,6 +41,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from billow.db.models import Client, ClientGroup
+from billow.db.queries import in_chunks
 from billow.errors import Conflict
 from billow.services.billing_contract import DateAdvance, DueItem
 from billow.services.billing_settings import enabled
@@ -59,11 +60,10 @@ DUE_SOURCES: tuple[str, ...] = (
 def _separate_clients(uow: UnitOfWork, owners: Collection[int]) -> set[int]:
     """The clients (of *owners*) that want one invoice per item, themselves or by group."""
     found: set[int] = set()
-    owners = list(owners)
-    for start in range(0, len(owners), 900):
+    for chunk in in_chunks(owners):
         found.update(uow.session.scalars(
             select(Client.id).outerjoin(ClientGroup, ClientGroup.id == Client.group_id)
-            .where(Client.id.in_(owners[start:start + 900]),
+            .where(Client.id.in_(chunk),
                    or_(Client.separateinvoices.is_(True), ClientGroup.separateinvoices.is_(True)))))
     return found
 
@@ -159,8 +159,7 @@ def apply_advances(session: Session, advances: list[DateAdvance]) -> None:
     savepoint = session.begin_nested()
     for (model, column, current, value), ids in groups.items():
         table = model.__table__  # type: ignore[attr-defined]
-        for start in range(0, len(ids), _IDS_PER_STATEMENT):
-            chunk = ids[start:start + _IDS_PER_STATEMENT]
+        for chunk in in_chunks(ids):
             result = session.execute(
                 update(table).where(table.c.id.in_(chunk), table.c[column] == current).values({column: value})
             )
@@ -176,7 +175,3 @@ def apply_advances(session: Session, advances: list[DateAdvance]) -> None:
         column = moved.get((type(loaded), getattr(loaded, "id", None)))
         if column is not None:
             session.expire(loaded, [column])
-
-
-#: Ids per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
-_IDS_PER_STATEMENT = 5000
