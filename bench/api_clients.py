@@ -97,7 +97,7 @@ def _prepare(data_dir: Path, url: str = "") -> tuple[str, str, str]:
 
     upgrade(url)
     from billow.db.engine import session_factory
-    from billow.services import access
+    from billow.services.access import credentials as access
     from billow.uow import UnitOfWork
 
     with UnitOfWork(session_factory()) as uow:
@@ -115,7 +115,7 @@ def _bulk_clients(url: str, count: int) -> None:
 
     from billow.db.engine import engine_for
     from billow.db.models import Client, Currency
-    from billow.services.clients import default_currency
+    from billow.services.clients.accounts import default_currency
     from billow.uow import UnitOfWork
 
     engine = engine_for(url)

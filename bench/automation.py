@@ -113,7 +113,7 @@ def measure(services: int) -> dict[str, float | int]:
 
     from billow.automation.runner import run_cron
     from billow.automation.tasks import load_tasks
-    from billow.services.invoicegen import DUE_SOURCES, _steps
+    from billow.services.billing.generation import DUE_SOURCES, _steps
 
     # Import everything the task touches first: module imports are not invoicing time.
     load_tasks()

@@ -58,8 +58,8 @@ def _seed(url: str, count: int) -> tuple[str, str, list[int]]:
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
     from billow.db.models import Invoice, InvoiceItem
-    from billow.services import access
-    from billow.services.clients import ClientInput, add_client
+    from billow.services.access import credentials as access
+    from billow.services.clients.accounts import ClientInput, add_client
     from billow.uow import UnitOfWork
 
     reset_settings()

@@ -28,8 +28,9 @@ def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
     from billow.api.app import create_app
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
-    from billow.services import access, catalog
-    from billow.services.clients import ClientInput, add_client
+    from billow.services.access import credentials as access
+    from billow.services.catalog import products as catalog
+    from billow.services.clients.accounts import ClientInput, add_client
     from billow.uow import UnitOfWork
 
     upgrade(os.environ["BILLOW_DATABASE_URL"])

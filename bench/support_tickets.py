@@ -39,7 +39,8 @@ def _seed(factory: object) -> tuple[str, str]:
     from sqlalchemy import insert
 
     from billow.db.models import SupportDepartment, Ticket, TicketReply
-    from billow.services import access, support
+    from billow.services.access import credentials as access
+    from billow.services.support import tickets as support
     from billow.uow import UnitOfWork
 
     with UnitOfWork(factory) as uow:  # type: ignore[arg-type]
@@ -104,7 +105,7 @@ def run() -> None:
         from billow.config import get_settings
         from billow.db.engine import session_factory
         from billow.db.migrate import upgrade
-        from billow.services.support_mail import import_message
+        from billow.services.support.inbound_mail import import_message
         from billow.uow import UnitOfWork
 
         upgrade(get_settings().resolved_database_url())

@@ -74,7 +74,7 @@ def run() -> dict[str, float]:
     reset_settings()
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
-    from billow.services import webhooks
+    from billow.services.events import webhooks
     from billow.uow import UnitOfWork
     from billow.worker import Worker
 

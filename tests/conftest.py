@@ -167,7 +167,7 @@ def http(app: Any) -> Iterator[Any]:
 
 def make_credential(db: Any, *, username: str = "apiadmin", roles: list[str] | None = None,
                     allow: tuple[str, ...] = ("127.0.0.1/32",)) -> tuple[str, str]:
-    from billow.services import access
+    from billow.services.access import credentials as access
     from billow.uow import UnitOfWork
 
     with UnitOfWork(db) as work:

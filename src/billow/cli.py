@@ -222,7 +222,7 @@ def admin_create(
     role: Annotated[str, typer.Option("--role", help="Admin role")] = "Full Administrator",
 ) -> None:
     """Create an administrator."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -236,7 +236,7 @@ def admin_create(
 @admin_app.command("disable")
 def admin_disable(username: str) -> None:
     """Disable an administrator (their API credentials stop working at once)."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -250,7 +250,7 @@ def admin_disable(username: str) -> None:
 @admin_app.command("enable")
 def admin_enable(username: str) -> None:
     """Enable a disabled administrator."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -274,7 +274,7 @@ def credential_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create an API credential and print its identifier and secret (shown only now)."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -294,7 +294,7 @@ def credential_create(
 @credential_app.command("list")
 def credential_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API credentials (never their secrets)."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         rows = [
@@ -326,7 +326,7 @@ def credential_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 @credential_app.command("revoke")
 def credential_revoke(identifier: str) -> None:
     """Revoke an API credential; it stops working at once."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -346,7 +346,7 @@ def role_create(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Create an API role allowing the given actions (``*`` allows every action)."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -360,7 +360,7 @@ def role_create(
 @role_app.command("list")
 def role_list() -> None:
     """List API roles and their actions."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         table = Table("name", "actions", "description")
@@ -376,7 +376,7 @@ def ip_allow(
     network: str, note: Annotated[str, typer.Option("--note", help="Why it is allowed")] = ""
 ) -> None:
     """Allow an IP address or CIDR range (IPv4 or IPv6) to call the API."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -390,7 +390,7 @@ def ip_allow(
 @ip_app.command("remove")
 def ip_remove(network: str) -> None:
     """Remove an IP address or range from the allow-list."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         try:
@@ -404,7 +404,7 @@ def ip_remove(network: str) -> None:
 @ip_app.command("list")
 def ip_list() -> None:
     """Show the allow-list."""
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     with _uow() as uow:
         table = Table("network", "credential", "note")
@@ -429,7 +429,7 @@ def ticket_import() -> None:
     """
     import sys
 
-    from billow.services.support_mail import import_message
+    from billow.services.support.inbound_mail import import_message
 
     raw = sys.stdin.buffer.read()
     try:
@@ -446,7 +446,7 @@ def ticket_import() -> None:
 @ticket_app.command("poll")
 def ticket_poll() -> None:
     """Poll every department's IMAP mailbox once and import unseen messages."""
-    from billow.services.support_imap import poll_mailboxes
+    from billow.services.support.imap import poll_mailboxes
 
     result = poll_mailboxes(_uow)
     typer.echo(json.dumps({"fetched": result.fetched, "imported": result.imported,
@@ -470,7 +470,7 @@ def ticket_department_add(
     imap_folder: Annotated[str, typer.Option("--imap-folder")] = "INBOX",
 ) -> None:
     """Create a support department, optionally with an IMAP mailbox to poll."""
-    from billow.services import support
+    from billow.services.support import tickets as support
 
     with _uow() as uow:
         try:
@@ -489,7 +489,7 @@ def ticket_department_add(
 @ticket_app.command("department-list")
 def ticket_department_list() -> None:
     """List support departments and their mailboxes (never their passwords)."""
-    from billow.services import support
+    from billow.services.support import tickets as support
 
     with _uow() as uow:
         table = Table("id", "name", "email", "imap", "rules")
@@ -515,7 +515,7 @@ def ticket_department_unassign(admin: str, department_id: int) -> None:
 
 
 def _department_assignment(admin: str, department_id: int, *, assign: bool) -> None:
-    from billow.services import support_staff
+    from billow.services.support import staff as support_staff
 
     change = support_staff.assign_admin if assign else support_staff.unassign_admin
     with _uow() as uow:
@@ -531,7 +531,7 @@ def _department_assignment(admin: str, department_id: int, *, assign: bool) -> N
 @ticket_app.command("close-inactive")
 def ticket_close_inactive() -> None:
     """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
-    from billow.services.support import close_inactive_tickets
+    from billow.services.support.tickets import close_inactive_tickets
 
     with _uow() as uow:
         closed = close_inactive_tickets(uow, uow.now)
@@ -547,7 +547,7 @@ def invoice_pdf(
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write the PDF to")],
 ) -> None:
     """Render invoice INVOICE_ID as a PDF file."""
-    from billow.services.invoice_pdf import render_invoice_pdf
+    from billow.services.billing.invoice_pdf import render_invoice_pdf
 
     with _uow() as uow:
         try:
@@ -570,7 +570,7 @@ def invoice_refund(
     """Refund payment TRANSACTION_ID in full or in part (to the gateway record or to credit)."""
     from decimal import Decimal, InvalidOperation
 
-    from billow.services.payments import refund_payment
+    from billow.services.billing.payments import refund_payment
 
     try:
         value = Decimal(amount) if amount else None
@@ -666,7 +666,7 @@ def webhook_add(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Register an endpoint and print its id and signing secret."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         try:
@@ -682,7 +682,7 @@ def webhook_add(
 @webhook_app.command("list")
 def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List endpoints with their delivery counts (never their secrets)."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         rows = [
@@ -704,7 +704,7 @@ def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @webhook_app.command("remove")
 def webhook_remove(webhook_id: int) -> None:
     """Delete an endpoint and its delivery history."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         try:
@@ -718,7 +718,7 @@ def webhook_remove(webhook_id: int) -> None:
 @webhook_app.command("enable")
 def webhook_enable(webhook_id: int) -> None:
     """Enable an endpoint again (for instance after it was disabled for failing)."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         try:
@@ -737,7 +737,7 @@ def webhook_deliveries(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show recent deliveries and their last attempt."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         try:
@@ -765,7 +765,7 @@ def webhook_deliveries(
 @webhook_app.command("retry")
 def webhook_retry(delivery_id: int) -> None:
     """Replay a delivery now (same event id, so receivers can de-duplicate)."""
-    from billow.services import webhooks
+    from billow.services.events import webhooks
 
     with _uow() as uow:
         try:
@@ -781,7 +781,7 @@ def webhook_retry(delivery_id: int) -> None:
 @email_app.command("templates")
 def email_templates(type_: Annotated[str, typer.Option("--type")] = "") -> None:
     """List e-mail templates (the shipped ones are added on first use)."""
-    from billow.services import email
+    from billow.services.mail import messages as email
 
     with _uow() as uow:
         rows = email.list_templates(uow, type_=type_)
@@ -804,7 +804,7 @@ def email_edit(
     """Edit a template (or add a custom one); bodies are read from files."""
     from pathlib import Path
 
-    from billow.services import email
+    from billow.services.mail import messages as email
 
     with _uow() as uow:
         try:
@@ -840,7 +840,7 @@ def server_add(
     status_address: Annotated[str, typer.Option("--status-address")] = "",
 ) -> None:
     """Add a provisioning server."""
-    from billow.services.servers import ServerInput, add_server
+    from billow.services.hosting.servers import ServerInput, add_server
 
     with _uow() as uow:
         try:
@@ -857,7 +857,7 @@ def server_add(
 @server_app.command("list")
 def server_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List servers with their load (credentials are never shown)."""
-    from billow.services.servers import active_counts, list_servers
+    from billow.services.hosting.servers import active_counts, list_servers
 
     with _uow() as uow:
         counts = active_counts(uow)
@@ -887,7 +887,7 @@ def server_update(
     default: Annotated[bool | None, typer.Option("--default/--not-default")] = None,
 ) -> None:
     """Change a server's credentials, hostname, capacity or state."""
-    from billow.services.servers import update_server
+    from billow.services.hosting.servers import update_server
 
     changes = {k: v for k, v in {"password": password, "accesshash": access_hash, "hostname": hostname,
                                  "maxaccounts": max_accounts, "disabled": disabled, "active": default}.items()
@@ -904,7 +904,7 @@ def server_update(
 @server_app.command("remove")
 def server_remove(server_id: int) -> None:
     """Remove a server that has no live services."""
-    from billow.services.servers import delete_server
+    from billow.services.hosting.servers import delete_server
 
     with _uow() as uow:
         try:
@@ -918,7 +918,7 @@ def server_remove(server_id: int) -> None:
 @server_app.command("test")
 def server_test(server_id: int) -> None:
     """Test the connection to a server through its module."""
-    from billow.services.provisioning import test_connection
+    from billow.services.hosting.provisioning import test_connection
 
     with _uow() as uow:
         try:
@@ -939,7 +939,7 @@ def servergroup_add(
     fill: Annotated[int, typer.Option("--fill", help="1: least full first, 2: fill the default first")] = 1,
 ) -> None:
     """Create a server group from existing servers."""
-    from billow.services.servers import add_group
+    from billow.services.hosting.servers import add_group
 
     with _uow() as uow:
         try:
@@ -953,7 +953,7 @@ def servergroup_add(
 @servergroup_app.command("list")
 def servergroup_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List server groups and their servers."""
-    from billow.services.servers import list_groups
+    from billow.services.hosting.servers import list_groups
 
     with _uow() as uow:
         rows = [{"id": g.id, "name": g.name, "filltype": g.filltype, "servers": ids}
@@ -970,7 +970,7 @@ def servergroup_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
 @servergroup_app.command("remove")
 def servergroup_remove(group_id: int) -> None:
     """Remove a server group (its servers stay)."""
-    from billow.services.servers import delete_group
+    from billow.services.hosting.servers import delete_group
 
     with _uow() as uow:
         try:
@@ -986,7 +986,7 @@ def servergroup_remove(group_id: int) -> None:
 @modulequeue_app.command("list")
 def modulequeue_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show failed module actions with the module's own error."""
-    from billow.services.provisioning import list_queue
+    from billow.services.hosting.provisioning import list_queue
 
     with _uow() as uow:
         rows = [{"id": e.id, "service": e.service_id, "module": e.module_name, "action": e.module_action,
@@ -1007,7 +1007,7 @@ def modulequeue_retry(
     all_entries: Annotated[bool, typer.Option("--all", help="Retry every open entry")] = False,
 ) -> None:
     """Run failed module actions again; each retry commits on its own."""
-    from billow.services.provisioning import list_queue, retry
+    from billow.services.hosting.provisioning import list_queue, retry
 
     if entry_id is None and not all_entries:
         console.print("[red]error:[/red] give an entry id or --all")
@@ -1053,7 +1053,7 @@ def product_overages(
     converted by their exchange rate when the charges are worked out, on the last day of
     each month (``OverageBillingMethod``: 1 invoice at once, 2 add to the next invoice).
     """
-    from billow.services.overages import set_product_overages
+    from billow.services.billing.overages import set_product_overages
 
     with _uow() as uow:
         try:
@@ -1093,8 +1093,8 @@ def currency_update_rates(
     The same service as the daily CurrencyUpdateExchangeRates task (WHMCS's "Update
     Exchange Rates" button); with --prices also what CurrencyUpdateProductPricing does.
     """
-    from billow.services.ecb_feed import fetch_daily_rates
-    from billow.services.exchange_rates import show_rate, update_exchange_rates
+    from billow.services.catalog.ecb_feed import fetch_daily_rates
+    from billow.services.catalog.exchange_rates import show_rate, update_exchange_rates
 
     settings = get_settings()
     try:
@@ -1124,7 +1124,7 @@ def currency_update_prices() -> None:
 
 
 def _convert_all_prices(page: int = 200) -> int:
-    from billow.services.price_conversion import base_price_ids, convert_prices
+    from billow.services.catalog.price_conversion import base_price_ids, convert_prices
 
     changed, after = 0, 0
     while True:

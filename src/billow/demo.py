@@ -18,9 +18,9 @@ from sqlalchemy import select
 from billow import security
 from billow.config import get_settings
 from billow.db.models import Admin, ApiCredential, ClientGroup, Contact, Currency
-from billow.services import access
-from billow.services.clients import ClientInput, add_client, find_client_by_email
-from billow.services.contacts import add_contact
+from billow.services.access import credentials as access
+from billow.services.clients.accounts import ClientInput, add_client, find_client_by_email
+from billow.services.clients.contacts import add_contact
 from billow.uow import UnitOfWork
 
 CURRENCIES = (

@@ -7,7 +7,7 @@ runs it in its own transaction, retrying with backoff. So a job runs only for a 
 change, and is never lost once committed.
 
 Jobs are named: :func:`register` a function ``fn(uow, **args)`` under a name, or name it by
-dotted path (``"billow.services.provisioning:create_account_job"``). A job that raises
+dotted path (``"billow.services.hosting.provisioning:create_account_job"``). A job that raises
 (a :class:`~billow.errors.BillowError` or anything else) has its transaction rolled back and
 is retried after 1 min, 5 min, 30 min, 2 h and 6 h, then marked failed with the error.
 """

@@ -42,7 +42,8 @@ from billow.db.models import (
     WebhookEndpoint,
 )
 from billow.events import EMAIL_REQUESTED
-from billow.services import email, webhooks
+from billow.services.events import webhooks
+from billow.services.mail import messages as email
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.worker")

@@ -86,7 +86,7 @@ def test_wrong_secret(api: Any) -> None:
 
 
 def test_revoked_credential(api: Any, uow: Any) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     access.revoke_credential(uow, api.identifier)
     uow.commit()
@@ -94,7 +94,7 @@ def test_revoked_credential(api: Any, uow: Any) -> None:
 
 
 def test_disabled_admin(api: Any, uow: Any) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     access.set_admin_disabled(uow, "apiadmin", True)
     uow.commit()
@@ -120,7 +120,7 @@ def test_ip_outside_the_allow_list(api: Any, client_at: Callable[..., TestClient
 
 
 def test_cidr_ranges_ipv4_and_ipv6(api: Any, uow: Any, client_at: Callable[..., TestClient]) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     access.add_allowed_ip(uow, "10.0.0.0/8", note="office")
     access.add_allowed_ip(uow, "2001:db8::/32", note="office v6")
@@ -138,7 +138,7 @@ def test_cidr_ranges_ipv4_and_ipv6(api: Any, uow: Any, client_at: Callable[..., 
 
 def test_allow_list_entry_of_one_credential(api: Any, db: Any, uow: Any,
                                             client_at: Callable[..., TestClient]) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     scoped = access.create_credential(uow, "apiadmin", allow_ips=["192.0.2.0/24"])
     uow.commit()
@@ -170,7 +170,7 @@ def test_accesskey_is_ignored_when_not_configured(api: Any, client_at: Callable[
 def test_trusted_proxy_forwarded_for(api: Any, monkeypatch: pytest.MonkeyPatch, uow: Any,
                                      client_at: Callable[..., TestClient]) -> None:
     from billow.api.app import create_app
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     monkeypatch.setenv("BILLOW_TRUSTED_PROXIES", json.dumps(["10.0.0.1", "fd00::/8"]))
     reset_settings()
@@ -198,7 +198,7 @@ def test_trusted_proxy_forwarded_for(api: Any, monkeypatch: pytest.MonkeyPatch, 
 # --- API roles ------------------------------------------------------------------------
 
 def test_role_denies_actions_outside_it(db: Any, http: TestClient, uow: Any) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     access.create_admin(uow, "reader", "reader-password", email="r@example.com")
     access.add_allowed_ip(uow, "127.0.0.1")
@@ -246,7 +246,7 @@ def test_lock_out_after_repeated_failures(api: Any, monkeypatch: pytest.MonkeyPa
 
 def test_lock_out_is_per_address(api: Any, monkeypatch: pytest.MonkeyPatch, uow: Any,
                                  client_at: Callable[..., TestClient]) -> None:
-    from billow.services import access
+    from billow.services.access import credentials as access
 
     monkeypatch.setenv("BILLOW_LOGIN_MAX_FAILURES", "2")
     reset_settings()

@@ -135,7 +135,7 @@ def test_form_and_multipart_posts_with_brackets(api: Any, uow: Any) -> None:
 # --- paging ---------------------------------------------------------------------------
 
 def test_paging_is_exact_and_counts_are_ints(api: Any, uow: Any) -> None:
-    from billow.services.clients import ClientInput, add_client
+    from billow.services.clients.accounts import ClientInput, add_client
 
     for i in range(30):
         add_client(uow, ClientInput(values={**CLIENT, "email": f"c{i}@example.com"}))
@@ -252,7 +252,7 @@ def test_an_unexpected_failure_rolls_back_and_answers_generically(
     api: Any, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from billow.db.models import Client, User
-    from billow.services import clients
+    from billow.services.clients import accounts as clients
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")

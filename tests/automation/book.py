@@ -17,7 +17,7 @@ from billow.db.models import (
     Service,
     ServiceAddon,
 )
-from billow.services.clients import ClientInput, add_client
+from billow.services.clients.accounts import ClientInput, add_client
 from billow.uow import UnitOfWork
 
 _seq = {"n": 0}

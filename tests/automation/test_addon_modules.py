@@ -26,11 +26,13 @@ from billow.automation.tasks.services import (
     CancellationRequests,
 )
 from billow.db.models import InvoiceItem, ModuleLog, ModuleQueueEntry, OutboxEvent, Service, ServiceAddon
-from billow.services import catalog, orders, servers
-from billow.services.billing_contract import InvoiceLine
-from billow.services.client_services import add_cancel_request
-from billow.services.invoices import create_invoice
-from billow.services.payments import add_payment
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.invoices import create_invoice
+from billow.services.billing.payments import add_payment
+from billow.services.catalog import products as catalog
+from billow.services.hosting import servers
+from billow.services.hosting.services import add_cancel_request
+from billow.services.orders import orders
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 from protocol_servers import FakeFabric

@@ -28,9 +28,9 @@ from billow.db.models import (
 )
 from billow.modules.gateways import configure_gateway
 from billow.security import encrypt
-from billow.services.billing_contract import InvoiceLine
-from billow.services.clients import ClientInput, add_client
-from billow.services.invoices import create_invoice
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.invoices import create_invoice
+from billow.services.clients.accounts import ClientInput, add_client
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 
@@ -105,7 +105,7 @@ def test_a_missed_day_is_caught_up_with_the_latest_stage_only(db, uow):
 
 
 def test_paid_invoices_get_no_reminder(db, uow):
-    from billow.services.payments import add_payment
+    from billow.services.billing.payments import add_payment
 
     client = _client(uow, 1)
     invoice = _invoice(uow, client)
@@ -217,7 +217,7 @@ def test_capture_attempt_only_once(db, uow):
 
 def test_page_planning_agrees_with_the_due_items(db, uow):
     from billow.automation.tasks.billing import due_client_ids
-    from billow.services.invoicegen import collect_due_items
+    from billow.services.billing.generation import collect_due_items
 
     from . import book
 

@@ -19,12 +19,13 @@ from billow.automation.runner import run_cron
 from billow.automation.tasks.billing import CreateInvoices
 from billow.db.models import ActivityLog, Client, Invoice, InvoiceItem, OutboxEvent, Service, TaxRule
 from billow.errors import Conflict
-from billow.services import client_services, invoicegen
-from billow.services.billing_contract import InvoiceLine
-from billow.services.credit import adjust_credit, lock_client
-from billow.services.invoice_batch import InvoiceDraft, create_invoices
-from billow.services.invoice_timing import invoice_timing
-from billow.services.invoices import create_invoice
+from billow.services.billing import generation as invoicegen
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.credit import adjust_credit, lock_client
+from billow.services.billing.invoice_batch import InvoiceDraft, create_invoices
+from billow.services.billing.invoice_timing import invoice_timing
+from billow.services.billing.invoices import create_invoice
+from billow.services.hosting import services as client_services
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 
@@ -184,7 +185,7 @@ def test_the_sql_due_rule_selects_what_the_python_rule_accepts(uow, continuous):
 def test_long_id_lists_are_queried_in_chunks(uow, monkeypatch):
     """GenInvoices over a whole book: every IN list is split (SQLite caps bound parameters)."""
     from billow.db import queries
-    from billow.services.billable_items import add_billable_item
+    from billow.services.billing.billable_items import add_billable_item
 
     monkeypatch.setattr(queries, "IN_LIST_SIZE", 2)
     hosting = book.product(uow, "Hosting")

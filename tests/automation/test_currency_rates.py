@@ -19,7 +19,7 @@ from billow.automation.tasks.currency import CurrencyUpdateExchangeRates, Curren
 from billow.config import reset_settings
 from billow.db.models import ActivityLog, AutomationTaskLog, Currency, Price
 from billow.events import registry
-from billow.services.ecb_feed import ExchangeRateFeedError, parse_daily_feed
+from billow.services.catalog.ecb_feed import ExchangeRateFeedError, parse_daily_feed
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 

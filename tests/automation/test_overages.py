@@ -27,7 +27,7 @@ from billow.db.models import (
     ServiceConfigOption,
 )
 from billow.errors import NotFound, ValidationError
-from billow.services.overages import is_billing_day, set_product_overages
+from billow.services.billing.overages import is_billing_day, set_product_overages
 from billow.services.settings import set_setting
 
 from . import book

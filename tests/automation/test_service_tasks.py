@@ -23,8 +23,8 @@ from billow.automation.tasks.services import (
 from billow.db.models import Client, Invoice, ModuleQueueEntry, Order, Server, Service
 from billow.modules.servers import registry
 from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule, UsageRecord
-from billow.services.billing_contract import InvoiceLine
-from billow.services.invoices import create_invoice
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.invoices import create_invoice
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 
@@ -128,7 +128,7 @@ def test_a_refusing_panel_is_recorded_and_retried(db, uow, flaky_panel):
 
 
 def test_payment_unsuspends_and_the_task_catches_stragglers(db, uow):
-    from billow.services.payments import add_payment
+    from billow.services.billing.payments import add_payment
 
     hosting = book.product(uow, "Hosting", module="")
     svc = book.service(uow, book.client(uow, "late"), hosting, due=DUE)
@@ -148,7 +148,7 @@ def test_payment_unsuspends_and_the_task_catches_stragglers(db, uow):
 
 def test_addons_follow_their_service(db, uow):
     from billow.db.models import ServiceAddon
-    from billow.services.payments import add_payment
+    from billow.services.billing.payments import add_payment
 
     hosting = book.product(uow, "Hosting")
     svc = book.service(uow, book.client(uow, "addons"), hosting, due=DUE)
@@ -207,7 +207,7 @@ def test_fixed_term_termination(db, uow):
 
 
 def test_cancellation_requests_immediate_and_end_of_period(db, uow):
-    from billow.services.client_services import add_cancel_request
+    from billow.services.hosting.services import add_cancel_request
 
     hosting = book.product(uow, "Hosting")
     now = book.service(uow, book.client(uow, "now"), hosting, due=DUE)
@@ -304,7 +304,7 @@ def test_usage_update_reads_each_server_module(db, uow, flaky_panel):
 
 def test_an_addon_overdue_on_its_own_invoice_is_suspended_then_restored(db, uow):
     from billow.db.models import ServiceAddon
-    from billow.services.payments import add_payment
+    from billow.services.billing.payments import add_payment
 
     hosting = book.product(uow, "Hosting")
     svc = book.service(uow, book.client(uow, "addonly"), hosting, due=DUE + timedelta(days=20))

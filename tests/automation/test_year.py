@@ -20,8 +20,8 @@ from sqlalchemy import select
 from billow import clock
 from billow.automation.runner import run_cron
 from billow.db.models import Client, Invoice, InvoiceItem, OutboxEvent, Service
-from billow.services.billing_cycles import add_months
-from billow.services.payments import add_payment
+from billow.services.billing.payments import add_payment
+from billow.services.catalog.cycles import add_months
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 

@@ -26,7 +26,7 @@ def _amounts(count: int, seed: int = 20261126) -> list[Decimal]:
 
 def test_ten_thousand_amounts_sum_exactly(uow: Any, db: Any) -> None:
     from billow.db.models import Client
-    from billow.services.clients import default_currency
+    from billow.services.clients.accounts import default_currency
 
     currency_id = default_currency(uow).id
     uow.commit()

@@ -77,7 +77,7 @@ DEFAULTS: dict[str, str] = {
 
 #: Other areas' default tables (``"module:NAME"``), consulted after :data:`DEFAULTS`, so
 #: every key an area reads has one default and ``GetConfigurationValue`` knows it.
-AREA_DEFAULTS: tuple[str, ...] = ("billow.services.billing_settings:BILLING_DEFAULTS",)
+AREA_DEFAULTS: tuple[str, ...] = ("billow.services.billing.settings:BILLING_DEFAULTS",)
 
 
 def known_defaults() -> dict[str, str]:

@@ -10,7 +10,7 @@ from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import Action
 from billow.errors import ValidationError
-from billow.services.automation import automation_log, last_daily_run
+from billow.services.automation_log import automation_log, last_daily_run
 from billow.services.settings import get_setting, is_known_setting, set_setting
 
 

@@ -22,13 +22,14 @@ from billow.config import get_settings
 from billow.db.models import Invoice, Transaction
 from billow.errors import ValidationError
 from billow.money import ZERO, fmt, to_decimal
-from billow.services import credit as credit_svc
-from billow.services import invoicegen, invoices, payments
-from billow.services.billable_items import add_billable_item as add_item
-from billow.services.billing_contract import InvoiceLine
-from billow.services.clients import get_client
-from billow.services.invoices import InvoiceChanges, InvoiceFilter, ItemChange
-from billow.services.payments import TransactionInput
+from billow.services.billing import credit as credit_svc
+from billow.services.billing import generation as invoicegen
+from billow.services.billing import invoices, payments
+from billow.services.billing.billable_items import add_billable_item as add_item
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.invoices import InvoiceChanges, InvoiceFilter, ItemChange
+from billow.services.billing.payments import TransactionInput
+from billow.services.clients.accounts import get_client
 
 _NUMBERED = re.compile(r"^itemdescription(\d+)$")
 

@@ -15,9 +15,10 @@ from billow.config import get_settings
 from billow.db.models import Currency, Price, Product, ProductGroup, ServiceAddon
 from billow.errors import NotFound, ValidationError
 from billow.money import fmt
-from billow.services import catalog, servers
-from billow.services.billing_cycles import PRICE_KEYS, SETUP_KEYS
-from billow.services.catalog import ProductInput
+from billow.services.catalog import products as catalog
+from billow.services.catalog.cycles import PRICE_KEYS, SETUP_KEYS
+from billow.services.catalog.products import ProductInput
+from billow.services.hosting import servers
 
 ZERO_PRICES = {k: "0.00" for k in (*SETUP_KEYS, *PRICE_KEYS)}
 
@@ -254,7 +255,7 @@ def _fetch_status(address: str) -> dict[str, Any]:
 def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
     module = ""
     if params.int("serviceId"):
-        from billow.services.provisioning import get_service
+        from billow.services.hosting.provisioning import get_service
 
         service = get_service(ctx.uow, params.int("serviceId"))
         product = ctx.session.get(Product, service.packageid)

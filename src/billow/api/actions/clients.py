@@ -14,10 +14,11 @@ from billow.db.models import Client, Contact, User, UserClient
 from billow.errors import NotFound, ValidationError
 from billow.events import request_email
 from billow.money import fmt
-from billow.services import client_lifecycle, contacts
-from billow.services import clients as svc
-from billow.services.clients import CONTACT_FIELDS, FLAG_FIELDS, ClientInput
-from billow.services.validation import country_name, phone_parts
+from billow.services.clients import accounts as svc
+from billow.services.clients import contacts
+from billow.services.clients import lifecycle as client_lifecycle
+from billow.services.clients.accounts import CONTACT_FIELDS, FLAG_FIELDS, ClientInput
+from billow.services.clients.validation import country_name, phone_parts
 
 EMAIL_KINDS = ("general", "invoice", "support", "product", "domain", "affiliate")
 #: UpdateClient parameters that map straight onto client columns.

@@ -15,7 +15,7 @@ from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import Action
 from billow.errors import ValidationError
-from billow.services import email
+from billow.services.mail import messages as email
 
 
 def get_email_templates(ctx: Context, params: Params) -> dict[str, Any]:

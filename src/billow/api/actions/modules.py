@@ -8,7 +8,7 @@ from billow.api.actions._shared import whmcs_datetime
 from billow.api.context import Context
 from billow.api.params import Params, parse_date
 from billow.api.registry import Action
-from billow.services import module_settings, provisioning
+from billow.services.hosting import module_settings, provisioning
 
 
 def get_module_queue(ctx: Context, params: Params) -> dict[str, Any]:

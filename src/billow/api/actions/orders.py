@@ -17,8 +17,8 @@ from billow.api.registry import Action
 from billow.db.models import Client, Product, ProductGroup
 from billow.errors import ValidationError
 from billow.money import fmt, to_decimal
-from billow.services import orders as svc
-from billow.services.orders import AcceptOptions, AddonOrder, OrderItem, OrderRequest
+from billow.services.orders import orders as svc
+from billow.services.orders.orders import AcceptOptions, AddonOrder, OrderItem, OrderRequest
 
 PRODUCT_TYPE_NAMES = {
     "hostingaccount": "Hosting Account",

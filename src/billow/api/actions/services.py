@@ -14,11 +14,12 @@ from billow.api.registry import Action
 from billow.db.models import Client, Order, Product, ProductGroup, Server
 from billow.errors import ValidationError
 from billow.money import fmt
-from billow.services import client_services as svc
-from billow.services import orders, provisioning
-from billow.services.billing_cycles import cycle
-from billow.services.client_lifecycle import format_money
-from billow.services.clients import custom_field_values
+from billow.services.catalog.cycles import cycle
+from billow.services.clients.accounts import custom_field_values
+from billow.services.clients.lifecycle import format_money
+from billow.services.hosting import provisioning
+from billow.services.hosting import services as svc
+from billow.services.orders import orders
 
 OPTION_TYPE_NAMES = {1: "dropdown", 2: "radio", 3: "yesno", 4: "quantity"}
 

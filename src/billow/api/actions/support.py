@@ -15,8 +15,8 @@ from billow.api.params import Params
 from billow.api.registry import Action
 from billow.db.models import Client, Contact, Ticket, TicketAttachment, TicketNote, TicketReply, UserClient
 from billow.errors import NotFound, ValidationError
-from billow.services import support as svc
-from billow.services.support_files import decode_whmcs_attachments
+from billow.services.support import tickets as svc
+from billow.services.support.attachments import decode_whmcs_attachments
 
 
 def _attachments(params: Params) -> list[Any]:

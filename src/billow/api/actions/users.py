@@ -8,7 +8,7 @@ from billow.api.actions._shared import page, paging, whmcs_datetime
 from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import Action
-from billow.services import users as svc
+from billow.services.clients import users as svc
 
 
 def add_user(ctx: Context, params: Params) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from billow.api.params import Params
 from billow.api.registry import Action
 from billow.db.models import WebhookDelivery, WebhookEndpoint
 from billow.errors import ValidationError
-from billow.services import webhooks
+from billow.services.events import webhooks
 
 
 def _events(params: Params) -> list[str] | None:

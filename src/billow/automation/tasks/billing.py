@@ -78,7 +78,7 @@ class CreateInvoices(Task):
         return f"client:{item}"
 
     def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
-        from billow.services.invoicegen import generate_invoices
+        from billow.services.billing.generation import generate_invoices
 
         invoices = generate_invoices(uow, as_of=ctx.today, client_ids=items, announce=False)
         ctx.count("invoices", len(invoices))
@@ -107,7 +107,7 @@ def due_client_ids(uow: UnitOfWork, as_of: date) -> set[int]:
     """
     import importlib
 
-    from billow.services.invoicegen import DUE_SOURCES
+    from billow.services.billing.generation import DUE_SOURCES
 
     clients: set[int] = set()
     for path in DUE_SOURCES:
@@ -235,7 +235,7 @@ class AddLateFees(Task):
             .order_by(Invoice.id).limit(limit)))
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        from billow.services.invoices import lock_invoice, places_of, recalculate
+        from billow.services.billing.invoices import lock_invoice, places_of, recalculate
 
         invoice = lock_invoice(uow, item)
         if invoice.status != "Unpaid" or any(line.type == "LateFee" for line in invoice.items):
@@ -332,7 +332,7 @@ class ProcessCreditCardPayments(Task):
         from billow.modules.gateways import load_gateway
         from billow.modules.gateways.base import PaymentRequest, supports
         from billow.security import decrypt
-        from billow.services.invoices import invoice_balance, lock_invoice
+        from billow.services.billing.invoices import invoice_balance, lock_invoice
 
         # 1. Record the attempt (and claim today's key) before any money moves.
         with ctx.transaction(0) as uow:
@@ -368,7 +368,7 @@ class ProcessCreditCardPayments(Task):
             return
         # 3. Record the outcome.
         if result.ok:
-            from billow.services.payments import add_payment
+            from billow.services.billing.payments import add_payment
 
             with ctx.transaction(1) as uow:
                 try:

@@ -16,14 +16,14 @@ from billow.automation.base import RunContext, Task
 from billow.automation.marks import is_claimed
 from billow.config import get_settings
 from billow.services.activity import log_activity
-from billow.services.ecb_feed import fetch_daily_rates
-from billow.services.exchange_rates import (
+from billow.services.catalog.ecb_feed import fetch_daily_rates
+from billow.services.catalog.exchange_rates import (
     RatesUnavailable,
     default_currency,
     other_currencies,
     update_exchange_rates,
 )
-from billow.services.price_conversion import base_price_ids, convert_prices
+from billow.services.catalog.price_conversion import base_price_ids, convert_prices
 from billow.uow import UnitOfWork
 
 
@@ -83,7 +83,7 @@ class CurrencyUpdateProductPricing(Task):
     """Recompute the other currencies' product, addon and option prices from the default's.
 
     Items are the default currency's price rows, a page per transaction; the rule
-    (:func:`billow.services.price_conversion.convert_prices`) is a pure function of those
+    (:func:`billow.services.catalog.price_conversion.convert_prices`) is a pure function of those
     rows and the stored rates, so a re-run, or a run resumed after a crash, only writes
     rows that are not yet right.
     """

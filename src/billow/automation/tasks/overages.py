@@ -1,7 +1,7 @@
 """Disk space and bandwidth overage charges, on the last day of each month.
 
 The rules (limits, units, rounding, currency, the two billing methods) live in
-:mod:`billow.services.overages`; this task picks the clients to bill and keeps the run
+:mod:`billow.services.billing.overages`; this task picks the clients to bill and keeps the run
 idempotent: every billed service claims ``overage:<serviceid>:<YYYY-MM>`` in the
 transaction that stores its charges, so a re-run of the same month (``--force``, a
 catch-up with ``--date``, a crash half-way) bills nothing twice.
@@ -15,9 +15,9 @@ from sqlalchemy import String, cast, exists, literal, select
 
 from billow.automation.base import RunContext, Task
 from billow.db.models import AutomationMark, BillableItem, Client, Product, Service
-from billow.services import overages
 from billow.services.activity import log_activity
-from billow.services.clients import default_currency
+from billow.services.billing import overages
+from billow.services.clients.accounts import default_currency
 from billow.uow import UnitOfWork
 
 

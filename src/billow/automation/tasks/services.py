@@ -1,7 +1,7 @@
 """Service lifecycle tasks: overdue suspension and unsuspension, terminations,
 cancellation requests, unpaid orders, usage statistics and client status.
 
-Module calls go through :mod:`billow.services.provisioning` (which logs every exchange,
+Module calls go through :mod:`billow.services.hosting.provisioning` (which logs every exchange,
 queues failures and fires the ``PreModule*``/``AfterModule*`` hooks). Each service is its
 own transaction (:attr:`~billow.automation.base.Task.isolate_items`): a refused call leaves
 the service as it was, is recorded in the automation log with the module's message, and
@@ -30,9 +30,9 @@ from billow.db.models import (
     ServiceAddon,
 )
 from billow.events import request_email
-from billow.services import addon_provisioning
 from billow.services.activity import log_activity
-from billow.services.addon_provisioning import module_backed, suspended_for_overdue
+from billow.services.hosting import addon_provisioning
+from billow.services.hosting.addon_provisioning import module_backed, suspended_for_overdue
 from billow.services.settings import get_setting, setting_int
 from billow.uow import UnitOfWork
 
@@ -41,7 +41,7 @@ NOT_RECURRING = ("Free Account", "One Time")
 
 
 def overdue_reason() -> str:
-    from billow.services.client_services import OVERDUE_REASON
+    from billow.services.hosting.services import OVERDUE_REASON
 
     return OVERDUE_REASON
 
@@ -74,7 +74,7 @@ def module_action(uow: UnitOfWork, service: Service, key: str, *, reason: str = 
     then unchanged, and the provisioning service has queued the failure and logged the
     exchange: the caller commits that record and reports the failure.
     """
-    from billow.services import provisioning
+    from billow.services.hosting import provisioning
 
     if _module_product(uow, service) is not None:
         result = provisioning.run(uow, service, key, reason=reason)
@@ -143,7 +143,7 @@ class AddonModuleActions(Task):
     name = "AddonModuleActions"
     batch_size = 100
     isolate_items = True
-    #: the module action (see :data:`billow.services.addon_provisioning.STEPS`)
+    #: the module action (see :data:`billow.services.hosting.addon_provisioning.STEPS`)
     key = "suspend"
     #: the automation log counter of done addons
     counter = "addons"
@@ -492,7 +492,7 @@ class CancellationRequests(Task):
 
 def _cancel_unpaid_invoices(uow: UnitOfWork, service: Service) -> int:
     """Cancel Unpaid invoices whose only lines bill this service (WHMCS does the same)."""
-    from billow.services.invoices import cancel_invoice
+    from billow.services.billing.invoices import cancel_invoice
 
     cancelled = 0
     invoice_ids = set(uow.session.scalars(
@@ -530,7 +530,7 @@ class CancelUnpaidOrders(Task):
         return f"order:{item}"
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        from billow.services.orders import cancel_order
+        from billow.services.orders.orders import cancel_order
 
         order = uow.session.get(Order, item)
         if order is None or order.status != "Pending":
@@ -569,7 +569,7 @@ class UpdateServerUsage(Task):
         return f"server:{item}"
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        from billow.services.provisioning import update_usage
+        from billow.services.hosting.provisioning import update_usage
 
         ctx.count("services", update_usage(uow, item))
         ctx.count("servers")

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from billow.automation.base import RunContext, Task
-from billow.services import support
-from billow.services.support_imap import mailbox_department_ids, poll_department
+from billow.services.support import tickets as support
+from billow.services.support.imap import mailbox_department_ids, poll_department
 from billow.uow import UnitOfWork
 
 
 class CloseInactiveTickets(Task):
     """WHMCS's CloseInactiveTickets: close tickets answered and left for ``CloseInactiveTickets`` hours.
 
-    Which tickets qualify is :func:`billow.services.support.inactive_ticket_ids`; each is
-    re-checked and closed by :func:`~billow.services.support.auto_close_ticket`, so a
+    Which tickets qualify is :func:`billow.services.support.tickets.inactive_ticket_ids`; each is
+    re-checked and closed by :func:`~billow.services.support.tickets.auto_close_ticket`, so a
     ticket that got a reply since the page was listed stays open, and a re-run after a
     crash finds exactly the tickets still to close.
     """
@@ -41,7 +41,7 @@ class PollSupportMailboxes(Task):
 
     One department per item and transaction (:attr:`isolate_items`): an unreachable
     mailbox is recorded as that item's failure and retried next run; each message is
-    imported and committed on its own by :func:`billow.services.support_imap.poll_department`
+    imported and committed on its own by :func:`billow.services.support.imap.poll_department`
     before it is flagged ``\\Seen``, so nothing is lost or imported twice.
     """
 

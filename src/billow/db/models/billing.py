@@ -2,7 +2,7 @@
 
 Every figure here is re-derivable from ledger rows: an invoice's balance is its total
 minus the money its transactions brought in plus what they paid back out, and a client's
-credit is the sum of its credit-log rows. :mod:`billow.services.invoices` keeps the
+credit is the sum of its credit-log rows. :mod:`billow.services.billing.invoices` keeps the
 stored totals in step with the items, in one function.
 
 Tables mirror WHMCS (``tblinvoices``, ``tblinvoiceitems``, ``tblaccounts``,

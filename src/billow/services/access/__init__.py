@@ -1,0 +1,1 @@
+"""Who may act: admins, API credentials and roles, the IP allow-list, brute-force lock-out."""

@@ -1,0 +1,1 @@
+"""Invoices, numbering, generation, tax, payments, credit, refunds, billable items and overages."""

@@ -1,0 +1,3 @@
+"""Products, prices and billing cycles, configurable options, addons, promotions,
+currencies and their rates.
+"""

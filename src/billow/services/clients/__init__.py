@@ -1,0 +1,1 @@
+"""Clients (billing accounts), users (logins), contacts, validation and the client lifecycle."""

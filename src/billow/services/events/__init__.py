@@ -1,0 +1,1 @@
+"""Delivering events out of the process: signed webhooks."""

@@ -1,0 +1,3 @@
+"""Clients' services and addons after the order: editing, upgrades, the paid step,
+provisioning and the module queue.
+"""

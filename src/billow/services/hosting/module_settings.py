@@ -1,0 +1,165 @@
+"""Activation and configuration of modules by type and name (``ActivateModule`` & co).
+
+Each module type names, by dotted path, a function returning the configuration fields of
+one of its modules (raising ``Invalid module name provided.`` for an unknown one) and
+whether it can be activated. Other areas add their types (``gateway``, ``registrar``) to
+:data:`MODULE_TYPES` in one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from billow.db.models import ModuleSetting
+from billow.errors import BillowError, NotAllowed, ValidationError
+from billow.modules.servers.base import ConfigField
+from billow.uow import UnitOfWork
+
+#: type -> ("module:function" returning the fields of a named module, activatable)
+MODULE_TYPES: dict[str, tuple[str, bool]] = {
+    "fraud": ("billow.services.hosting.module_settings:fraud_fields", True),
+    "servers": ("billow.services.hosting.module_settings:server_fields", False),
+}
+ACTIVE = "__active__"
+
+
+def fraud_fields(name: str) -> tuple[ConfigField, ...]:
+    from billow.modules.fraud import fraud_class
+
+    return fraud_class(name).settings
+
+
+def server_fields(name: str) -> tuple[ConfigField, ...]:
+    from billow.modules.servers import module_class
+
+    return module_class(name).product_config
+
+
+def _resolve(module_type: str) -> tuple[Any, bool]:
+    entry = MODULE_TYPES.get(module_type)
+    if entry is None:
+        raise ValidationError(
+            "Invalid module type provided. Supported module types include: " + ", ".join(sorted(MODULE_TYPES))
+        )
+    path, activatable = entry
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name), activatable
+
+
+def config_fields(module_type: str, name: str) -> tuple[ConfigField, ...]:
+    fields_of, _ = _resolve(module_type)
+    if not name:
+        raise ValidationError("Invalid module name provided.")
+    try:
+        return fields_of(name)
+    except BillowError:
+        raise ValidationError("Invalid module name provided.") from None
+
+
+def _names(fields: tuple[ConfigField, ...]) -> set[str]:
+    return {f.name for f in fields}
+
+
+def activate(uow: UnitOfWork, module_type: str, name: str, parameters: Mapping[str, Any]) -> None:
+    fields = config_fields(module_type, name)
+    _, activatable = _resolve(module_type)
+    if not activatable:
+        raise NotAllowed("Module activation not supported by module type.")
+    _store(uow, module_type, name, {f.name: f.default for f in fields}, fields, only_missing=True)
+    _store(uow, module_type, name, parameters, fields)
+    _set(uow, module_type, name, ACTIVE, "1")
+
+
+def update(uow: UnitOfWork, module_type: str, name: str, parameters: Mapping[str, Any]) -> None:
+    fields = config_fields(module_type, name)
+    _, activatable = _resolve(module_type)
+    if not activatable:
+        raise NotAllowed("Module activation not supported by module type.")
+    if not is_active(uow, module_type, name):
+        raise ValidationError("Module Configuration Update Failed: module is not active")
+    _store(uow, module_type, name, parameters, fields)
+
+
+def deactivate(uow: UnitOfWork, module_type: str, name: str) -> None:
+    config_fields(module_type, name)
+    _, activatable = _resolve(module_type)
+    if not activatable:
+        raise NotAllowed("Module deactivation not supported by module type.")
+    if not is_active(uow, module_type, name):
+        raise ValidationError("Failed to deactivate: module is not active")
+    uow.session.execute(
+        delete(ModuleSetting).where(
+            ModuleSetting.module_type == module_type, ModuleSetting.module_name == name
+        )
+    )
+
+
+def _store(
+    uow: UnitOfWork,
+    module_type: str,
+    name: str,
+    values: Mapping[str, Any],
+    fields: tuple[ConfigField, ...],
+    *,
+    only_missing: bool = False,
+) -> None:
+    known = _names(fields)
+    for key, value in values.items():
+        if key not in known:
+            raise ValidationError(f"Unknown configuration parameter {key}")
+        if only_missing and _get(uow, module_type, name, key) is not None:
+            continue
+        _set(uow, module_type, name, key, str(value))
+
+
+def _get(uow: UnitOfWork, module_type: str, name: str, key: str) -> ModuleSetting | None:
+    return uow.session.scalar(
+        select(ModuleSetting).where(
+            ModuleSetting.module_type == module_type,
+            ModuleSetting.module_name == name,
+            ModuleSetting.setting == key,
+        )
+    )
+
+
+def _set(uow: UnitOfWork, module_type: str, name: str, key: str, value: str) -> None:
+    row = _get(uow, module_type, name, key)
+    if row is None:
+        uow.session.add(ModuleSetting(module_type=module_type, module_name=name, setting=key, value=value))
+        uow.session.flush()
+    else:
+        row.value = value
+
+
+def is_active(uow: UnitOfWork, module_type: str, name: str) -> bool:
+    row = _get(uow, module_type, name, ACTIVE)
+    return row is not None and row.value == "1"
+
+
+def active_modules(uow: UnitOfWork, module_type: str) -> list[str]:
+    return list(
+        uow.session.scalars(
+            select(ModuleSetting.module_name)
+            .where(
+                ModuleSetting.module_type == module_type,
+                ModuleSetting.setting == ACTIVE,
+                ModuleSetting.value == "1",
+            )
+            .order_by(ModuleSetting.module_name)
+        )
+    )
+
+
+def settings_of(uow: UnitOfWork, module_type: str, name: str) -> dict[str, str]:
+    rows = uow.session.scalars(
+        select(ModuleSetting).where(
+            ModuleSetting.module_type == module_type,
+            ModuleSetting.module_name == name,
+            ModuleSetting.setting != ACTIVE,
+        )
+    )
+    return {r.setting: r.value for r in rows}

@@ -1,0 +1,1 @@
+"""Orders: placing, accepting, cancelling, fraud checks."""

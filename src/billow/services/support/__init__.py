@@ -1,0 +1,1 @@
+"""Support: departments, tickets and replies, attachments, inbound mail, auto-close, the blocklist."""
