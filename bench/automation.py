@@ -113,11 +113,11 @@ def measure(services: int) -> dict[str, float | int]:
 
     from billow.automation.runner import run_cron
     from billow.automation.tasks import load_tasks
-    from billow.services.billing.generation import DUE_SOURCES, _steps
+    from billow.bootstrap import wire
 
     # Import everything the task touches first: module imports are not invoicing time.
     load_tasks()
-    _steps(DUE_SOURCES)
+    wire()
     rss_before = _mem("VmRSS")
     _peak_reset()
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -22,6 +22,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from billow.bootstrap import wire
+
+# The suite calls services directly, as an entry point does: wire the areas first.
+wire()
+
 TEST_SECRET_KEY = "test-secret-key-for-billow-only"
 LOCAL_IP = "127.0.0.1"
 

@@ -10,12 +10,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.engine import session_factory
 from billow.errors import BillowError
 from billow.uow import UnitOfWork
 
 app = typer.Typer(help="Billow: billing and automation for hosting providers.", no_args_is_help=True)
+
+
+@app.callback()
+def _wire() -> None:
+    """Every command runs with the areas wired together (see billow.bootstrap)."""
+    wire()
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 credential_app = typer.Typer(help="API credentials (identifier + secret).", no_args_is_help=True)
 role_app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)

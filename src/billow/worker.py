@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow import events, jobs
+from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.models import (
     BackgroundJob,
@@ -210,6 +211,7 @@ class Worker:
     def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
         from billow.db.engine import session_factory
 
+        wire()
         self.factory = factory or session_factory()
         self.client = webhooks.new_client()
         self.pool = ThreadPoolExecutor(max_workers=max(1, get_settings().webhook_concurrency),

@@ -216,8 +216,7 @@ def test_capture_attempt_only_once(db, uow):
 
 
 def test_page_planning_agrees_with_the_due_items(db, uow):
-    from billow.automation.tasks.billing import due_client_ids
-    from billow.services.billing.generation import collect_due_items
+    from billow.services.billing.generation import collect_due_items, due_client_ids
 
     from . import book
 

@@ -116,7 +116,10 @@ def test_a_date_moved_underneath_refuses_the_invoice(db, uow, monkeypatch):
                              .values(nextinvoicedate=DUE + timedelta(days=31)))
         return items
 
-    monkeypatch.setattr(client_services, "due_items", racing)
+    # Swap the hosting source for the racing one at the extension point bootstrap filled.
+    sources = [racing if source is real else source for source in invoicegen.DUE_SOURCES]
+    monkeypatch.setattr(invoicegen, "DUE_SOURCES", sources)
+    monkeypatch.setitem(invoicegen.DUE_CLIENT_PLANNERS, racing, client_services.due_clients)
     with UnitOfWork(db) as work, pytest.raises(Conflict) as refused:
         invoicegen.generate_invoices(work, as_of=DUE)
     assert refused.value.message == f"already invoiced: services:{service.id}:{DUE}"

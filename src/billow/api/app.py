@@ -16,6 +16,7 @@ from billow.api.dispatch import dispatch
 from billow.api.encode import to_json, to_xml
 from billow.api.params import Params, parse_php_pairs
 from billow.api.registry import build_table
+from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.engine import session_factory
 
@@ -84,6 +85,7 @@ def _no_nul(value: Any) -> Any:
 
 
 def create_app() -> FastAPI:
+    wire()
     settings = get_settings()
     app = FastAPI(title="Billow", docs_url=None, redoc_url=None, openapi_url=None)
     table = build_table()

@@ -38,6 +38,7 @@ from billow.automation.base import LockLost, RunContext, Task
 from billow.automation.lock import DEFAULT_TTL, RunLock
 from billow.automation.progress import Progress, SilentProgress
 from billow.automation.tasks import load_tasks
+from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.models import AutomationRun, AutomationTaskDay, AutomationTaskLog
 from billow.errors import ValidationError
@@ -103,6 +104,7 @@ def run_cron(
     (at any hour). *force* re-runs daily tasks already completed for the date (their
     items stay idempotent, so only work still missing is done).
     """
+    wire()
     from billow.db.engine import session_factory
 
     factory = factory or session_factory()

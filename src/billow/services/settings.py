@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
 from billow.db.models import Setting
+from billow.services.extension import ExtensionPoint
 from billow.uow import UnitOfWork
 
 #: WHMCS setting keys Billow reads, with the default WHMCS ships.
@@ -75,19 +77,17 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-#: Other areas' default tables (``"module:NAME"``), consulted after :data:`DEFAULTS`, so
-#: every key an area reads has one default and ``GetConfigurationValue`` knows it.
-AREA_DEFAULTS: tuple[str, ...] = ("billow.services.billing.settings:BILLING_DEFAULTS",)
+#: Other areas' default tables, registered by :mod:`billow.bootstrap` and consulted after
+#: :data:`DEFAULTS`, so every key an area reads has one default and
+#: ``GetConfigurationValue`` knows it.
+AREA_DEFAULTS: ExtensionPoint[Callable[[], Mapping[str, str]]] = ExtensionPoint("settings defaults")
 
 
 def known_defaults() -> dict[str, str]:
     """Every setting key with a default: the foundation's and the areas' tables merged."""
-    import importlib
-
     merged: dict[str, str] = {}
-    for path in AREA_DEFAULTS:
-        module, _, name = path.partition(":")
-        merged.update(getattr(importlib.import_module(module), name))
+    for table in AREA_DEFAULTS:
+        merged.update(table())
     merged.update(DEFAULTS)
     return merged
 

@@ -8,6 +8,7 @@ from typing import Any
 
 def pay_worker(tasks: list[tuple[int, str, str | None]], barrier: Any, results: Any) -> None:
     """For each (invoice id, transid, amount): wait for the other process, then pay."""
+    from billow.bootstrap import wire
     from billow.config import reset_settings
     from billow.db.engine import session_factory
     from billow.errors import BillowError
@@ -15,6 +16,7 @@ def pay_worker(tasks: list[tuple[int, str, str | None]], barrier: Any, results: 
     from billow.uow import UnitOfWork
 
     reset_settings()
+    wire()  # a spawned process is an entry point of its own
     factory = session_factory()
     for invoice_id, transid, amount in tasks:
         barrier.wait(timeout=60)

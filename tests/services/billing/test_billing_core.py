@@ -70,13 +70,7 @@ def test_taxes_from_client_rules(uow):
 
 def test_paid_steps_run_before_invoice_paid_and_number_assigned(uow, client, monkeypatch):
     order = []
-    monkeypatch.setattr(invoices, "PAID_STEPS", ("tests_paid_step:record",))
-    import sys
-    import types
-
-    module = types.ModuleType("tests_paid_step")
-    module.record = lambda u, inv: order.append(("step", inv.id, inv.status))
-    monkeypatch.setitem(sys.modules, "tests_paid_step", module)
+    monkeypatch.setattr(invoices, "PAID_STEPS", [lambda u, inv: order.append(("step", inv.id, inv.status))])
     add_hook("InvoicePaidPreEmail")(lambda v: order.append(("preemail", v["invoiceid"])))
     add_hook("InvoicePaid")(lambda v: order.append(("paid", v["invoiceid"])))
     settings(uow, SequentialInvoiceNumberFormat="INV-{YEAR}-{NUMBER}")
@@ -144,13 +138,7 @@ def test_generate_passes_ids_to_sources(uow, client, monkeypatch):
         return [DueItem("Svc", Decimal("3"), type="Hosting", relid=5, client_id=client.id,
                         on_invoiced=lambda u2, inv_id: calls.append(("invoiced", inv_id)))]
 
-    import sys
-    import types
-
-    module = types.ModuleType("tests_due_source")
-    module.due = source
-    monkeypatch.setitem(sys.modules, "tests_due_source", module)
-    monkeypatch.setattr(invoicegen, "DUE_SOURCES", ("tests_due_source:due",))
+    monkeypatch.setattr(invoicegen, "DUE_SOURCES", [source])
     made = invoicegen.generate_invoices(uow, as_of=date(2026, 4, 1), client_id=client.id, service_ids=[5])
     assert calls[0] == (date(2026, 4, 1), client.id, {"service": [5], "addon": [], "domain": []})
     assert calls[1] == ("invoiced", made[0].id)
@@ -159,9 +147,6 @@ def test_generate_passes_ids_to_sources(uow, client, monkeypatch):
 
 
 def test_failing_paid_step_never_loses_the_payment(uow, client, monkeypatch):
-    import sys
-    import types
-
     from billow.db.models import ActivityLog
     from billow.errors import ModuleError
 
@@ -170,12 +155,10 @@ def test_failing_paid_step_never_loses_the_payment(uow, client, monkeypatch):
         u.session.flush()
         raise ModuleError("panel unreachable")
 
-    module = types.ModuleType("tests_broken_step")
-    module.broken = broken
-    module.fine = lambda u, inv: u.session.add(
-        BillableItem(client_id=inv.client_id, description="done", amount=Decimal("2")))
-    monkeypatch.setitem(sys.modules, "tests_broken_step", module)
-    monkeypatch.setattr(invoices, "PAID_STEPS", ("tests_broken_step:broken", "tests_broken_step:fine"))
+    def fine(u, inv):
+        u.session.add(BillableItem(client_id=inv.client_id, description="done", amount=Decimal("2")))
+
+    monkeypatch.setattr(invoices, "PAID_STEPS", [broken, fine])
     inv = invoices.create_invoice(uow, client.id, [InvoiceLine("a", Decimal("10"))])
     payments.add_payment(uow, inv.id, transid="ok1", gateway="mailin")
     uow.commit()

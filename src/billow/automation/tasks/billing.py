@@ -19,6 +19,7 @@ from billow.errors import Conflict
 from billow.events import request_email
 from billow.money import quantize
 from billow.services.activity import log_activity
+from billow.services.billing import generation
 from billow.services.settings import setting_decimal, setting_int, setting_on
 from billow.uow import UnitOfWork
 
@@ -63,7 +64,7 @@ class CreateInvoices(Task):
 
     def _due_clients(self, ctx: RunContext, uow: UnitOfWork) -> list[int]:
         if self._clients is None:
-            self._clients = sorted(due_client_ids(uow, ctx.today))
+            self._clients = sorted(generation.due_client_ids(uow, ctx.today))
         return self._clients
 
     def total(self, ctx: RunContext, uow: UnitOfWork) -> int | None:
@@ -78,9 +79,7 @@ class CreateInvoices(Task):
         return f"client:{item}"
 
     def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
-        from billow.services.billing.generation import generate_invoices
-
-        invoices = generate_invoices(uow, as_of=ctx.today, client_ids=items, announce=False)
+        invoices = generation.generate_invoices(uow, as_of=ctx.today, client_ids=items, announce=False)
         ctx.count("invoices", len(invoices))
         ctx.count("items", sum(len(invoice.items) for invoice in invoices))
         self._claim(ctx, uow, [f"{line.type}:{line.relid}:{line.duedate}" for invoice in invoices
@@ -96,29 +95,6 @@ class CreateInvoices(Task):
         if len(fresh) != len(keys):
             taken = sorted(set(keys) - fresh) or sorted(k for k in set(keys) if keys.count(k) > 1)
             raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
-
-
-def due_client_ids(uow: UnitOfWork, as_of: date) -> set[int]:
-    """Clients with something due for invoicing on *as_of*, over every due-items source.
-
-    A source module may offer ``due_clients(uow, as_of) -> set[int]`` beside its
-    ``due_items``: a cheap answer for planning (ids only). Without one, its due items are
-    collected and their clients taken.
-    """
-    import importlib
-
-    from billow.services.billing.generation import DUE_SOURCES
-
-    clients: set[int] = set()
-    for path in DUE_SOURCES:
-        module_name, _, name = path.partition(":")
-        module = importlib.import_module(module_name)
-        planner = getattr(module, "due_clients", None)
-        if planner is not None and name == "due_items":
-            clients |= planner(uow, as_of)
-        else:
-            clients |= {item.client_id for item in getattr(module, name)(uow, as_of, None, ids=None)}
-    return clients
 
 
 #: (type for the hook, setting with the day offset, sign, WHMCS e-mail template)

@@ -21,8 +21,8 @@ from billow.errors import NotFound, ValidationError
 from billow.money import quantize, to_decimal
 from billow.services.activity import log_activity
 from billow.services.billing.contract import DueItem
-from billow.services.billing.settings import setting
 from billow.services.clients.accounts import get_client
+from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
 INVOICE_ACTIONS = ("noinvoice", "nextcron", "nextinvoice", "duedate", "recur")
@@ -116,7 +116,7 @@ def due_items(
     """The due-items source of billable items (see :mod:`billow.services.billing.generation`)."""
     if ids is not None and not ids.get("billable"):
         return []
-    lead = timedelta(days=int(setting(uow, "CreateInvoiceDaysBefore") or 0))
+    lead = timedelta(days=int(get_setting(uow, "CreateInvoiceDaysBefore") or 0))
     query = select(BillableItem).where(BillableItem.invoiceaction.in_(("nextcron", "duedate", "recur")))
     if client_id:
         query = query.where(BillableItem.client_id == client_id)

@@ -1,7 +1,8 @@
 """What billing contributes when a client is closed, deleted or summarised.
 
-Registered by dotted path in :mod:`billow.services.clients.lifecycle` (``CLOSE_STEPS``,
-``DELETE_STEPS``, ``STATS_STEPS``) so that module needs no import of billing.
+Registered by :mod:`billow.bootstrap` on the extension points of
+:mod:`billow.services.clients.lifecycle` (``CLOSE_STEPS``, ``DELETE_STEPS``,
+``STATS_STEPS``), so the clients area needs no import of billing.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The billing area owns invoices; other areas only describe what is due and react 
 invoice is paid. Keeping the shapes here lets each area be built and tested on its own:
 
 * An area that bills registers a *due-items source* in
-  ``billow.services.billing.generation.DUE_SOURCES`` (a dotted path
-  ``"module:function"``); the function is ``fn(uow, as_of: date, client_id: int | None,
+  ``billow.services.billing.generation.DUE_SOURCES`` (an extension point, filled in
+  :mod:`billow.bootstrap`); the function is ``fn(uow, as_of: date, client_id: int | None,
   *, ids: dict[str, list[int]] | None = None) -> list[DueItem]``. *ids* None means no
   restriction; otherwise it maps ``"service"``/``"addon"``/``"domain"``/``"billable"`` to
   the only record ids to invoice (``GenInvoices``'s ``serviceids[]`` ...) and a source

@@ -2,7 +2,7 @@
 
 ``GenInvoices`` and the daily automation both call :func:`generate_invoices`. Areas that
 bill (services, addons, domains, billable items) each register a *due-items source* in
-:data:`DUE_SOURCES` as a dotted path ``"module:function"`` with this signature::
+:data:`DUE_SOURCES` (an extension point filled in :mod:`billow.bootstrap`) with this signature::
 
     def due_items(uow, as_of: date, client_id: int | None, *,
                   ids: dict[str, list[int]] | None = None,
@@ -34,7 +34,7 @@ billable items ride on the first invoice the run creates for their client.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date
 
 from sqlalchemy import or_, select, update
@@ -45,16 +45,28 @@ from billow.db.queries import in_chunks
 from billow.errors import Conflict
 from billow.services.billing.contract import DateAdvance, DueItem
 from billow.services.billing.invoice_batch import CreatedInvoice, InvoiceDraft, create_invoices
-from billow.services.billing.settings import enabled
 from billow.services.clients.accounts import get_client
-from billow.services.clients.lifecycle import _steps
+from billow.services.extension import ExtensionPoint
+from billow.services.settings import setting_on
 from billow.uow import UnitOfWork
 
-#: Dotted paths of due-items sources (signature in the module docstring).
-DUE_SOURCES: tuple[str, ...] = (
-    "billow.services.billing.billable_items:due_items",
-    "billow.services.hosting.services:due_items",
-)
+#: Due-items sources (signature in the module docstring).
+DUE_SOURCES: ExtensionPoint[Callable[..., list[DueItem]]] = ExtensionPoint("due-items sources")
+#: ``fn(uow, as_of) -> set[int]``: a source's cheap answer to "which clients have anything
+#: due", for planning the daily run; a source without one is asked for its items instead.
+DUE_CLIENT_PLANNERS: dict[Callable[..., list[DueItem]], Callable[[UnitOfWork, date], set[int]]] = {}
+
+
+def due_client_ids(uow: UnitOfWork, as_of: date) -> set[int]:
+    """Clients with something due for invoicing on *as_of*, over every due-items source."""
+    clients: set[int] = set()
+    for source in DUE_SOURCES:
+        planner = DUE_CLIENT_PLANNERS.get(source)
+        if planner is not None:
+            clients |= planner(uow, as_of)
+        else:
+            clients |= {item.client_id for item in source(uow, as_of, None, ids=None)}
+    return clients
 
 
 def _separate_clients(uow: UnitOfWork, owners: Collection[int]) -> set[int]:
@@ -74,7 +86,7 @@ def collect_due_items(
 ) -> list[DueItem]:
     items: list[DueItem] = []
     extra = {} if clients is None else {"clients": clients}
-    for source in _steps(DUE_SOURCES):
+    for source in DUE_SOURCES:
         items.extend(source(uow, as_of, client_id, ids=ids, **extra))
     return items
 
@@ -129,7 +141,7 @@ def generate_invoices(
     apply_advances(uow.session, [item.advance for draft in drafts for item in draft.lines
                                  if isinstance(item, DueItem) and item.advance is not None])
     invoices = create_invoices(uow, drafts, on=as_of, send_email=not no_email,
-                               apply_credit=not enabled(uow, "NoAutoApplyCredit"))
+                               apply_credit=not setting_on(uow, "NoAutoApplyCredit"))
     invoiced = [(item, invoice.id) for draft, invoice in zip(drafts, invoices, strict=True)
                 for item in draft.lines if isinstance(item, DueItem)]
     for item, invoice_id in invoiced:

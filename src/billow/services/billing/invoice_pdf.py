@@ -16,9 +16,9 @@ from billow.db.models import Invoice
 from billow.services.billing import tax
 from billow.services.billing.invoices import get_invoice, invoice_balance
 from billow.services.billing.payments import list_transactions
-from billow.services.billing.settings import setting
 from billow.services.clients.validation import country_name
 from billow.services.formatting import format_amount, format_day, locale_for
+from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
 REVERSE_CHARGE_NOTE = (
@@ -56,10 +56,10 @@ def invoice_context(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
     ]
     return {
         "seller": {
-            "name": setting(uow, "CompanyName"),
-            "address": [line for line in setting(uow, "InvoicePayTo").splitlines() if line.strip()],
-            "vat": setting(uow, "TaxVATNumber"),
-            "email": setting(uow, "Email"),
+            "name": get_setting(uow, "CompanyName"),
+            "address": [line for line in get_setting(uow, "InvoicePayTo").splitlines() if line.strip()],
+            "vat": get_setting(uow, "TaxVATNumber"),
+            "email": get_setting(uow, "Email"),
         },
         "client": {
             "name": client.fullname if client else "", "company": client.companyname if client else "",

@@ -4,7 +4,7 @@ This is the contract other areas call (see :mod:`billow.services.billing.contrac
 
 * :func:`create_invoice` — orders, invoice generation, late fees and the API create
   invoices through it; taxes come from :mod:`billow.services.billing.tax` when no rate is given.
-* :data:`PAID_STEPS` — dotted paths ``"module:function"``; each ``fn(uow, invoice)`` runs
+* :data:`PAID_STEPS` — an extension point (filled in :mod:`billow.bootstrap`); each ``fn(uow, invoice)`` runs
   in the paying transaction once an invoice becomes Paid, after ``InvoicePaidPreEmail``
   and before ``InvoicePaid`` (provisioning on payment, unsuspension, domain renewals). Each
   step runs in a savepoint: one that raises is rolled back and logged (Activity Log
@@ -20,7 +20,7 @@ Paid exactly when the balance reaches zero.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,15 +39,15 @@ from billow.services.activity import log_activity
 from billow.services.billing import tax
 from billow.services.billing.contract import InvoiceLine
 from billow.services.billing.credit import adjust_credit, lock_client
-from billow.services.billing.settings import enabled, setting
 from billow.services.clients.accounts import get_client
-from billow.services.clients.lifecycle import _steps
+from billow.services.extension import ExtensionPoint
+from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.invoices")
 
 #: ``fn(uow, invoice)`` run once an invoice becomes Paid, in the paying transaction.
-PAID_STEPS: tuple[str, ...] = ("billow.services.hosting.services:on_invoice_paid",)
+PAID_STEPS: ExtensionPoint[Callable[[UnitOfWork, Invoice], None]] = ExtensionPoint("invoice paid steps")
 
 STATUS_BY_NAME = {s.lower(): s for s in INVOICE_STATUSES}
 #: Statuses from which a zero balance makes the invoice Paid (WHMCS processPaidInvoice).
@@ -287,8 +287,8 @@ def _mark_paid(uow: UnitOfWork, invoice: Invoice, *, noemail: bool, when: dateti
     if not noemail:
         request_email(uow, "Invoice Payment Confirmation", invoice.id)
     _credit_funds_items(uow, invoice)
-    for path, step in zip(PAID_STEPS, _steps(PAID_STEPS), strict=True):
-        _run_paid_step(uow, invoice, path, step)
+    for step in PAID_STEPS:
+        _run_paid_step(uow, invoice, f"{step.__module__}:{step.__qualname__}", step)
     uow.emit("InvoicePaid", {"invoiceid": invoice.id, "invoice": invoice_hook_vars(invoice)},
              resource_type="invoice", resource_id=invoice.id)
 
@@ -334,7 +334,7 @@ def invoice_hook_vars(invoice: Invoice) -> dict[str, Any]:
 # --- legal numbering ----------------------------------------------------------------------
 
 def _period(uow: UnitOfWork, on: date) -> str:
-    reset = setting(uow, "TaxAutoResetNumbering").strip().lower()
+    reset = get_setting(uow, "TaxAutoResetNumbering").strip().lower()
     if reset == "yearly":
         return f"{on:%Y}"
     if reset == "monthly":
@@ -350,7 +350,7 @@ def take_invoice_number(uow: UnitOfWork, on: date) -> int:
     (``FOR UPDATE`` on PostgreSQL, the write lock on SQLite) two payments never share one.
     """
     period = _period(uow, on)
-    start = int(setting(uow, "SequentialInvoiceNumberValue") or 1)
+    start = int(get_setting(uow, "SequentialInvoiceNumberValue") or 1)
     dialect = uow.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     uow.session.execute(
@@ -379,11 +379,11 @@ def format_invoice_number(template: str, number: int, on: date) -> str:
 
 def assign_invoice_number(uow: UnitOfWork, invoice: Invoice) -> None:
     """Give a newly paid invoice its legal number, when sequential numbering is on."""
-    if invoice.invoicenum or not enabled(uow, "SequentialInvoiceNumbering"):
+    if invoice.invoicenum or not setting_on(uow, "SequentialInvoiceNumbering"):
         return
     on = uow.today
     number = take_invoice_number(uow, on)
-    invoice.invoicenum = format_invoice_number(setting(uow, "SequentialInvoiceNumberFormat"), number, on)
+    invoice.invoicenum = format_invoice_number(get_setting(uow, "SequentialInvoiceNumberFormat"), number, on)
 
 
 # --- credit on invoices -------------------------------------------------------------------

@@ -46,9 +46,8 @@ from billow.db.models import (
 )
 from billow.errors import ValidationError
 from billow.money import ZERO, quantize, to_decimal
-from billow.services.billing.settings import enabled as setting_enabled
 from billow.services.catalog.products import get_product
-from billow.services.settings import get_setting
+from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
 
 #: MB in one unit.
@@ -331,7 +330,7 @@ def invoice_charges(uow: UnitOfWork, by_client: dict[int, list[BillableItem]], a
                                                    relid=i.id, duedate=as_of) for i in by_client[client_id]],
                            as_of) for client_id in clients]
     made = create_invoices(uow, drafts, on=as_of,
-                           apply_credit=not setting_enabled(uow, "NoAutoApplyCredit"))
+                           apply_credit=not setting_on(uow, "NoAutoApplyCredit"))
     invoices = {client_id: invoice.id for client_id, invoice in zip(clients, made, strict=True)}
     for client_id, items in by_client.items():
         for item in items:

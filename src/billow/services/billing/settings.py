@@ -1,14 +1,13 @@
 """The billing engine's business settings (WHMCS ``tblconfiguration`` keys) and defaults.
 
-They are read through :func:`setting` so a value stored in the settings table (via
+They are read through :func:`billow.services.settings.get_setting` (and ``setting_on``,
+``setting_int``, ``setting_decimal``) so a value stored in the settings table (via
 ``SetConfigurationValue`` or the admin area) wins, and an installation that never set one
 gets the default below. Kept apart from the foundation's defaults so each area owns the
 keys it reads.
 """
 
 from __future__ import annotations
-
-from billow.uow import UnitOfWork
 
 BILLING_DEFAULTS: dict[str, str] = {
     # --- taxes (services/tax.py) ---
@@ -48,18 +47,3 @@ BILLING_DEFAULTS: dict[str, str] = {
     "TaxVATNumber": "",
 }
 
-
-def setting(uow: UnitOfWork, key: str) -> str:
-    """Return the stored value of *key*, else Billow's billing default for it.
-
-    Reads go through :func:`billow.services.settings.get_setting` (which knows these
-    defaults through its ``AREA_DEFAULTS``) so a unit of work reads each key once.
-    """
-    from billow.services.settings import get_setting
-
-    return get_setting(uow, key)
-
-
-def enabled(uow: UnitOfWork, key: str) -> bool:
-    """True when an on/off setting is on (WHMCS stores "on"; "1"/"true"/"yes" also count)."""
-    return setting(uow, key).strip().lower() in ("on", "1", "true", "yes")

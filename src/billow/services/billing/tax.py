@@ -12,7 +12,7 @@ Two questions, two functions:
   inclusive prices, level 2 simple or compound, rounded per line or on the total, and
   quantised to the currency's decimals.
 
-Settings (``services/billing_settings.py``): ``TaxEnabled``, ``TaxType``,
+Settings (:mod:`billow.services.billing.settings`): ``TaxEnabled``, ``TaxType``,
 ``TaxL2Compound``, ``TaxPerLineItem``, ``TaxEUVATMode``, ``TaxEUHomeCountry``,
 ``TaxEUHomeCountryNoExempt``, ``TaxEUOSS``, ``TaxEUVIESCheck``.
 """
@@ -30,7 +30,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from billow.db.models import Client, TaxRule
 from billow.money import ZERO, quantize
-from billow.services.billing.settings import enabled, setting
+from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.tax")
@@ -117,30 +117,30 @@ def rule_rate(uow: UnitOfWork, level: int, country: str, state: str = "") -> tup
 
 
 def home_country(uow: UnitOfWork) -> str:
-    return (setting(uow, "TaxEUHomeCountry") or setting(uow, "DefaultCountry") or "").upper()
+    return (get_setting(uow, "TaxEUHomeCountry") or get_setting(uow, "DefaultCountry") or "").upper()
 
 
 def rates_for_client(uow: UnitOfWork, client: Client) -> TaxRates:
     """Decide the tax rates for *client*'s next invoice (zero when tax is off or exempt)."""
-    if not enabled(uow, "TaxEnabled"):
+    if not setting_on(uow, "TaxEnabled"):
         return TaxRates()
     if client.taxexempt:
         return TaxRates(exempt=True)
     country, state = (client.country or "").upper(), client.state or ""
-    if not enabled(uow, "TaxEUVATMode"):
+    if not setting_on(uow, "TaxEUVATMode"):
         return _rates_at(uow, country, state)
     home = home_country(uow)
     if country not in EU_COUNTRIES:
         # Supplies to customers outside the EU carry no EU VAT.
         return TaxRates(exempt=True) if home in EU_COUNTRIES else _rates_at(uow, country, state)
-    check = check_vat_number(client.tax_id, vies=enabled(uow, "TaxEUVIESCheck"))
+    check = check_vat_number(client.tax_id, vies=setting_on(uow, "TaxEUVIESCheck"))
     if check.valid and check.country in EU_COUNTRIES:
         if check.country != home and country != home:
             return TaxRates(reverse_charge=True, exempt=True)
-        if not enabled(uow, "TaxEUHomeCountryNoExempt"):
+        if not setting_on(uow, "TaxEUHomeCountryNoExempt"):
             return TaxRates(exempt=True)
         return _rates_at(uow, home, "")
-    if country == home or not enabled(uow, "TaxEUOSS"):
+    if country == home or not setting_on(uow, "TaxEUOSS"):
         return _rates_at(uow, home, "" if country != home else state)
     return _rates_at(uow, country, state)
 
@@ -160,9 +160,9 @@ class TaxMode:
 
 def tax_mode(uow: UnitOfWork) -> TaxMode:
     return TaxMode(
-        inclusive=setting(uow, "TaxType").strip().lower() == "inclusive",
-        compound=enabled(uow, "TaxL2Compound"),
-        per_line=enabled(uow, "TaxPerLineItem"),
+        inclusive=get_setting(uow, "TaxType").strip().lower() == "inclusive",
+        compound=setting_on(uow, "TaxL2Compound"),
+        per_line=setting_on(uow, "TaxPerLineItem"),
     )
 
 

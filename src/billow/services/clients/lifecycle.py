@@ -1,13 +1,12 @@
 """Closing and deleting clients, and the account statistics of ``GetClientsDetails``.
 
 A client touches every area (services, invoices, domains, tickets). Rather than this
-module importing them all, each area contributes a step by dotted path in the tables
-below: adding an area means adding one line here, in one place.
+module importing them all, each area contributes a step to the extension points below;
+:mod:`billow.bootstrap` registers them, so adding an area means one line there.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,23 +16,15 @@ from billow.db.models import Client, User, UserClient
 from billow.money import fmt
 from billow.services.activity import log_activity
 from billow.services.clients.accounts import client_hook_vars, get_client
+from billow.services.extension import ExtensionPoint
 from billow.uow import UnitOfWork
 
 #: ``fn(uow, client)``: cancel what the area holds for a client being closed.
-CLOSE_STEPS: tuple[str, ...] = (
-    "billow.services.billing.client_steps:close_client",
-    "billow.services.hosting.services:close_client_services",
-)
+CLOSE_STEPS: ExtensionPoint[Callable[..., None]] = ExtensionPoint("client close steps")
 #: ``fn(uow, client, delete_transactions: bool)``: remove the area's rows for a client.
-DELETE_STEPS: tuple[str, ...] = (
-    "billow.services.hosting.services:delete_client_services",
-    "billow.services.billing.client_steps:delete_client",
-)
+DELETE_STEPS: ExtensionPoint[Callable[..., None]] = ExtensionPoint("client delete steps")
 #: ``fn(uow, client, stats: dict)``: fill the area's counters in the stats dict.
-STATS_STEPS: tuple[str, ...] = (
-    "billow.services.billing.client_steps:client_stats",
-    "billow.services.hosting.services:client_stats",
-)
+STATS_STEPS: ExtensionPoint[Callable[..., None]] = ExtensionPoint("client stats steps")
 
 #: Every key of WHMCS's ``stats``; money keys are formatted in the client's currency.
 MONEY_STATS = (
@@ -53,17 +44,9 @@ COUNT_STATS = (
 )
 
 
-def _steps(paths: tuple[str, ...]) -> list[Callable[..., Any]]:
-    steps = []
-    for path in paths:
-        module, _, name = path.partition(":")
-        steps.append(getattr(importlib.import_module(module), name))
-    return steps
-
-
 def close_client(uow: UnitOfWork, client_id: int) -> Client:
     client = get_client(uow, client_id)
-    for step in _steps(CLOSE_STEPS):
+    for step in CLOSE_STEPS:
         step(uow, client)
     client.status = "Closed"
     log_activity(uow, f"Client Status changed to Closed - User ID: {client.id}",
@@ -79,7 +62,7 @@ def delete_client(
     client = get_client(uow, client_id)
     uow.emit("PreDeleteClient", {"userid": client.id}, resource_type="client",
              resource_id=client.id)
-    for step in _steps(DELETE_STEPS):
+    for step in DELETE_STEPS:
         step(uow, client, delete_transactions)
     user_ids = list(uow.session.scalars(
         select(UserClient.user_id).where(UserClient.client_id == client.id)
@@ -111,7 +94,7 @@ def client_stats(uow: UnitOfWork, client: Client) -> dict[str, Any]:
     stats["creditbalance"] = client.credit
     stats["incredit"] = client.credit > 0
     stats["isAffiliate"] = False
-    for step in _steps(STATS_STEPS):
+    for step in STATS_STEPS:
         step(uow, client, stats)
     currency = client.currency
     for key in MONEY_STATS:

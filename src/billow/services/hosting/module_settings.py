@@ -1,42 +1,41 @@
 """Activation and configuration of modules by type and name (``ActivateModule`` & co).
 
-Each module type names, by dotted path, a function returning the configuration fields of
-one of its modules (raising ``Invalid module name provided.`` for an unknown one) and
-whether it can be activated. Other areas add their types (``gateway``, ``registrar``) to
-:data:`MODULE_TYPES` in one line.
+Each module type names a function returning the configuration fields of one of its
+modules (raising ``Invalid module name provided.`` for an unknown one) and whether it can
+be activated. Other areas add their types (``gateway``, ``registrar``) to
+:data:`MODULE_TYPES` from :mod:`billow.bootstrap`, in one line.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from billow.db.models import ModuleSetting
 from billow.errors import BillowError, NotAllowed, ValidationError
+from billow.modules.fraud import fraud_class
+from billow.modules.servers import module_class
 from billow.modules.servers.base import ConfigField
 from billow.uow import UnitOfWork
 
-#: type -> ("module:function" returning the fields of a named module, activatable)
-MODULE_TYPES: dict[str, tuple[str, bool]] = {
-    "fraud": ("billow.services.hosting.module_settings:fraud_fields", True),
-    "servers": ("billow.services.hosting.module_settings:server_fields", False),
-}
 ACTIVE = "__active__"
 
 
 def fraud_fields(name: str) -> tuple[ConfigField, ...]:
-    from billow.modules.fraud import fraud_class
-
     return fraud_class(name).settings
 
 
 def server_fields(name: str) -> tuple[ConfigField, ...]:
-    from billow.modules.servers import module_class
-
     return module_class(name).product_config
+
+
+#: type -> (function returning the fields of a named module, whether it can be activated)
+MODULE_TYPES: dict[str, tuple[Callable[[str], tuple[ConfigField, ...]], bool]] = {
+    "fraud": (fraud_fields, True),
+    "servers": (server_fields, False),
+}
 
 
 def _resolve(module_type: str) -> tuple[Any, bool]:
@@ -45,9 +44,7 @@ def _resolve(module_type: str) -> tuple[Any, bool]:
         raise ValidationError(
             "Invalid module type provided. Supported module types include: " + ", ".join(sorted(MODULE_TYPES))
         )
-    path, activatable = entry
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name), activatable
+    return entry
 
 
 def config_fields(module_type: str, name: str) -> tuple[ConfigField, ...]:

@@ -26,7 +26,6 @@ from billow.db.models import (
     Service,
     ServiceAddon,
     ServiceConfigOption,
-    Setting,
     Upgrade,
 )
 from billow.db.queries import count_of
@@ -39,6 +38,7 @@ from billow.services.catalog import products as catalog
 from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, next_due, prorate
 from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
+from billow.services.settings import setting_on
 from billow.uow import UnitOfWork
 
 SERVICE_STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
@@ -745,7 +745,7 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
     elif (
         service.status == "Suspended"
         and service.suspendreason == OVERDUE_REASON
-        and _auto_unsuspend(uow)
+        and setting_on(uow, "AutoUnsuspend")
         and product is not None
         and product.servertype
     ):
@@ -754,12 +754,6 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
         module_cls = provisioning.get_module(product.servertype).__class__
         if module_cls.supports("renew"):
             provisioning.run(uow, service, "renew")
-
-
-def _auto_unsuspend(uow: UnitOfWork) -> bool:
-    """WHMCS's ``AutoUnsuspend`` setting, on unless an admin turned it off."""
-    row = uow.session.get(Setting, "AutoUnsuspend")
-    return row is None or row.value.strip().lower() in ("on", "1", "true", "yes")
 
 
 def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
