@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 
 from billow import event_catalog, events
-from billow.automation.tasks.billing import REMINDER_STAGES
 from billow.db.models import Currency, Invoice, Service
 from billow.events import request_email
+from billow.services.billing.reminders import REMINDER_STAGES
 from billow.services.catalog import products as catalog
 from billow.services.hosting import servers
 from billow.services.hosting.provisioning import WELCOME_TEMPLATES, welcome_template

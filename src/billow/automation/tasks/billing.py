@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import date, timedelta
-from decimal import Decimal
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from billow.automation.base import RunContext, Task
-from billow.db.models import Client, Invoice, InvoiceItem, PayMethod
+from billow.db.models import AutomationMark, PayMethod
 from billow.errors import Conflict
-from billow.events import request_email
-from billow.money import quantize
-from billow.services.activity import log_activity
-from billow.services.billing import generation
-from billow.services.settings import setting_decimal, setting_int, setting_on
+from billow.services.billing import card_payments, generation, late_fees, reminders
 from billow.uow import UnitOfWork
 
 #: Lines whose (type, relid, due date) is claimed as an idempotency key. Services, addons
@@ -97,49 +91,6 @@ class CreateInvoices(Task):
             raise Conflict(f"already invoiced: {', '.join(taken[:5])}")
 
 
-#: (type for the hook, setting with the day offset, sign, WHMCS e-mail template)
-REMINDER_STAGES = (
-    ("reminder", "SendInvoiceReminderDays", -1, "Invoice Payment Reminder"),
-    ("firstoverdue", "SendFirstOverdueInvoiceReminder", 1, "First Invoice Overdue Notice"),
-    ("secondoverdue", "SendSecondOverdueInvoiceReminder", 1, "Second Invoice Overdue Notice"),
-    ("thirdoverdue", "SendThirdOverdueInvoiceReminder", 1, "Third Invoice Overdue Notice"),
-)
-#: A stage missed because no run happened on its day is still sent this many days late.
-REMINDER_CATCH_UP_DAYS = 7
-
-
-def reminder_schedule(uow: UnitOfWork) -> list[tuple[int, str, str]]:
-    """The enabled stages as ``(offset from the due date, hook type, template)``, in order."""
-    stages = []
-    for kind, key, sign, template in REMINDER_STAGES:
-        days = setting_int(uow, key, 0)
-        if days > 0:
-            stages.append((sign * days, kind, template))
-    return sorted(stages)
-
-
-def reminder_due(schedule: list[tuple[int, str, str]], duedate: date, today: date) -> tuple[str, str] | None:
-    """The stage an unpaid invoice is in today, or None.
-
-    The latest stage whose day has come is the one sent (an earlier stage that was missed
-    is not sent late once a later one applies); a stage is sent up to
-    :data:`REMINDER_CATCH_UP_DAYS` after its day, and the before-due reminder only
-    before the due date.
-    """
-    current = None
-    for offset, kind, template in schedule:
-        if duedate + timedelta(days=offset) <= today:
-            current = (offset, kind, template)
-    if current is None:
-        return None
-    offset, kind, template = current
-    if offset < 0 and today >= duedate:
-        return None
-    if (today - (duedate + timedelta(days=offset))).days > REMINDER_CATCH_UP_DAYS:
-        return None
-    return kind, template
-
-
 class InvoiceReminders(Task):
     """Send the unpaid-invoice reminder and the first, second and third overdue notices.
 
@@ -154,33 +105,16 @@ class InvoiceReminders(Task):
     setting = "SendReminder"
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
-        schedule = reminder_schedule(uow)
-        if not schedule:
-            return []
-        earliest = ctx.today - timedelta(days=schedule[-1][0] + REMINDER_CATCH_UP_DAYS)
-        latest = ctx.today - timedelta(days=schedule[0][0])
-        return list(uow.session.scalars(
-            select(Invoice.id).join(Client, Client.id == Invoice.client_id)
-            .where(Invoice.id > after, Invoice.status == "Unpaid", Invoice.duedate >= earliest,
-                   Invoice.duedate <= latest, Client.overideduenotices.is_(False))
-            .order_by(Invoice.id).limit(limit)))
+        return reminders.invoices_in_reminder_window(uow, ctx.today, after, limit)
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
         self.process_batch(ctx, uow, [item])
 
     def process_batch(self, ctx: RunContext, uow: UnitOfWork, items: Sequence[int]) -> None:
-        schedule = reminder_schedule(uow)
-        due: dict[str, tuple[int, str, str]] = {}
-        for invoice_id, duedate in uow.session.execute(
-                select(Invoice.id, Invoice.duedate).where(Invoice.id.in_(items), Invoice.status == "Unpaid")):
-            stage = reminder_due(schedule, duedate, ctx.today)
-            if stage is not None:
-                due[f"invoice:{invoice_id}:{stage[0]}"] = (invoice_id, *stage)
+        due = reminders.reminders_due(uow, items, ctx.today)
         for key in sorted(ctx.claim(uow, list(due))):
             invoice_id, kind, template = due[key]
-            uow.emit("InvoicePaymentReminder", {"invoiceid": invoice_id, "type": kind},
-                     resource_type="invoice", resource_id=invoice_id)
-            request_email(uow, template, invoice_id)
+            reminders.send_reminder(uow, invoice_id, kind, template)
             ctx.count(kind)
 
 
@@ -199,49 +133,14 @@ class AddLateFees(Task):
     setting = "AddLateFeeDays"
 
     def enabled(self, ctx: RunContext, uow: UnitOfWork) -> bool:
-        return setting_int(uow, "AddLateFeeDays") > 0 and setting_decimal(uow, "InvoiceLateFeeAmount") > 0
+        return late_fees.late_fees_enabled(uow)
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
-        cutoff = ctx.today - timedelta(days=setting_int(uow, "AddLateFeeDays"))
-        has_fee = exists().where(InvoiceItem.invoice_id == Invoice.id, InvoiceItem.type == "LateFee")
-        return list(uow.session.scalars(
-            select(Invoice.id).join(Client, Client.id == Invoice.client_id)
-            .where(Invoice.id > after, Invoice.status == "Unpaid", Invoice.duedate <= cutoff,
-                   Invoice.total > 0, Client.latefeeoveride.is_(False), ~has_fee)
-            .order_by(Invoice.id).limit(limit)))
+        return late_fees.invoices_due_a_fee(uow, ctx.today, after, limit)
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        from billow.services.billing.invoices import lock_invoice, places_of, recalculate
-
-        invoice = lock_invoice(uow, item)
-        if invoice.status != "Unpaid" or any(line.type == "LateFee" for line in invoice.items):
-            return
-        places = places_of(invoice)
-        amount = setting_decimal(uow, "InvoiceLateFeeAmount")
-        if get_fee_type(uow) == "Percentage":
-            fee = quantize(invoice.total * amount / Decimal(100), places)
-            fee = max(fee, quantize(setting_decimal(uow, "LateFeeMinimum"), places))
-        else:
-            fee = quantize(amount, places)
-        if fee <= 0:
-            return
-        invoice.items.append(InvoiceItem(
-            client_id=invoice.client_id, type="LateFee", relid=0,
-            description=f"Late Fee (Added {ctx.today.strftime('%d/%m/%Y')})", amount=fee, taxed=False,
-            duedate=invoice.duedate, paymentmethod=invoice.paymentmethod))
-        recalculate(uow, invoice)
-        log_activity(uow, f"Late Fee Added - Invoice ID: {invoice.id} - Amount: {fee}",
-                     client_id=invoice.client_id)
-        uow.emit("AddInvoiceLateFee", {"invoiceid": invoice.id}, resource_type="invoice",
-                 resource_id=invoice.id)
-        ctx.count("latefees")
-
-
-def get_fee_type(uow: UnitOfWork) -> str:
-    from billow.services.settings import get_setting
-
-    kind = get_setting(uow, "LateFeeType").strip().lower()
-    return "Percentage" if kind.startswith("perc") else "Fixed Amount"
+        if late_fees.add_late_fee(uow, item, ctx.today) is not None:
+            ctx.count("latefees")
 
 
 class ProcessCreditCardPayments(Task):
@@ -265,13 +164,7 @@ class ProcessCreditCardPayments(Task):
     isolate_items = True
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
-        horizon = ctx.today + timedelta(days=setting_int(uow, "CCProcessDaysBefore"))
-        stored = exists().where(PayMethod.client_id == Invoice.client_id, PayMethod.deleted_at.is_(None))
-        return list(uow.session.scalars(
-            select(Invoice.id).join(Client, Client.id == Invoice.client_id)
-            .where(Invoice.id > after, Invoice.status == "Unpaid", Invoice.duedate <= horizon,
-                   Invoice.total > 0, Client.disableautocc.is_(False), stored)
-            .order_by(Invoice.id).limit(limit)))
+        return card_payments.invoices_to_capture(uow, ctx.today, after, limit)
 
     def run(self, ctx: RunContext) -> None:
         after = 0
@@ -290,78 +183,42 @@ class ProcessCreditCardPayments(Task):
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
         self._capture(ctx, item)
 
-    def _may_attempt(self, ctx: RunContext, uow: UnitOfWork, invoice: Invoice) -> bool:
-        from billow.db.models import AutomationMark
-
-        last = invoice.last_capture_attempt
-        if last is None:
-            return True
-        attempts = len(list(uow.session.scalars(select(AutomationMark.id).where(
-            AutomationMark.task == self.name, AutomationMark.key.like(f"invoice:{invoice.id}:%")))))
-        weeks = setting_int(uow, "CCRetryEveryWeekFor")
-        last_day = ctx.today if last.date() > ctx.today else last.date()
-        if weeks > 0:
-            return (ctx.today - last_day).days >= 7 and attempts <= weeks
-        return not setting_on(uow, "CCAttemptOnlyOnce")
+    def _attempts(self, uow: UnitOfWork, invoice_id: int) -> int:
+        """Captures of *invoice_id* tried so far: the run's own claims, one per attempt day."""
+        return len(list(uow.session.scalars(select(AutomationMark.id).where(
+            AutomationMark.task == self.name, AutomationMark.key.like(f"invoice:{invoice_id}:%")))))
 
     def _capture(self, ctx: RunContext, invoice_id: int) -> None:
-        from billow.modules.gateways import load_gateway
-        from billow.modules.gateways.base import PaymentRequest, supports
-        from billow.security import decrypt
-        from billow.services.billing.invoices import invoice_balance, lock_invoice
-
         # 1. Record the attempt (and claim today's key) before any money moves.
         with ctx.transaction(0) as uow:
-            invoice = lock_invoice(uow, invoice_id)
-            if invoice.status != "Unpaid" or not self._may_attempt(ctx, uow, invoice):
+            invoice = card_payments.lock_for_capture(uow, invoice_id)
+            if invoice is None or not card_payments.may_attempt(
+                    uow, invoice, ctx.today, self._attempts(uow, invoice_id)):
                 return
             if not ctx.claim(uow, [f"invoice:{invoice_id}:{ctx.today}"]):
                 return
-            amount = invoice_balance(uow, invoice)
-            method = uow.session.scalar(
-                select(PayMethod)
-                .where(PayMethod.client_id == invoice.client_id, PayMethod.deleted_at.is_(None))
-                .order_by(PayMethod.order_preference, PayMethod.id))
-            gateway = load_gateway(uow, method.gateway) if method is not None else None
-            invoice.last_capture_attempt = ctx.now
-            request = None
-            if amount > 0 and method is not None and gateway is not None and supports(gateway, "capture"):
-                request = PaymentRequest(
-                    invoice_id=invoice.id, amount=amount, currency=invoice.currency.code,
-                    description=f"Invoice #{invoice.id}", client={"userid": invoice.client_id},
-                    settings=gateway.settings, transid=decrypt(method.token_enc) if method.token_enc else "",
-                    gatewayid=str(method.id))
-            gateway_name = method.gateway if method is not None else ""
-        if request is None:
+            prepared = card_payments.prepare_capture(uow, invoice, ctx.now)
+        if prepared.request is None:
             ctx.fail(self, invoice_id,
-                     f"no stored pay method with a gateway able to capture ({gateway_name or '-'})")
+                     f"no stored pay method with a gateway able to capture ({prepared.gateway_name or '-'})")
             return
         # 2. Ask the gateway (outside any transaction: it may be slow).
         try:
-            result = gateway.capture(request)  # type: ignore[union-attr]
+            result = prepared.gateway.capture(prepared.request)  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a broken gateway is a failed attempt, not a crash
-            ctx.fail(self, invoice_id, f"{gateway_name}: {exc}")
+            ctx.fail(self, invoice_id, f"{prepared.gateway_name}: {exc}")
             return
-        # 3. Record the outcome.
+        # 3. Record the outcome in a new transaction.
         if result.ok:
-            from billow.services.billing.payments import add_payment
-
             with ctx.transaction(1) as uow:
-                try:
-                    add_payment(uow, invoice_id, transid=result.transid, gateway=gateway_name,
-                                amount=request.amount, fees=result.fee)
-                except Conflict:
-                    ctx.count("already_recorded")
-                else:
-                    ctx.count("captured")
+                recorded = card_payments.record_captured(uow, prepared, result.transid, result.fee)
+                ctx.count("captured" if recorded else "already_recorded")
             return
+        reason = result.reason or result.status
         with ctx.transaction(0) as uow:
-            reason = result.reason or result.status
-            log_activity(uow, f"Automatic Capture Failed - Invoice ID: {invoice_id} - {reason}",
-                         client_id=request.client.get("userid", 0))
-            request_email(uow, "Credit Card Payment Failed", invoice_id)
+            card_payments.record_declined(uow, prepared, reason)
             ctx.count("declined")
-        ctx.fail(self, invoice_id, f"{gateway_name}: {result.reason or result.status}")
+        ctx.fail(self, invoice_id, f"{prepared.gateway_name}: {reason}")
 
 
 class CreditCardExpiryNotices(Task):
@@ -375,14 +232,7 @@ class CreditCardExpiryNotices(Task):
     setting = "CCDaySendExpiryNotices"
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
-        if ctx.today.day != setting_int(uow, "CCDaySendExpiryNotices"):
-            return []
-        expiring = ctx.today.strftime("%m/%y")
-        return list(uow.session.scalars(
-            select(PayMethod.id).join(Client, Client.id == PayMethod.client_id)
-            .where(PayMethod.id > after, PayMethod.deleted_at.is_(None), PayMethod.card_expiry == expiring,
-                   Client.status != "Closed")
-            .order_by(PayMethod.id).limit(limit)))
+        return card_payments.cards_expiring(uow, ctx.today, after, limit)
 
     def describe(self, item: int) -> str:
         return f"paymethod:{item}"
@@ -391,6 +241,5 @@ class CreditCardExpiryNotices(Task):
         method = uow.session.get(PayMethod, item)
         if method is None or not ctx.claim(uow, [f"paymethod:{item}:{method.card_expiry}"]):
             return
-        request_email(uow, "Credit Card Expiring Soon", method.client_id, paymethodid=method.id,
-                      cardlastfour=method.card_last_four, expirydate=method.card_expiry)
+        card_payments.send_expiry_notice(uow, method)
         ctx.count("notices")
