@@ -8,7 +8,6 @@ generation run), ``nextinvoice`` (added to the client's next generated invoice),
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from billow.errors import NotFound, ValidationError
 from billow.money import quantize, to_decimal
 from billow.services.activity import log_activity
 from billow.services.billing.contract import DueItem
+from billow.services.catalog.cycles import advance_by
 from billow.services.clients.accounts import get_client
 from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
@@ -77,18 +77,6 @@ def add_billable_item(
     return item
 
 
-def advance(on: date, every: int, cycle: str) -> date:
-    """*on* moved forward by *every* days/weeks/months/years (month ends clamp)."""
-    if cycle == "Days":
-        return on + timedelta(days=every)
-    if cycle == "Weeks":
-        return on + timedelta(weeks=every)
-    months = every * (12 if cycle == "Years" else 1)
-    year, month = divmod(on.month - 1 + months, 12)
-    year, month = on.year + year, month + 1
-    return date(year, month, min(on.day, calendar.monthrange(year, month)[1]))
-
-
 def _line(item: BillableItem) -> DueItem:
     description = item.description
     if item.unit == "hours" and item.quantity:
@@ -101,7 +89,7 @@ def _line(item: BillableItem) -> DueItem:
         row.invoicecount += 1
         row.invoice_id = invoice_id
         if row.invoiceaction == "recur" and row.duedate is not None:
-            row.duedate = advance(row.duedate, row.recur, row.recurcycle)
+            row.duedate = advance_by(row.duedate, row.recur, row.recurcycle)
 
     return DueItem(
         description=description, amount=item.amount, taxed=item.taxed, type="Item", relid=item.id,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from billow.errors import ValidationError
@@ -94,6 +94,29 @@ def previous_due(current: date, cycle_name: str, anchor_day: int | None = None) 
     if not c.recurring:
         return current
     return add_months(current, -c.months, anchor_day)
+
+
+def due_after(item: object, current: date | None = None) -> date:
+    """A service's or addon's due date one cycle after *current* (default: its next due date).
+
+    The one rule for moving a due date on by a period: payment of a period, an order's
+    first invoice and a manual renewal all call it, so the anchor day is kept alike.
+    """
+    start = current or item.nextduedate  # type: ignore[attr-defined]
+    return next_due(start, item.billingcycle, anchor_day(item))  # type: ignore[attr-defined]
+
+
+def advance_by(on: date, every: int, unit: str) -> date:
+    """*on* moved forward by *every* ``Days``/``Weeks``/``Months``/``Years`` (month ends clamp).
+
+    The units of billable items' ``recurcycle``; months and years go through
+    :func:`add_months` like every other due date.
+    """
+    if unit == "Days":
+        return on + timedelta(days=every)
+    if unit == "Weeks":
+        return on + timedelta(weeks=every)
+    return add_months(on, every * (12 if unit == "Years" else 1))
 
 
 def anchor_day(item: object) -> int:

@@ -30,7 +30,6 @@ from billow.db.models import (
     ProductGroup,
     Server,
     Service,
-    ServiceConfigOption,
 )
 from billow.errors import ModuleFailed, NotAllowed, NotFound, ValidationError
 from billow.events import request_email
@@ -38,8 +37,8 @@ from billow.modules.servers import get_module
 from billow.modules.servers.base import SECRET_KEYS, ModuleParams, ModuleResult, ServerModule, mask
 from billow.security import decrypt, encrypt
 from billow.services.activity import log_activity
-from billow.services.catalog import products as catalog
 from billow.services.clients.accounts import custom_field_values
+from billow.services.hosting.config_options import module_values, service_options
 from billow.services.hosting.servers import choose_server, get_server, server_params
 from billow.uow import UnitOfWork
 
@@ -160,18 +159,7 @@ def build_params(uow: UnitOfWork, service: Service, product: Product | None = No
     }
     for index in range(1, 25):
         params[f"configoption{index}"] = (product.module_settings or {}).get(f"configoption{index}", "")
-    chosen = uow.session.scalars(
-        select(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id)
-    )
-    options = {o.option_id: o for o in chosen}
-    configoptions: dict[str, str] = {}
-    for option, choices in catalog.product_options(uow, product.id):
-        row = options.get(option.id)
-        if row is None:
-            continue
-        choice = next((c for c in choices if c.id == row.choice_id), None)
-        configoptions[option.name] = catalog.ChosenOption(option, choice, row.qty).value
-    params["configoptions"] = configoptions
+    params["configoptions"] = module_values(service_options(uow, service, product.id))
     params["customfields"] = {
         d.fieldname: v for d, v in custom_field_values(uow, "product", service.id, product.id)
     }

@@ -25,7 +25,6 @@ from billow.db.models import (
     Product,
     Service,
     ServiceAddon,
-    ServiceConfigOption,
     Upgrade,
 )
 from billow.db.queries import count_of
@@ -35,9 +34,10 @@ from billow.services.activity import log_activity
 from billow.services.billing.contract import DateAdvance, DueItem, InvoiceLine
 from billow.services.catalog import pricing
 from billow.services.catalog import products as catalog
-from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, next_due, prorate
+from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, due_after, next_due, prorate
 from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
+from billow.services.hosting.config_options import option_values, save_options, service_options
 from billow.services.settings import setting_on
 from billow.uow import UnitOfWork
 
@@ -85,37 +85,6 @@ def list_services(
     total = count_of(uow.session, query)
     rows = uow.session.scalars(query.order_by(Service.id).offset(offset).limit(limit))
     return total, list(rows)
-
-
-def service_options(uow: UnitOfWork, service: Service) -> list[catalog.ChosenOption]:
-    rows = {
-        r.option_id: r
-        for r in uow.session.scalars(
-            select(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id)
-        )
-    }
-    chosen = []
-    for option, choices in catalog.product_options(uow, service.packageid):
-        row = rows.get(option.id)
-        if row is None:
-            continue
-        choice = next((c for c in choices if c.id == row.choice_id), None)
-        chosen.append(catalog.ChosenOption(option, choice, row.qty))
-    return chosen
-
-
-def _save_options(uow: UnitOfWork, service: Service, chosen: list[catalog.ChosenOption]) -> None:
-    uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))
-    for option in chosen:
-        uow.session.add(
-            ServiceConfigOption(
-                service_id=service.id,
-                option_id=option.option.id,
-                choice_id=option.choice.id if option.choice else 0,
-                qty=option.qty,
-            )
-        )
-    uow.session.flush()
 
 
 def _client(uow: UnitOfWork, client_id: int) -> Client:
@@ -207,12 +176,9 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
         )
         save_custom_fields(uow, "product", service.id, changes.customfields)
     if changes.configoptions:
-        current = {
-            str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
-            for o in service_options(uow, service)
-        }
+        current = option_values(service_options(uow, service))
         current.update({str(k): val for k, val in changes.configoptions.items()})
-        _save_options(uow, service, catalog.resolve_options(uow, service.packageid, current))
+        save_options(uow, service, catalog.resolve_options(uow, service.packageid, current))
     if changes.autorecalc:
         product = catalog.get_product(uow, service.packageid)
         client = _client(uow, service.userid)
@@ -387,10 +353,7 @@ def calculate_upgrade(
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
     old_product = catalog.get_product(uow, service.packageid)
     client = _client(uow, service.userid)
-    current = {
-        str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
-        for o in service_options(uow, service)
-    }
+    current = option_values(service_options(uow, service))
     if type_ == "product":
         new_product = catalog.get_product(uow, new_pid)
         target_cycle = pricing.cycle_for_product(new_product, new_cycle or service.billingcycle).display
@@ -534,7 +497,7 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     old_cycle = service.billingcycle
     service.packageid = int(new.get("pid") or service.packageid)
     service.billingcycle = str(new.get("billingcycle") or service.billingcycle)
-    _save_options(
+    save_options(
         uow, service, catalog.resolve_options(uow, service.packageid, new.get("configoptions") or {})
     )
     service.amount = upgrade.new_recurring
@@ -728,14 +691,23 @@ def on_invoice_paid(uow: UnitOfWork, invoice: Any) -> None:
         )
 
 
+def _advance_paid_period(row: Service | ServiceAddon, paid_due: date | None) -> None:
+    """A paid period moves the next due date on one cycle (once: only the period that was due).
+
+    *paid_due* is the due date the invoice line paid; a line for another period (already
+    advanced by an earlier payment) moves nothing. The next invoice date never lags it.
+    """
+    if row.nextduedate is not None and (paid_due is None or paid_due == row.nextduedate):
+        row.nextduedate = due_after(row)
+        if row.nextinvoicedate is None or row.nextinvoicedate < row.nextduedate:
+            row.nextinvoicedate = row.nextduedate
+
+
 def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> None:
     service = uow.session.get(Service, service_id)
     if service is None:
         return
-    if service.nextduedate is not None and (paid_due is None or paid_due == service.nextduedate):
-        service.nextduedate = next_due(service.nextduedate, service.billingcycle, anchor_day(service))
-        if service.nextinvoicedate is None or service.nextinvoicedate < service.nextduedate:
-            service.nextinvoicedate = service.nextduedate
+    _advance_paid_period(service, paid_due)
     product = uow.session.get(Product, service.packageid)
     if service.status == "Pending" and product is not None and product.autosetup == "payment":
         if product.servertype:
@@ -760,10 +732,7 @@ def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
     addon = uow.session.get(ServiceAddon, addon_id)
     if addon is None:
         return
-    if addon.nextduedate is not None and (paid_due is None or paid_due == addon.nextduedate):
-        addon.nextduedate = next_due(addon.nextduedate, addon.billingcycle, anchor_day(addon))
-        if addon.nextinvoicedate is None or addon.nextinvoicedate < addon.nextduedate:
-            addon.nextinvoicedate = addon.nextduedate
+    _advance_paid_period(addon, paid_due)
     if addon.status == "Pending":
         # With a module, only an auto-activation "on payment" sets it up (like a product's
         # auto-setup); a refused call stays Pending with its module queue entry.

@@ -38,7 +38,7 @@ from billow.services.activity import log_activity
 from billow.services.billing.contract import InvoiceLine
 from billow.services.catalog import pricing
 from billow.services.catalog import products as catalog
-from billow.services.catalog.cycles import anchor_day, cycle, next_due
+from billow.services.catalog.cycles import cycle, due_after, next_due
 from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
 from billow.uow import UnitOfWork
@@ -221,15 +221,11 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
         for service in uow.session.scalars(
             select(Service).where(Service.orderid == order.id, Service.nextinvoicedate <= uow.today)
         ):
-            service.nextinvoicedate = next_due(
-                service.nextduedate or uow.today, service.billingcycle, anchor_day(service)
-            )
+            service.nextinvoicedate = due_after(service, service.nextduedate or uow.today)
         for service_addon in uow.session.scalars(
             select(ServiceAddon).where(ServiceAddon.orderid == order.id)
         ):
-            service_addon.nextinvoicedate = next_due(
-                service_addon.nextduedate or uow.today, service_addon.billingcycle, anchor_day(service_addon)
-            )
+            service_addon.nextinvoicedate = due_after(service_addon, service_addon.nextduedate or uow.today)
     if not req.noemail:
         # WHMCS sends "Order Confirmation" (a general template) to the client with the
         # order's fields merged in; relid is the client, as for every general template.
@@ -454,7 +450,7 @@ def _renewal_line(uow: UnitOfWork, client: Client, service_id: int) -> InvoiceLi
     title = " - ".join(p for p in (product.name if product else "Service", service.domain) if p)
     due = service.nextduedate or uow.today
     # This invoice covers the period starting at the due date: the daily run must not bill it again.
-    following = next_due(due, service.billingcycle, anchor_day(service))
+    following = due_after(service, due)
     if service.nextinvoicedate is None or service.nextinvoicedate < following:
         service.nextinvoicedate = following
     return InvoiceLine(
