@@ -48,20 +48,21 @@ def add_billable_item(
     try:
         client = get_client(uow, client_id)
     except NotFound:
-        raise NotFound("Client ID not Found") from None
+        raise NotFound("Client ID not Found", code="client_not_found") from None
     if not (description or "").strip():
-        raise ValidationError("You must provide a description")
+        raise ValidationError("You must provide a description", code="description_required")
     action = (invoiceaction or "noinvoice").strip().lower()
     if action not in INVOICE_ACTIONS:
-        raise ValidationError("Invalid Invoice Action")
+        raise ValidationError("Invalid Invoice Action", code="invalid_invoice_action")
     unit = (unit or "").strip().lower()
     if unit not in UNITS:
-        raise ValidationError("Invalid Unit, please specify either 'hours' or 'quantity'")
+        raise ValidationError("Invalid Unit, please specify either 'hours' or 'quantity'",
+                              code="invalid_unit")
     cycle = CYCLES.get((recurcycle or "").strip().lower(), "")
     if action == "recur" and (recur <= 0 or not cycle or recurfor <= 0):
-        raise ValidationError("Recurring must have a unit, cycle and limit")
+        raise ValidationError("Recurring must have a unit, cycle and limit", code="recurring_incomplete")
     if action in ("duedate", "recur") and duedate is None:
-        raise ValidationError("Due date is required")
+        raise ValidationError("Due date is required", code="due_date_required")
     places = client.currency.decimals if client.currency is not None else 2
     item = BillableItem(
         client_id=client.id, description=description.strip(), unit=unit,

@@ -30,7 +30,7 @@ def lock_client(uow: UnitOfWork, client_id: int, *, message: str = "Client ID No
         .execution_options(populate_existing=True)
     ) if client_id else None
     if client is None:
-        raise NotFound(message)
+        raise NotFound(message, code="client_not_found")
     return client
 
 
@@ -53,7 +53,7 @@ def adjust_credit(
     amount = quantize(to_decimal(amount), places)
     new_balance = quantize(client.credit + amount, places)
     if new_balance < 0:
-        raise ValidationError(INSUFFICIENT)
+        raise ValidationError(INSUFFICIENT, code="credit_exceeds_balance")
     client.credit = new_balance
     entry = CreditLog(
         client_id=client.id,
@@ -80,10 +80,10 @@ def add_credit(
     """``AddCredit``: add or remove credit by hand; returns the new balance."""
     client = lock_client(uow, client_id)
     if admin_id is not None and admin_id and uow.session.get(Admin, admin_id) is None:
-        raise NotFound("Admin ID Not Found")
+        raise NotFound("Admin ID Not Found", code="admin_not_found")
     amount = to_decimal(amount)
     if amount <= 0:
-        raise ValidationError("No Amount Provided")
+        raise ValidationError("No Amount Provided", code="amount_required")
     adjust_credit(uow, client, -amount if remove else amount, description, admin_id=admin_id, on=on)
     verb = "Removed" if remove else "Added"
     log_activity(uow, f"{verb} Credit - User ID: {client.id} - Amount: {amount}", client_id=client.id)

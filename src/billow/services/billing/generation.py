@@ -180,7 +180,8 @@ def apply_advances(session: Session, advances: list[DateAdvance]) -> None:
                 moved = session.scalars(select(table.c.id).where(
                     table.c.id.in_(chunk), or_(table.c[column] != current, table.c[column].is_(None))))
                 raise Conflict("already invoiced: " + ", ".join(
-                    f"{table.name}:{row_id}:{current}" for row_id in list(moved)[:5]))
+                    f"{table.name}:{row_id}:{current}" for row_id in list(moved)[:5]),
+                        code="already_invoiced")
     savepoint.commit()
     moved = {(advance.model, advance.id): advance.column for advance in advances}
     for loaded in list(session.identity_map.values()):

@@ -67,7 +67,7 @@ def normalise_status(text: str) -> str:
     """Map any capitalisation of a WHMCS invoice status to its canonical spelling."""
     status = STATUS_BY_NAME.get((text or "").strip().lower())
     if status is None:
-        raise ValidationError(f"Invalid status {text}")
+        raise ValidationError(f"Invalid status {text}", code="invalid_invoice_status")
     return status
 
 
@@ -78,7 +78,7 @@ def places_of(invoice: Invoice) -> int:
 def get_invoice(uow: UnitOfWork, invoice_id: int) -> Invoice:
     invoice = uow.session.get(Invoice, invoice_id) if invoice_id else None
     if invoice is None:
-        raise NotFound("Invoice ID Not Found")
+        raise NotFound("Invoice ID Not Found", code="invoice_not_found")
     return invoice
 
 
@@ -93,7 +93,7 @@ def lock_invoice(uow: UnitOfWork, invoice_id: int, *, message: str = "Invoice ID
         .execution_options(populate_existing=True)
     ) if invoice_id else None
     if invoice is None:
-        raise NotFound(message)
+        raise NotFound(message, code="invoice_not_found")
     return invoice
 
 
@@ -136,7 +136,7 @@ def create_invoice(
     rate1 = to_decimal(taxrate) if taxrate is not None else rates.rate1  # type: ignore[union-attr]
     rate2 = to_decimal(taxrate2) if taxrate2 is not None else rates.rate2  # type: ignore[union-attr]
     if rate1 < 0 or rate2 < 0:
-        raise ValidationError("Invalid tax rate")
+        raise ValidationError("Invalid tax rate", code="invalid_tax_rate")
     when = date or uow.today
     invoice = Invoice(
         client_id=client.id,
@@ -404,16 +404,17 @@ def apply_credit(
     """``ApplyCredit``: move client credit onto an Unpaid invoice; (invoice, amount, paid)."""
     invoice = lock_invoice(uow, invoice_id)
     if invoice.status != "Unpaid":
-        raise ValidationError("Invoice Not in Unpaid Status")
+        raise ValidationError("Invoice Not in Unpaid Status", code="invoice_not_unpaid")
     client = lock_client(uow, invoice.client_id)
     balance = invoice_balance(uow, invoice)
     amount = balance if amount is None else quantize(to_decimal(amount), places_of(invoice))
     if amount <= 0:
-        raise ValidationError("Credit Amount to apply must be greater than zero")
+        raise ValidationError("Credit Amount to apply must be greater than zero",
+                              code="credit_amount_not_positive")
     if amount > client.credit:
-        raise ValidationError("Amount exceeds customer credit balance")
+        raise ValidationError("Amount exceeds customer credit balance", code="credit_exceeds_balance")
     if amount > balance:
-        raise ValidationError("Amount Exceeds Invoice Balance")
+        raise ValidationError("Amount Exceeds Invoice Balance", code="amount_exceeds_invoice_balance")
     _apply(uow, invoice, client, amount)
     paid = settle(uow, invoice, noemail=noemail)
     return invoice, amount, paid
@@ -505,13 +506,13 @@ def update_invoice(uow: UnitOfWork, invoice_id: int, changes: InvoiceChanges) ->
     invoice = lock_invoice(uow, invoice_id)
     publishing = changes.publish or changes.publish_and_email
     if publishing and invoice.status != "Draft":
-        raise ValidationError("Invoice must be in Draft status to be published")
+        raise ValidationError("Invoice must be in Draft status to be published", code="invoice_not_draft")
     status = normalise_status(changes.status) if changes.status else None
     places = places_of(invoice)
     by_id = {item.id: item for item in invoice.items}
     for item_id in list(changes.delete_item_ids) + list(changes.changed_items):
         if item_id not in by_id:
-            raise NotFound(f"Invoice Item ID Not Found: {item_id}")
+            raise NotFound(f"Invoice Item ID Not Found: {item_id}", code="invoice_item_not_found")
     totals_changed = False
     for item_id in changes.delete_item_ids:
         invoice.items.remove(by_id.pop(item_id))
@@ -557,7 +558,7 @@ def update_invoice(uow: UnitOfWork, invoice_id: int, changes: InvoiceChanges) ->
 
 def _set_applied_credit(uow: UnitOfWork, invoice: Invoice, wanted: Decimal) -> None:
     if wanted < 0:
-        raise ValidationError("Credit must not be negative")
+        raise ValidationError("Credit must not be negative", code="negative_credit")
     delta = wanted - invoice.credit
     if delta == 0:
         return

@@ -130,7 +130,8 @@ def set_product_overages(
     product = get_product(uow, pid)
     for name, limit in (("disk", disk_limit), ("bandwidth", bw_limit)):
         if limit is not None and limit < 0:
-            raise ValidationError(f"The {name} overage limit must be zero or more")
+            raise ValidationError(f"The {name} overage limit must be zero or more",
+                                  code="invalid_overage_limit")
     prices = {}
     for name, price in (("disk", disk_price), ("bandwidth", bw_price)):
         if price is None:
@@ -138,9 +139,11 @@ def set_product_overages(
         try:
             value = to_decimal(price)
         except (TypeError, ValueError, InvalidOperation):
-            raise ValidationError(f"The {name} overage price must be an amount") from None
+            raise ValidationError(f"The {name} overage price must be an amount",
+                                  code="invalid_overage_price") from None
         if value < 0 or value != quantize(value, PRICE_PLACES):
-            raise ValidationError(f"The {name} overage price must be zero or more, with up to 4 decimals")
+            raise ValidationError(f"The {name} overage price must be zero or more, with up to 4 decimals",
+                                  code="invalid_overage_price")
         prices[name] = value
     units = {}
     for name, unit in (("disk", disk_unit), ("bandwidth", bw_unit)):
@@ -148,7 +151,7 @@ def set_product_overages(
             continue
         units[name] = unit.strip().upper()
         if units[name] not in UNITS:
-            raise ValidationError("The overage unit must be MB, GB or TB")
+            raise ValidationError("The overage unit must be MB, GB or TB", code="invalid_overage_unit")
     if enabled is not None:
         product.overagesenabled = enabled
     if disk_limit is not None:

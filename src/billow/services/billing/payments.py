@@ -54,7 +54,7 @@ def _record(uow: UnitOfWork, txn: Transaction) -> Transaction:
             uow.session.add(txn)
             uow.session.flush()
     except IntegrityError:
-        raise Conflict(DUPLICATE) from None
+        raise Conflict(DUPLICATE, code="duplicate_transaction_id") from None
     log_activity(uow, f"Added Transaction - Transaction ID: {txn.id}", client_id=txn.client_id)
     uow.emit("AddTransaction", transaction_hook_vars(txn), resource_type="transaction", resource_id=txn.id)
     return txn
@@ -89,23 +89,25 @@ def add_payment(
     """
     invoice = lock_invoice(uow, invoice_id)
     if invoice.status == "Cancelled":
-        raise ValidationError("It is not possible to add a payment to an invoice that is Cancelled")
+        raise ValidationError("It is not possible to add a payment to an invoice that is Cancelled",
+                              code="invoice_cancelled")
     if invoice.status == "Draft":
-        raise ValidationError("It is not possible to add a payment to an invoice that is a Draft")
+        raise ValidationError("It is not possible to add a payment to an invoice that is a Draft",
+                              code="invoice_is_draft")
     gateway = (gateway or "").strip()
     transid = (transid or "").strip()
     # A gateway retrying its callback must hear "duplicate", whatever else changed since.
     if transid and transid_taken(uow, gateway, transid):
-        raise Conflict(DUPLICATE)
+        raise Conflict(DUPLICATE, code="duplicate_transaction_id")
     places = places_of(invoice)
     balance = invoice_balance(uow, invoice)
     amount = quantize(to_decimal(amount), places) if amount is not None else ZERO
     if amount == 0:
         amount = balance
         if amount <= 0:
-            raise ValidationError("Invoice Amount Invalid")
+            raise ValidationError("Invoice Amount Invalid", code="invalid_amount")
     if amount < 0:
-        raise ValidationError("Invoice Amount Invalid")
+        raise ValidationError("Invoice Amount Invalid", code="invalid_amount")
     txn = Transaction(
         client_id=invoice.client_id,
         currency_id=0,
@@ -137,7 +139,7 @@ def add_payment(
 def get_transaction(uow: UnitOfWork, transaction_id: int) -> Transaction:
     txn = uow.session.get(Transaction, transaction_id) if transaction_id else None
     if txn is None:
-        raise NotFound("Transaction ID Not Found")
+        raise NotFound("Transaction ID Not Found", code="transaction_not_found")
     return txn
 
 
@@ -162,7 +164,7 @@ def refund_payment(
     """
     payment = get_transaction(uow, transaction_id)
     if payment.amountin <= 0 or payment.refundid:
-        raise ValidationError("Only a payment can be refunded")
+        raise ValidationError("Only a payment can be refunded", code="not_a_payment")
     invoice = lock_invoice(uow, payment.invoice_id) if payment.invoice_id else None
     client_id = payment.client_id or (invoice.client_id if invoice is not None else 0)
     places = places_of(invoice) if invoice is not None else 2
@@ -173,7 +175,8 @@ def refund_payment(
     refundable = payment.amountin - (refunded or ZERO)
     amount = refundable if amount is None else quantize(to_decimal(amount), places)
     if amount <= 0 or amount > refundable:
-        raise ValidationError("Refund amount must be greater than zero and not exceed the payment")
+        raise ValidationError("Refund amount must be greater than zero and not exceed the payment",
+                              code="invalid_refund_amount")
     fees = max(payment.fees + (reversed_fees or ZERO), ZERO)
     if to_credit:
         refund = Transaction(
@@ -222,7 +225,8 @@ def _gateway_refund(uow: UnitOfWork, payment: Transaction, amount: Decimal, invo
 
     gateway = load_gateway(uow, payment.gateway)
     if gateway is None or not supports(gateway, "refund"):
-        raise ModuleError(f"Refunds are not supported by the {payment.gateway or 'manual'} gateway")
+        raise ModuleError(f"Refunds are not supported by the {payment.gateway or 'manual'} gateway",
+                          code="refund_not_supported")
     currency = invoice.currency.code if invoice is not None and invoice.currency is not None else ""
     result = gateway.refund(PaymentRequest(  # type: ignore[attr-defined]
         invoice_id=payment.invoice_id, amount=amount, currency=currency, transid=payment.transid,
@@ -232,7 +236,7 @@ def _gateway_refund(uow: UnitOfWork, payment: Transaction, amount: Decimal, invo
                                 "result": f"Refund {result.status.capitalize()}"},
              resource_type="transaction", resource_id=payment.id)
     if not result.ok:
-        raise ModuleError(f"Refund Failed: {result.reason or result.status}")
+        raise ModuleError(f"Refund Failed: {result.reason or result.status}", code="refund_failed")
     return result
 
 
@@ -280,23 +284,24 @@ def add_transaction(
     if client_id:
         client = uow.session.get(Client, client_id)
         if client is None:
-            raise NotFound("Client ID Not Found")
+            raise NotFound("Client ID Not Found", code="client_not_found")
     if client is not None and invoice is not None and invoice.client_id != client.id:
-        raise ValidationError("User ID does not own the given Invoice ID")
+        raise ValidationError("User ID does not own the given Invoice ID", code="invoice_not_owned")
     currency_id = data.currency_id or 0
     if currency_id:
         if uow.session.get(Currency, currency_id) is None:
-            raise NotFound("Currency ID Not Found")
+            raise NotFound("Currency ID Not Found", code="currency_not_found")
         if client is not None and currency_id != client.currency_id:
-            raise ValidationError("Currency ID does not match Client currency")
+            raise ValidationError("Currency ID does not match Client currency", code="currency_mismatch")
     elif client is None and invoice is None:
-        raise ValidationError("A Currency ID is required for non-customer related transactions")
+        raise ValidationError("A Currency ID is required for non-customer related transactions",
+                              code="currency_required")
     gateway = (data.paymentmethod or "").strip()
     if not gateway:
-        raise ValidationError("Payment Method is required")
+        raise ValidationError("Payment Method is required", code="payment_method_required")
     transid = (data.transid or "").strip()
     if transid and not allow_duplicate and transid_taken(uow, gateway, transid):
-        raise Conflict(DUPLICATE)
+        raise Conflict(DUPLICATE, code="duplicate_transaction_id")
     currency = client.currency if client is not None else uow.session.get(Currency, currency_id)
     places = currency.decimals if currency is not None else 2
     rate = data.rate if data.rate is not None else (currency.rate if currency is not None else Decimal("1"))
@@ -325,14 +330,14 @@ def update_transaction(uow: UnitOfWork, transaction_id: int, data: TransactionIn
     """``UpdateTransaction``: change the given fields of a transaction."""
     txn = get_transaction(uow, transaction_id)
     if data.client_id is not None and data.client_id and uow.session.get(Client, data.client_id) is None:
-        raise NotFound("Client ID Not Found")
+        raise NotFound("Client ID Not Found", code="client_not_found")
     if data.invoice_id:
         invoice = lock_invoice(uow, data.invoice_id)
         owner = data.client_id or txn.client_id
         if owner and invoice.client_id != owner:
-            raise ValidationError("User ID does not own the given Invoice ID")
+            raise ValidationError("User ID does not own the given Invoice ID", code="invoice_not_owned")
     if data.currency_id and uow.session.get(Currency, data.currency_id) is None:
-        raise NotFound("Currency ID Not Found")
+        raise NotFound("Currency ID Not Found", code="currency_not_found")
     gateway = (data.paymentmethod if data.paymentmethod is not None else txn.gateway).strip()
     transid = (data.transid if data.transid is not None else txn.transid).strip()
     if (gateway, transid) != (txn.gateway, txn.transid) and transid:
@@ -340,7 +345,7 @@ def update_transaction(uow: UnitOfWork, transaction_id: int, data: TransactionIn
             Transaction.gateway == gateway, Transaction.transid == transid, Transaction.id != txn.id,
         ).limit(1))
         if clash is not None:
-            raise Conflict(DUPLICATE)
+            raise Conflict(DUPLICATE, code="duplicate_transaction_id")
     txn.gateway, txn.transid = gateway, transid
     if txn.unique_key is not None:
         txn.unique_key = _unique_key(gateway, transid) if transid else None
@@ -362,7 +367,7 @@ def update_transaction(uow: UnitOfWork, transaction_id: int, data: TransactionIn
         with uow.session.begin_nested():
             uow.session.flush()
     except IntegrityError:
-        raise Conflict(DUPLICATE) from None
+        raise Conflict(DUPLICATE, code="duplicate_transaction_id") from None
     if credit and txn.client_id and not txn.invoice_id and txn.amountin > 0:
         adjust_credit(uow, lock_client(uow, txn.client_id), txn.amountin, txn.description)
     log_activity(uow, f"Modified Transaction - Transaction ID: {txn.id}", client_id=txn.client_id)

@@ -42,7 +42,9 @@ def _resolve(module_type: str) -> tuple[Any, bool]:
     entry = MODULE_TYPES.get(module_type)
     if entry is None:
         raise ValidationError(
-            "Invalid module type provided. Supported module types include: " + ", ".join(sorted(MODULE_TYPES))
+            "Invalid module type provided. Supported module types include: "
+            + ", ".join(sorted(MODULE_TYPES)),
+            code="invalid_module_type",
         )
     return entry
 
@@ -50,11 +52,11 @@ def _resolve(module_type: str) -> tuple[Any, bool]:
 def config_fields(module_type: str, name: str) -> tuple[ConfigField, ...]:
     fields_of, _ = _resolve(module_type)
     if not name:
-        raise ValidationError("Invalid module name provided.")
+        raise ValidationError("Invalid module name provided.", code="invalid_module_name")
     try:
         return fields_of(name)
     except BillowError:
-        raise ValidationError("Invalid module name provided.") from None
+        raise ValidationError("Invalid module name provided.", code="invalid_module_name") from None
 
 
 def _names(fields: tuple[ConfigField, ...]) -> set[str]:
@@ -65,7 +67,7 @@ def activate(uow: UnitOfWork, module_type: str, name: str, parameters: Mapping[s
     fields = config_fields(module_type, name)
     _, activatable = _resolve(module_type)
     if not activatable:
-        raise NotAllowed("Module activation not supported by module type.")
+        raise NotAllowed("Module activation not supported by module type.", code="activation_not_supported")
     _store(uow, module_type, name, {f.name: f.default for f in fields}, fields, only_missing=True)
     _store(uow, module_type, name, parameters, fields)
     _set(uow, module_type, name, ACTIVE, "1")
@@ -75,9 +77,10 @@ def update(uow: UnitOfWork, module_type: str, name: str, parameters: Mapping[str
     fields = config_fields(module_type, name)
     _, activatable = _resolve(module_type)
     if not activatable:
-        raise NotAllowed("Module activation not supported by module type.")
+        raise NotAllowed("Module activation not supported by module type.", code="activation_not_supported")
     if not is_active(uow, module_type, name):
-        raise ValidationError("Module Configuration Update Failed: module is not active")
+        raise ValidationError("Module Configuration Update Failed: module is not active",
+                              code="module_not_active")
     _store(uow, module_type, name, parameters, fields)
 
 
@@ -85,9 +88,10 @@ def deactivate(uow: UnitOfWork, module_type: str, name: str) -> None:
     config_fields(module_type, name)
     _, activatable = _resolve(module_type)
     if not activatable:
-        raise NotAllowed("Module deactivation not supported by module type.")
+        raise NotAllowed("Module deactivation not supported by module type.",
+                         code="deactivation_not_supported")
     if not is_active(uow, module_type, name):
-        raise ValidationError("Failed to deactivate: module is not active")
+        raise ValidationError("Failed to deactivate: module is not active", code="module_not_active")
     uow.session.execute(
         delete(ModuleSetting).where(
             ModuleSetting.module_type == module_type, ModuleSetting.module_name == name
@@ -107,7 +111,7 @@ def _store(
     known = _names(fields)
     for key, value in values.items():
         if key not in known:
-            raise ValidationError(f"Unknown configuration parameter {key}")
+            raise ValidationError(f"Unknown configuration parameter {key}", code="unknown_module_parameter")
         if only_missing and _get(uow, module_type, name, key) is not None:
             continue
         _set(uow, module_type, name, key, str(value))

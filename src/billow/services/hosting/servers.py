@@ -44,11 +44,11 @@ class ServerInput:
 
 def add_server(uow: UnitOfWork, data: ServerInput) -> Server:
     if not data.name.strip():
-        raise ValidationError("A server name is required")
+        raise ValidationError("A server name is required", code="server_name_required")
     if data.type not in server_modules():
-        raise ValidationError("Invalid module name provided.")
+        raise ValidationError("Invalid module name provided.", code="invalid_module_name")
     if not (data.hostname or data.ipaddress) and module_class(data.type).requires_server:
-        raise ValidationError("A hostname or IP address is required")
+        raise ValidationError("A hostname or IP address is required", code="server_hostname_required")
     server = Server(
         name=data.name.strip(),
         type=data.type,
@@ -101,7 +101,7 @@ def update_server(uow: UnitOfWork, server_id: int, changes: dict[str, Any]) -> S
             if value:
                 _make_default(uow, server)
         else:
-            raise ValidationError(f"Unknown server field {key}")
+            raise ValidationError(f"Unknown server field {key}", code="unknown_server_field")
     return server
 
 
@@ -115,14 +115,15 @@ def _make_default(uow: UnitOfWork, server: Server) -> None:
 def delete_server(uow: UnitOfWork, server_id: int) -> None:
     server = get_server(uow, server_id)
     if active_count(uow, server.id):
-        raise ValidationError("The server still has services assigned and cannot be deleted")
+        raise ValidationError("The server still has services assigned and cannot be deleted",
+                              code="server_in_use")
     uow.session.delete(server)
 
 
 def get_server(uow: UnitOfWork, server_id: int) -> Server:
     server = uow.session.get(Server, server_id) if server_id else None
     if server is None:
-        raise NotFound("Server ID not found")
+        raise NotFound("Server ID not found", code="server_not_found")
     return server
 
 
@@ -155,11 +156,12 @@ def active_counts(uow: UnitOfWork) -> dict[int, int]:
 
 def add_group(uow: UnitOfWork, name: str, server_ids: list[int], filltype: int = 1) -> ServerGroup:
     if not name.strip():
-        raise ValidationError("A group name is required")
+        raise ValidationError("A group name is required", code="server_group_name_required")
     if filltype not in (1, 2):
-        raise ValidationError("Fill type must be 1 (least full) or 2 (fill until full)")
+        raise ValidationError("Fill type must be 1 (least full) or 2 (fill until full)",
+                              code="invalid_fill_type")
     if uow.session.scalar(select(ServerGroup).where(ServerGroup.name == name.strip())) is not None:
-        raise ValidationError("A server group with that name already exists")
+        raise ValidationError("A server group with that name already exists", code="server_group_exists")
     group = ServerGroup(name=name.strip(), filltype=filltype)
     uow.session.add(group)
     uow.session.flush()
@@ -182,7 +184,7 @@ def list_groups(uow: UnitOfWork) -> list[tuple[ServerGroup, list[int]]]:
 def delete_group(uow: UnitOfWork, group_id: int) -> None:
     group = uow.session.get(ServerGroup, group_id)
     if group is None:
-        raise NotFound("Server group not found")
+        raise NotFound("Server group not found", code="server_group_not_found")
     uow.session.delete(group)
 
 

@@ -90,7 +90,7 @@ def list_services(
 def _client(uow: UnitOfWork, client_id: int) -> Client:
     client = uow.session.get(Client, client_id)
     if client is None:
-        raise NotFound("Client ID Not Found")
+        raise NotFound("Client ID Not Found", code="client_not_found")
     return client
 
 
@@ -136,7 +136,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
         service.billingcycle = cycle(str(v["billingcycle"])).display
     if "status" in v:
         if v["status"] not in SERVICE_STATUSES:
-            raise ValidationError("Invalid Service Status")
+            raise ValidationError("Invalid Service Status", code="invalid_service_status")
         service.status = v["status"]
     if "servicepassword" in v:
         provisioning.set_service_password(service, str(v["servicepassword"]))
@@ -168,7 +168,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
     for key in changes.unset:
         column = UNSETTABLE.get(key)
         if column is None:
-            raise ValidationError(f"Invalid unset field {key}")
+            raise ValidationError(f"Invalid unset field {key}", code="invalid_unset_field")
         setattr(service, column, "")
     if changes.customfields:
         _check_custom_fields(
@@ -221,15 +221,15 @@ def update_addon(
     """
     row = uow.session.get(ServiceAddon, addon_row_id) if addon_row_id else None
     if row is None:
-        raise NotFound("Addon ID Not Found")
+        raise NotFound("Addon ID Not Found", code="addon_not_found")
     if not values and not autorecalc:
-        raise ValidationError("Nothing to Update")
+        raise ValidationError("Nothing to Update", code="nothing_to_update")
     old_status = row.status
     if "addonid" in values:
         catalog.get_addon(uow, int(values["addonid"]))
         row.addonid = int(values["addonid"])
     if "status" in values and values["status"] not in SERVICE_STATUSES:
-        raise ValidationError("Invalid Addon Status")
+        raise ValidationError("Invalid Addon Status", code="invalid_addon_status")
     if "billingcycle" in values:
         values = {**values, "billingcycle": cycle(str(values["billingcycle"])).display}
     columns = {
@@ -265,7 +265,7 @@ def update_addon(
             uow.emit(hook, variables, resource_type="addon", resource_id=row.id)
     uow.emit("AddonEdit", variables, resource_type="addon", resource_id=row.id)
     if module_error:
-        raise ModuleFailed(module_error)
+        raise ModuleFailed(module_error, code="module_failed")
     return row
 
 
@@ -298,12 +298,13 @@ def add_cancel_request(
 ) -> CancelRequest:
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
     if type_ not in CANCEL_TYPES:
-        raise ValidationError("Invalid Cancellation Type. Must be 'Immediate' or 'End of Billing Period'")
+        raise ValidationError("Invalid Cancellation Type. Must be 'Immediate' or 'End of Billing Period'",
+                              code="invalid_cancellation_type")
     existing = uow.session.scalar(
         select(func.count()).select_from(CancelRequest).where(CancelRequest.service_id == service.id)
     )
     if existing:
-        raise ValidationError("Existing Cancellation Request Exists")
+        raise ValidationError("Existing Cancellation Request Exists", code="cancellation_request_exists")
     request = CancelRequest(service_id=service.id, reason=reason, type=type_, date=uow.now)
     uow.session.add(request)
     uow.session.flush()
@@ -367,7 +368,7 @@ def calculate_upgrade(
             uow, old_product.id, {**current, **{str(k): v for k, v in (configoptions or {}).items()}}
         )
     else:
-        raise ValidationError("Invalid Upgrade Type")
+        raise ValidationError("Invalid Upgrade Type", code="invalid_upgrade_type")
     promotion = None
     new_recurring = pricing.product_quote(
         uow, new_product, client.currency_id, target_cycle, options, qty=service.qty, promotion=promotion
@@ -421,7 +422,8 @@ def upgrade_service(uow: UnitOfWork, quote: UpgradeQuote, paymentmethod: str) ->
     )
     if any(True for _ in pending):
         raise ValidationError(
-            "Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid."
+            "Unable to accept upgrade order. Previous upgrade invoice for service is still unpaid.",
+            code="upgrade_invoice_unpaid",
         )
     orders.check_payment_method(uow, paymentmethod)
     client = _client(uow, service.userid)

@@ -129,9 +129,9 @@ def _period(uow: UnitOfWork, cycle_name: str, until: date | None = None) -> str:
 def get_client_for_order(uow: UnitOfWork, client_id: int) -> Client:
     client = uow.session.get(Client, client_id) if client_id else None
     if client is None:
-        raise NotFound("Client ID Not Found")
+        raise NotFound("Client ID Not Found", code="client_not_found")
     if client.status == "Closed":
-        raise ValidationError("Unable to add order when client status is Closed")
+        raise ValidationError("Unable to add order when client status is Closed", code="client_closed")
     return client
 
 
@@ -144,7 +144,7 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
     client = get_client_for_order(uow, req.client_id)
     check_payment_method(uow, req.paymentmethod)
     if not req.items and not req.addon_items and not req.service_renewals:
-        raise ValidationError("No items added to cart so order cannot proceed")
+        raise ValidationError("No items added to cart so order cannot proceed", code="empty_cart")
     promotion = _promotion(uow, req.promocode)
     uow.emit(
         "PreShoppingCartCheckout",
@@ -194,7 +194,7 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
     for addon_item in req.addon_items:
         service = uow.session.get(Service, addon_item.service_id)
         if service is None or service.userid != client.id:
-            raise ValidationError("Service ID not owned by Client ID provided")
+            raise ValidationError("Service ID not owned by Client ID provided", code="service_not_owned")
         addon, addon_lines = _add_service_addon(
             uow,
             order,
@@ -259,7 +259,7 @@ def _promotion(uow: UnitOfWork, code: str) -> Promotion | None:
         return None
     promotion = catalog.find_promotion(uow, code)
     if promotion is None:
-        raise ValidationError("The promotion code entered does not exist")
+        raise ValidationError("The promotion code entered does not exist", code="promotion_not_found")
     return promotion
 
 
@@ -273,7 +273,7 @@ def _add_item(
 ) -> tuple[list[Service], list[InvoiceLine], bool]:
     product = uow.session.get(Product, item.pid) if item.pid else None
     if product is None:
-        raise ValidationError("Invalid Product ID")
+        raise ValidationError("Invalid Product ID", code="product_not_found")
     qty = max(item.qty, 1)
     catalog.take_stock(uow, product, qty)
     c = pricing.cycle_for_product(product, item.billingcycle)
@@ -399,7 +399,7 @@ def _add_service_addon(
     if addon is None or (
         check_package and addon.packages and service.packageid not in [int(p) for p in addon.packages]
     ):
-        raise ValidationError("Addon ID invalid")
+        raise ValidationError("Addon ID invalid", code="addon_not_found")
     c = pricing.cycle_for_product(addon, service.billingcycle if addon.billingcycle == "recurring" else "")
     quote = pricing.addon_quote(uow, addon, client.currency_id, c.display, qty)
     row = ServiceAddon(
@@ -443,9 +443,10 @@ def _add_service_addon(
 def _renewal_line(uow: UnitOfWork, client: Client, service_id: int) -> InvoiceLine:
     service = uow.session.get(Service, service_id)
     if service is None or service.userid != client.id:
-        raise ValidationError("Service ID not owned by Client ID provided")
+        raise ValidationError("Service ID not owned by Client ID provided", code="service_not_owned")
     if service.status not in ("Active", "Suspended") or not cycle(service.billingcycle).recurring:
-        raise ValidationError(f"Service ID {service_id} can not be renewed at this time.")
+        raise ValidationError(f"Service ID {service_id} can not be renewed at this time.",
+                              code="service_not_renewable")
     product = uow.session.get(Product, service.packageid)
     title = " - ".join(p for p in (product.name if product else "Service", service.domain) if p)
     due = service.nextduedate or uow.today
@@ -481,7 +482,8 @@ def check_payment_method(uow: UnitOfWork, method: str) -> None:
 
     names = [g.system_name for g in active_gateways(uow)]
     if method not in names:
-        raise ValidationError("Invalid Payment Method. Valid options include " + ",".join(names))
+        raise ValidationError("Invalid Payment Method. Valid options include " + ",".join(names),
+                              code="invalid_payment_method")
 
 
 def payment_method_name(uow: UnitOfWork, method: str) -> str:
@@ -503,7 +505,7 @@ def payment_status(uow: UnitOfWork, order: Order) -> str:
 def get_order(uow: UnitOfWork, order_id: int, message: str = "Order ID Not Found") -> Order:
     order = uow.session.get(Order, order_id) if order_id else None
     if order is None:
-        raise NotFound(message)
+        raise NotFound(message, code="order_not_found")
     return order
 
 
@@ -545,7 +547,7 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
         uow.session.scalar(select(Order).where(Order.id == order_id).with_for_update()) if order_id else None
     )
     if order is None or order.status != "Pending":
-        raise NotFound(NOT_PENDING)
+        raise NotFound(NOT_PENDING, code="order_not_pending")
     if opts.serverid:
         from billow.services.hosting.servers import get_server
 
@@ -589,7 +591,7 @@ def accept_order(uow: UnitOfWork, order_id: int, opts: AcceptOptions | None = No
             errors.append(result.error)
     log_activity(uow, f"Order Accepted - Order ID: {order.id}", client_id=order.userid)
     if errors:
-        raise ModuleFailed("; ".join(errors))
+        raise ModuleFailed("; ".join(errors), code="module_failed")
     return order
 
 
@@ -614,7 +616,7 @@ def pending_order(uow: UnitOfWork, order_id: int) -> Order:
 def cancel_order(uow: UnitOfWork, order_id: int) -> Order:
     order = uow.session.get(Order, order_id) if order_id else None
     if order is None or order.status != "Pending":
-        raise NotFound(NOT_PENDING)
+        raise NotFound(NOT_PENDING, code="order_not_pending")
     uow.emit("CancelOrder", {"orderid": order.id}, resource_type="order", resource_id=order.id)
     order.status = "Cancelled"
     _return_stock(uow, order)
@@ -646,7 +648,8 @@ def fraud_order(uow: UnitOfWork, order_id: int) -> Order:
 def delete_order(uow: UnitOfWork, order_id: int) -> None:
     order = get_order(uow, order_id, "Order ID not found")
     if order.status not in ("Cancelled", "Fraud"):
-        raise ValidationError("The order status must be in Cancelled or Fraud to be deleted")
+        raise ValidationError("The order status must be in Cancelled or Fraud to be deleted",
+                              code="order_not_deletable")
     uow.emit("DeleteOrder", {"orderid": order.id}, resource_type="order", resource_id=order.id)
     delete_services(uow, [s.id for s in order_services(uow, order.id)])
     uow.session.execute(delete(ServiceAddon).where(ServiceAddon.orderid == order.id))
@@ -756,7 +759,7 @@ def fraud_check(uow: UnitOfWork, order_id: int, ip_override: str = "") -> tuple[
     order = get_order(uow, order_id)
     active = module_settings.active_modules(uow, "fraud")
     if not active:
-        raise ValidationError("No Active Fraud Module")
+        raise ValidationError("No Active Fraud Module", code="no_active_fraud_module")
     name = active[0]
     config = module_settings.settings_of(uow, "fraud", name)
     client = uow.session.get(Client, order.userid)
