@@ -20,6 +20,8 @@ from billow.api.registry import Action
 from billow.config import get_settings
 from billow.db.models import Invoice, Transaction
 from billow.errors import ValidationError
+from billow.modules.gateways import active_gateways, display_name, load_gateway
+from billow.modules.gateways.base import supports
 from billow.money import ZERO, fmt, to_decimal
 from billow.services.billing import credit as credit_svc
 from billow.services.billing import generation as invoicegen
@@ -171,9 +173,6 @@ def transaction_row(txn: Transaction) -> dict[str, Any]:
 
 
 def _is_merchant(ctx: Context, gateway_name: str) -> bool:
-    from billow.modules.gateways import load_gateway
-    from billow.modules.gateways.base import supports
-
     gateway = load_gateway(ctx.uow, gateway_name)
     return gateway is not None and supports(gateway, "capture")
 
@@ -303,8 +302,6 @@ def get_transactions(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def get_payment_methods(ctx: Context, params: Params) -> dict[str, Any]:
-    from billow.modules.gateways import active_gateways, display_name
-
     methods = [{"module": g.system_name, "displayname": display_name(ctx.uow, g)}
                for g in active_gateways(ctx.uow)]
     return {"totalresults": len(methods), "paymentmethods": {"paymentmethod": methods}}
