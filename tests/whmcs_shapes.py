@@ -7,7 +7,9 @@ PHP-key form, ``"currencies[currency][0][code]"``, are stored decoded into their
 
 :func:`assert_whmcs_shape` checks what an integration relies on: the same keys, the same
 nesting and the same JSON types (string, number, boolean, object, array, null), while
-ignoring the values themselves. Any area's tests can use it::
+ignoring the values themselves; :func:`assert_same_shape` does the same against any
+example (with options for how far an answer may go beyond it). Any area's tests can use
+them::
 
     from whmcs_shapes import assert_whmcs_shape
     assert_whmcs_shape("GetInvoices", api.ok("GetInvoices"))
@@ -59,19 +61,31 @@ def json_type(value: Any) -> str:
     raise TypeError(f"not a JSON value: {value!r}")
 
 
-def shape_differences(actual: Any, expected: Any, path: str = "$",
-                      extra: Iterable[str] = ()) -> list[str]:
+def shape_differences(actual: Any, expected: Any, path: str = "$", extra: Iterable[str] = (), *,
+                      open_objects: bool = False, null_scalars: bool = False,
+                      integer_keys: Iterable[str] = ()) -> list[str]:
     """Every place where *actual* differs from *expected* in keys, nesting or JSON type.
 
     Lists are compared item by item against the example's first item (the examples cut
-    lists to one item). An expected ``null`` accepts any scalar: the reference uses it
-    for "not set". *extra* lists paths (``$.client.foo``) of keys allowed beyond the
-    example.
+    lists to one item); an example whose first item is an empty list says nothing about
+    the items. An expected ``null`` accepts any scalar: the reference uses it for "not
+    set". *extra* lists paths (``$.client.foo``) of keys allowed beyond the example.
+
+    The options say how far an area's tests let an answer go beyond the example:
+    *open_objects* accepts any extra key, *null_scalars* accepts ``null`` where the
+    example has a scalar, and *integer_keys* names keys (``totalresults``) that must be
+    JSON integers even where the example shows a string.
     """
-    allowed = set(extra)
+    allowed, integers = set(extra), frozenset(integer_keys)
+    options = {"open_objects": open_objects, "null_scalars": null_scalars, "integer_keys": integers}
     want, got = json_type(expected), json_type(actual)
     if want == "null":
         return [] if got not in ("object", "array") else [f"{path}: expected a scalar, got {got}"]
+    if got == "null" and null_scalars and want not in ("object", "array"):
+        return []
+    if want == "string" and path.rpartition(".")[2] in integers:
+        ok = got == "number" and isinstance(actual, int)
+        return [] if ok else [f"{path}: expected an integer, got {got} ({actual!r:.60})"]
     if want != got:
         return [f"{path}: expected {want}, got {got} ({actual!r:.60})"]
     problems: list[str] = []
@@ -80,14 +94,26 @@ def shape_differences(actual: Any, expected: Any, path: str = "$",
             if key not in actual:
                 problems.append(f"{path}.{key}: missing")
             else:
-                problems += shape_differences(actual[key], expected[key], f"{path}.{key}", allowed)
+                problems += shape_differences(actual[key], expected[key], f"{path}.{key}", allowed, **options)
         for key in actual:
-            if key not in expected and f"{path}.{key}" not in allowed:
+            if key not in expected and f"{path}.{key}" not in allowed and not open_objects:
                 problems.append(f"{path}.{key}: not in the reference example")
-    elif want == "array" and expected:
+    elif want == "array" and expected and expected[0] != []:
         for item in actual:
-            problems += shape_differences(item, expected[0], f"{path}[]", allowed)
+            problems += shape_differences(item, expected[0], f"{path}[]", allowed, **options)
     return problems
+
+
+def assert_same_shape(actual: Any, expected: Any, *, extra: Iterable[str] = (), open_objects: bool = False,
+                      null_scalars: bool = False, integer_keys: Iterable[str] = ()) -> None:
+    """Assert that *actual* has *expected*'s shape (see :func:`shape_differences` for the options).
+
+    The one shape assertion of the suite: :func:`assert_whmcs_shape` and every area's
+    helper go through it.
+    """
+    problems = shape_differences(actual, expected, "$", extra, open_objects=open_objects,
+                                 null_scalars=null_scalars, integer_keys=integer_keys)
+    assert not problems, "differs from the WHMCS example:\n  " + "\n  ".join(problems)
 
 
 def assert_whmcs_shape(action: str, body: dict[str, Any], *, extra: Iterable[str] = ()) -> None:

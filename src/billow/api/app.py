@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from billow.api.dispatch import dispatch
+from billow.api.documents import invoice_pdf, ticket_attachment
 from billow.api.encode import to_json, to_xml
 from billow.api.params import Params, parse_php_pairs
 from billow.api.registry import build_table
@@ -120,8 +121,6 @@ def create_app() -> FastAPI:
 
     @app.get("/admin/invoices/{invoice_id}.pdf")
     async def admin_invoice_pdf(invoice_id: int, request: Request) -> Response:
-        from billow.api.documents import invoice_pdf
-
         ip = client_ip(request, settings.trusted_proxies)
         return await run_in_threadpool(invoice_pdf, factory, request.headers.get("authorization", ""),
                                        ip, invoice_id)
@@ -130,8 +129,6 @@ def create_app() -> FastAPI:
     # shape gets the same authenticated plain-text 404 rather than the framework's JSON one.
     @app.get("/admin/tickets/attachments/{rest:path}")
     async def admin_ticket_attachment(rest: str, request: Request) -> Response:
-        from billow.api.documents import ticket_attachment
-
         ip = client_ip(request, settings.trusted_proxies)
         return await run_in_threadpool(ticket_attachment, factory, request.headers.get("authorization", ""),
                                        ip, rest)

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billow.errors import AuthError, NotFound
 from billow.services.access import credentials as access
+from billow.services.billing.invoice_pdf import render_invoice_pdf
+from billow.services.support import tickets as support
+from billow.services.support.attachments import download_headers
 from billow.uow import Actor, UnitOfWork
 
 PDF_TYPE = "application/pdf"
@@ -76,8 +79,6 @@ def _authorise(uow: UnitOfWork, authorization: str, ip: str, action: str) -> Res
 
 def invoice_pdf(factory: sessionmaker[Session], authorization: str, ip: str, invoice_id: int) -> Response:
     """Authenticate the caller, then answer the invoice as a PDF download."""
-    from billow.services.billing.invoice_pdf import render_invoice_pdf
-
     with UnitOfWork(factory, Actor(kind="admin", ip=ip)) as uow:
         refusal = _authorise(uow, authorization, ip, "GetInvoice")
         if refusal is not None:
@@ -110,9 +111,6 @@ def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: st
     *path* is ``{type}/{relatedid}/{index}`` (GetTicketAttachment's parameters); it is read
     only after authentication, so a stranger learns nothing, not even which ids exist.
     """
-    from billow.services.support import tickets as support
-    from billow.services.support.attachments import download_headers
-
     with UnitOfWork(factory, Actor(kind="admin", ip=ip)) as uow:
         refusal = _authorise(uow, authorization, ip, "GetTicketAttachment")
         if refusal is not None:

@@ -14,12 +14,13 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import phpserialize
 
+from billow.clock import now
 from billow.errors import ValidationError
 from billow.money import to_decimal
 
@@ -211,13 +212,60 @@ def _sort_key(key: Any) -> tuple[int, Any]:
     return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
 
 
-def parse_date(text: str, error: str) -> date:
-    text = text.strip()
-    # ISO first; then WHMCS's default localised form (DD/MM/YYYY), which a few actions
-    # (GetActivityLog ``date``, AddTransaction ``date``) document.
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y"):
+# --- dates: the one place the API layer reads a date or a date-time ----------------------------
+
+#: What a date parameter may look like: ISO first, then WHMCS's default localised form
+#: (DD/MM/YYYY), which a few actions (GetActivityLog ``date``, AddTransaction ``date``) document.
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y")
+#: Only ``YYYY-MM-DD``, for the actions whose reference insists on it (AddCredit, AddBillableItem).
+ISO_DATE = ("%Y-%m-%d",)
+#: A payment or transaction moment with its time of day.
+MOMENT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M:%S")
+#: A payment or transaction moment given as a bare day.
+DAY_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y")
+
+
+def _first_match(text: str, formats: Iterable[str]) -> datetime | None:
+    for fmt in formats:
         try:
-            return datetime.strptime(text, fmt).date()
+            return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise ValidationError(error)
+    return None
+
+
+def parse_date(text: str, error: str, formats: Iterable[str] = DATE_FORMATS) -> date:
+    """The day *text* names in one of *formats*; ``ValidationError(error)`` otherwise."""
+    found = _first_match(text.strip(), formats)
+    if found is None:
+        raise ValidationError(error)
+    return found.date()
+
+
+def parse_utc_datetime(text: str, error: str) -> datetime:
+    """A date (see :data:`DATE_FORMATS`) with an optional ``HH:MM:SS`` at [11:19], in UTC.
+
+    A bare date is midnight UTC (GetModuleQueue's ``since``).
+    """
+    day = parse_date(text, error)
+    clock = time.fromisoformat(text[11:19]) if len(text) >= 19 else time(0, 0)
+    return datetime.combine(day, clock, UTC)
+
+
+def parse_moment(text: str, error: str, zone: tzinfo) -> datetime | None:
+    """A WHMCS date or date-time in *zone* (the billing time zone), as an aware datetime.
+
+    Empty or ``0000-00-00`` is ``None``. A bare date keeps the current time of day in
+    *zone*, as WHMCS does for payments.
+    """
+    text = (text or "").strip()
+    if not text or text.startswith("0000-00-00"):
+        return None
+    moment = _first_match(text, MOMENT_FORMATS)
+    if moment is not None:
+        return moment.replace(tzinfo=zone)
+    day = _first_match(text, DAY_FORMATS)
+    if day is None:
+        raise ValidationError(error)
+    clock = now().astimezone(zone).time().replace(microsecond=0)
+    return datetime.combine(day.date(), clock, zone)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from billow.api.context import Context
-    from billow.api.params import Params
+from billow.api.context import Context
+from billow.api.params import Params
 
-Handler = Callable[["Context", "Params"], Mapping[str, Any]]
+Handler = Callable[[Context, Params], Mapping[str, Any]]
 
 #: Modules under ``billow.api.actions`` whose ``ACTIONS`` make up the API.
 ACTION_MODULES = (

@@ -5,7 +5,10 @@ Tests compare Billow's answers with these: same keys, same nesting, same JSON ty
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+
+from whmcs_shapes import assert_same_shape
 
 EXAMPLES: dict[str, dict[str, Any]] = {"AddBillableItem": {"billableid": 1, "status": "success"},
  "AddCredit": {"newbalance": "123.45", "result": "success"},
@@ -114,18 +117,5 @@ EXAMPLES: dict[str, dict[str, Any]] = {"AddBillableItem": {"billableid": 1, "sta
  "UpdateTransaction": {"result": "success"}}
 
 
-def assert_shape(actual: Any, example: Any, path: str = "$") -> None:
-    """Fail unless *actual* has *example*'s keys, nesting and JSON scalar types."""
-    if isinstance(example, dict):
-        assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
-        assert set(actual) >= set(example), f"{path}: missing {sorted(set(example) - set(actual))}"
-        for key, value in example.items():
-            assert_shape(actual[key], value, f"{path}.{key}")
-    elif isinstance(example, list):
-        assert isinstance(actual, list), f"{path}: expected a list, got {actual!r}"
-        if example and actual:
-            assert_shape(actual[0], example[0], f"{path}[0]")
-    elif example is None:
-        assert actual is None or isinstance(actual, int), f"{path}: expected null, got {actual!r}"
-    else:
-        assert type(actual) is type(example), f"{path}: {type(actual).__name__} != {type(example).__name__}"
+#: Fail unless *actual* has *example*'s keys, nesting and JSON types (extra keys allowed).
+assert_shape = partial(assert_same_shape, open_objects=True)

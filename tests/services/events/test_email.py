@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from billow.services.clients.contacts import add_contact
 from billow.services.mail import context as email_context
 from billow.services.mail import messages as email
 from billow.uow import UnitOfWork
+from whmcs_shapes import assert_same_shape
 
 
 def _load_examples() -> dict:
@@ -34,25 +36,9 @@ EXAMPLES = _load_examples()
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def same_shape(actual, example, path="$"):
-    """Same keys and nesting as WHMCS's example; scalars of the same JSON kind."""
-    if isinstance(example, dict):
-        assert isinstance(actual, dict), path
-        assert set(actual) == set(example), (path, set(actual) ^ set(example))
-        for key, value in example.items():
-            same_shape(actual[key], value, f"{path}.{key}")
-    elif isinstance(example, list):
-        assert isinstance(actual, list), path
-        for item in actual:
-            same_shape(item, example[0], f"{path}[]")
-    elif example is not None and actual is not None:
-        assert _kind(actual) == _kind(example), (path, actual, example)
+#: Same keys and nesting as WHMCS's example; scalars of the same JSON type (or null).
+same_shape = partial(assert_same_shape, null_scalars=True)
 
-
-def _kind(value) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    return "num" if isinstance(value, int | float) else type(value).__name__
 
 
 def _example(action):

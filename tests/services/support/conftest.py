@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from whmcs_shapes import assert_same_shape
 
 WHMCS = Path(__file__).resolve().parents[4] / "shared" / "whmcs" / "api-actions.json"
 if not WHMCS.exists():  # the worktree lives beside main; shared/ sits next to both
@@ -23,28 +26,8 @@ def whmcs_examples() -> dict[str, Any]:
 PAGING = {"totalresults", "startnumber", "numreturned"}
 
 
-def same_shape(actual: Any, example: Any, path: str = "$") -> None:
-    """Assert *actual* has *example*'s keys and nesting, with the same scalar types."""
-    if isinstance(example, dict):
-        assert isinstance(actual, dict), f"{path}: expected object, got {actual!r}"
-        missing = set(example) - set(actual)
-        assert not missing, f"{path}: missing keys {sorted(missing)}"
-        for key, value in example.items():
-            same_shape(actual[key], value, f"{path}.{key}")
-    elif isinstance(example, list):
-        assert isinstance(actual, list), f"{path}: expected array, got {actual!r}"
-        if example and actual and example[0] != []:
-            for item in actual:
-                same_shape(item, example[0], f"{path}[]")
-    elif isinstance(example, bool):
-        assert isinstance(actual, bool), f"{path}: expected bool, got {actual!r}"
-    elif isinstance(example, int):
-        ok = isinstance(actual, int) and not isinstance(actual, bool)
-        assert ok, f"{path}: expected int, got {actual!r}"
-    elif isinstance(example, str) and path.rsplit(".", 1)[-1] in PAGING:
-        assert isinstance(actual, int), f"{path}: paging counts are integers, got {actual!r}"
-    elif isinstance(example, str):
-        assert isinstance(actual, str), f"{path}: expected string, got {actual!r}"
+#: *actual* has *example*'s keys and nesting, with the same JSON types (extra keys allowed).
+same_shape = partial(assert_same_shape, open_objects=True, integer_keys=PAGING)
 
 
 def encode_attachments(*files: tuple[str, bytes]) -> str:

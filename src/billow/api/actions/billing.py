@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 from billow.api.actions._shared import page, paging, whmcs_date, whmcs_datetime
 from billow.api.context import Context
-from billow.api.params import Params, as_bool
+from billow.api.params import ISO_DATE, Params, as_bool, parse_date, parse_moment
 from billow.api.registry import Action
-from billow.clock import now
 from billow.config import get_settings
 from billow.db.models import Invoice, Transaction
 from billow.errors import ValidationError
+from billow.modules.gateways import active_gateways, display_name, load_gateway
+from billow.modules.gateways.base import supports
 from billow.money import ZERO, fmt, to_decimal
 from billow.services.billing import credit as credit_svc
 from billow.services.billing import generation as invoicegen
@@ -44,27 +45,8 @@ def _amount(params: Params, key: str, *, error: str | None = None) -> Decimal | 
 
 
 def _when(text: str, error: str) -> datetime | None:
-    """A WHMCS date or date-time in the billing time zone, as an aware UTC datetime.
-
-    A bare date keeps the current time of day, as WHMCS does for payments.
-    """
-    text = (text or "").strip()
-    if not text or text.startswith("0000-00-00"):
-        return None
-    zone = ZoneInfo(get_settings().timezone)
-    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M:%S"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=zone)
-        except ValueError:
-            continue
-    for pattern in ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y"):
-        try:
-            day = datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-        clock = now().astimezone(zone).time().replace(microsecond=0)
-        return datetime.combine(day, clock, zone)
-    raise ValidationError(error)
+    """A WHMCS date or date-time in the billing time zone (see :func:`parse_moment`)."""
+    return parse_moment(text, error, ZoneInfo(get_settings().timezone))
 
 
 # --- invoices -----------------------------------------------------------------------------
@@ -191,9 +173,6 @@ def transaction_row(txn: Transaction) -> dict[str, Any]:
 
 
 def _is_merchant(ctx: Context, gateway_name: str) -> bool:
-    from billow.modules.gateways import load_gateway
-    from billow.modules.gateways.base import supports
-
     gateway = load_gateway(ctx.uow, gateway_name)
     return gateway is not None and supports(gateway, "capture")
 
@@ -323,8 +302,6 @@ def get_transactions(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def get_payment_methods(ctx: Context, params: Params) -> dict[str, Any]:
-    from billow.modules.gateways import active_gateways, display_name
-
     methods = [{"module": g.system_name, "displayname": display_name(ctx.uow, g)}
                for g in active_gateways(ctx.uow)]
     return {"totalresults": len(methods), "paymentmethods": {"paymentmethod": methods}}
@@ -345,10 +322,7 @@ def add_credit(ctx: Context, params: Params) -> dict[str, Any]:
         raise ValidationError("Amount must be in decimal format: ### or ###.##")
     on = None
     if params.str("date"):
-        try:
-            on = datetime.strptime(params.str("date")[:10], "%Y-%m-%d").date()
-        except ValueError:
-            raise ValidationError("Date Format is not Valid") from None
+        on = parse_date(params.str("date")[:10], "Date Format is not Valid", ISO_DATE)
     balance = credit_svc.add_credit(
         ctx.uow, client_id, to_decimal(raw), params.str("description"), remove=kind == "remove", on=on,
         admin_id=params.int("adminid") if params.has("adminid") else None,
@@ -385,10 +359,7 @@ def get_credits(ctx: Context, params: Params) -> dict[str, Any]:
 def add_billable_item(ctx: Context, params: Params) -> dict[str, Any]:
     duedate: date | None = None
     if params.str("duedate"):
-        try:
-            duedate = datetime.strptime(params.str("duedate"), "%Y-%m-%d").date()
-        except ValueError:
-            raise ValidationError("Invalid Date Format - Expected: 'YYYY-mm-dd'") from None
+        duedate = parse_date(params.str("duedate"), "Invalid Date Format - Expected: 'YYYY-mm-dd'", ISO_DATE)
     quantity = params.decimal("quantity", None) if params.has("quantity") else params.decimal("hours", None)
     item = add_item(
         ctx.uow, params.int("clientid"), params.str("description"),

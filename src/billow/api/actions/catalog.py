@@ -19,6 +19,7 @@ from billow.services.catalog import products as catalog
 from billow.services.catalog.cycles import PRICE_KEYS, SETUP_KEYS
 from billow.services.catalog.products import ProductInput
 from billow.services.hosting import servers
+from billow.services.hosting.provisioning import get_service
 
 ZERO_PRICES = {k: "0.00" for k in (*SETUP_KEYS, *PRICE_KEYS)}
 
@@ -255,8 +256,6 @@ def _fetch_status(address: str) -> dict[str, Any]:
 def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
     module = ""
     if params.int("serviceId"):
-        from billow.services.hosting.provisioning import get_service
-
         service = get_service(ctx.uow, params.int("serviceId"))
         product = ctx.session.get(Product, service.packageid)
         module = product.servertype if product else ""

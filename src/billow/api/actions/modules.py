@@ -6,7 +6,7 @@ from typing import Any
 
 from billow.api.actions._shared import whmcs_datetime
 from billow.api.context import Context
-from billow.api.params import Params, parse_date
+from billow.api.params import Params, parse_utc_datetime
 from billow.api.registry import Action
 from billow.services.hosting import module_settings, provisioning
 
@@ -14,12 +14,7 @@ from billow.services.hosting import module_settings, provisioning
 def get_module_queue(ctx: Context, params: Params) -> dict[str, Any]:
     since = None
     if params.str("since"):
-        from datetime import UTC, datetime, time
-
-        day = parse_date(params.str("since"), "Invalid since date")
-        text = params.str("since")
-        clock = time.fromisoformat(text[11:19]) if len(text) >= 19 else time(0, 0)
-        since = datetime.combine(day, clock, UTC)
+        since = parse_utc_datetime(params.str("since"), "Invalid since date")
     entries = provisioning.list_queue(
         ctx.uow,
         service_type=params.str("serviceType"),

@@ -13,7 +13,16 @@ from billow.api.actions._shared import page, paging, whmcs_datetime
 from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import Action
-from billow.db.models import Client, Contact, Ticket, TicketAttachment, TicketNote, TicketReply, UserClient
+from billow.db.models import (
+    Client,
+    Contact,
+    Ticket,
+    TicketAttachment,
+    TicketNote,
+    TicketReply,
+    User,
+    UserClient,
+)
 from billow.errors import NotFound, ValidationError
 from billow.services.support import tickets as svc
 from billow.services.support.attachments import decode_whmcs_attachments
@@ -63,8 +72,6 @@ class _People:
         if user_id and user_id != (client.owner_user_id or 0):
             link = self.ctx.session.get(UserClient, (user_id, client.id))
             if link is not None and not link.owner:
-                from billow.db.models import User
-
                 user = self.ctx.session.get(User, user_id)
                 if user is not None:
                     return f"{user.firstname} {user.lastname}".strip(), user.email, "Authorized User"
