@@ -94,9 +94,11 @@ def create_app() -> FastAPI:
     # at a time whatever the threads. On SQLite they therefore run on the event loop
     # itself: no thread hand-off and no GIL ping-pong per call (GetClients: 56% of the bare
     # endpoint's throughput against 38% through a worker thread, same run conditions).
-    # The cost: a slow call also delays /healthz. PostgreSQL runs calls side by side in
-    # the thread pool.
-    inline = factory.kw["bind"].dialect.name == "sqlite"
+    # The cost: a slow call also delays /healthz. Only reads (``Get*``) run inline: any
+    # other action may wait on a remote panel (a module call, the provisioning a payment
+    # triggers), which must not block the loop; it runs in the thread pool and lets go of
+    # the writer lock while it waits. PostgreSQL runs every call in the thread pool.
+    sqlite = factory.kw["bind"].dialect.name == "sqlite"
 
     @app.api_route("/includes/api.php", methods=["GET", "POST"])
     async def whmcs_api(request: Request) -> Response:
@@ -107,7 +109,7 @@ def create_app() -> FastAPI:
             return Response(to_json({"result": "error", "message": MALFORMED}), 200,
                             media_type=JSON_TYPE)
         ip = client_ip(request, settings.trusted_proxies)
-        if inline:
+        if sqlite and params.str("action").lower().startswith("get"):
             outcome = dispatch(table, factory, params, ip)
         else:
             outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
