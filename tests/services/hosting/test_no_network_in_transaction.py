@@ -133,6 +133,6 @@ def test_a_hanging_panel_stalls_only_its_own_request(db, api, live_server, whm, 
 
 def test_no_module_call_inside_a_savepoint(db):
     """A network call must not commit its caller's savepoint away: it is refused."""
-    with UnitOfWork(db) as uow, uow.session.begin_nested():
-        with pytest.raises(RuntimeError, match="savepoint"), uow.outside_transaction():
-            pass
+    with (UnitOfWork(db) as uow, uow.session.begin_nested(),
+          pytest.raises(RuntimeError, match="savepoint"), uow.outside_transaction()):
+        pass
