@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from billow.db.models import Currency, Invoice, ModuleQueueEntry, Service, Transaction
+from billow.db.models import Currency, Invoice, ModuleQueueEntry, Product, Service, Transaction
 from billow.services.catalog import products as catalog
 from billow.services.clients.accounts import ClientInput, add_client
 from billow.services.hosting import servers
@@ -136,3 +136,68 @@ def test_no_module_call_inside_a_savepoint(db):
     with (UnitOfWork(db) as uow, uow.session.begin_nested(),
           pytest.raises(RuntimeError, match="savepoint"), uow.outside_transaction()):
         pass
+
+
+def _while_called(whm: Any, function: str, probe: Any) -> dict[str, Any]:
+    """Run ``probe()`` inside the panel's handling of *function*; keep what it returns."""
+    seen: dict[str, Any] = {}
+    original = getattr(whm, f"fn_{function}")
+
+    def wrapped(args: dict[str, str]) -> Any:
+        started = time.monotonic()
+        seen.update(probe())
+        seen["probe_seconds"] = time.monotonic() - started
+        return original(args)
+
+    setattr(whm, f"fn_{function}", wrapped)
+    return seen
+
+
+def test_payment_commits_before_the_provisioning_it_triggers(db, api, whm, fabric):
+    ids = _arrange(db, whm, fabric)
+    with UnitOfWork(db) as uow:
+        uow.session.get(Product, ids["hosting"]).autosetup = "payment"
+        uow.commit()
+    placed = api.ok("AddOrder", clientid=ids["client"], paymentmethod="mailin", pid=ids["hosting"],
+                    domain="paid.example.com", billingcycle="monthly")
+
+    def probe() -> dict[str, Any]:
+        # Another connection reads the committed payment and writes, while the panel works.
+        with db() as s:
+            status = s.get(Invoice, int(placed["invoiceid"])).status
+            s.get(Service, int(placed["serviceids"])).notes = "written during the call"
+            s.commit()
+        return {"invoice": status}
+
+    seen = _while_called(whm, "createacct", probe)
+    assert api.ok("AddInvoicePayment", invoiceid=placed["invoiceid"], transid="p-1",
+                  gateway="mailin") == {"result": "success"}
+    assert seen["invoice"] == "Paid" and seen["probe_seconds"] < QUICK
+    with db() as s:
+        service = s.get(Service, int(placed["serviceids"]))
+        assert (service.status, service.notes) == ("Active", "written during the call")
+
+
+def test_a_unit_of_work_lets_go_of_the_service_while_the_panel_works(db, api, whm, fabric):
+    """The path of the CLI and the cron tasks: the service row is not locked during the call."""
+    from billow.services.hosting import provisioning
+
+    ids = _arrange(db, whm, fabric)
+    placed = api.ok("AddOrder", clientid=ids["client"], paymentmethod="mailin", pid=ids["hosting"],
+                    domain="cron.example.com", billingcycle="monthly")
+    api.ok("ModuleCreate", serviceid=placed["serviceids"])
+
+    def probe() -> dict[str, Any]:
+        with db() as s:
+            s.get(Service, int(placed["serviceids"])).notes = "edited meanwhile"
+            s.commit()
+        return {}
+
+    seen = _while_called(whm, "suspendacct", probe)
+    with UnitOfWork(db) as uow:
+        assert provisioning.suspend(uow, int(placed["serviceids"]), "Overdue on Payment").success
+        uow.commit()
+    assert seen["probe_seconds"] < QUICK
+    with db() as s:
+        service = s.get(Service, int(placed["serviceids"]))
+        assert (service.status, service.notes) == ("Suspended", "edited meanwhile")
