@@ -9,6 +9,14 @@ was, records the module's own error in the module queue (retryable) and emits
 
 Callers that must report a failure to the API raise :class:`billow.errors.ModuleFailed`
 through :func:`require_success`; the dispatcher then keeps the queue entry and log.
+
+No call is made inside a transaction. :func:`exchange` works in three steps: in the
+caller's transaction it prepares the target (server, username, password) and runs the
+``PreModule`` hooks; :meth:`~billow.uow.UnitOfWork.outside_transaction` commits that
+intent and releases the API's SQLite writer lock; the module is called; the outcome (log,
+queue, status, ``AfterModule`` hooks) is written in a new transaction that the entry point
+commits. Callers inside a savepoint (the paid step) use
+:mod:`billow.services.hosting.module_calls` to run the call after their commit instead.
 """
 
 from __future__ import annotations
