@@ -521,7 +521,6 @@ CATALOGUE: dict[str, EventSpec] = {spec.name: spec for spec in _ENTRIES}
 #: Events Billow uses internally; never offered to hooks or webhooks.
 INTERNAL_EVENTS: dict[str, str] = {
     "EmailRequested": "a service asked for a WHMCS e-mail template about a record; the worker sends it",
-    "JobRequested": "a service asked for a background job (billow.jobs); the worker runs it",
 }
 
 

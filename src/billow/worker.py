@@ -12,8 +12,6 @@ next run picks up where it stopped:
    expires, and the delivery is sent again (at-least-once; receivers de-duplicate on the
    stable ``webhook-id``).
 3. :func:`send_emails` does the same for queued e-mails over SMTP.
-4. :func:`run_jobs` runs background jobs services asked for (:mod:`billow.jobs`), such as
-   asynchronous provisioning calls, each in its own transaction with retries.
 
 The outbox table is the queue: no second system can disagree with the database about
 what happened (a separate broker would need its own outbox to stay consistent), SQLite
@@ -32,11 +30,10 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from billow import events, jobs
+from billow import events
 from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.models import (
-    BackgroundJob,
     OutboxEvent,
     WebhookAttempt,
     WebhookDelivery,
@@ -52,7 +49,6 @@ log = logging.getLogger("billow.worker")
 DISPATCH_BATCH = 200
 DELIVERY_BATCH = 200
 EMAIL_BATCH = 50
-JOB_BATCH = 20
 #: Fan-outs of one event that may fail before it is parked (``dispatch_error`` says why).
 MAX_DISPATCH_ATTEMPTS = 5
 
@@ -68,15 +64,11 @@ class RunStats:
     webhooks_failed: int = 0
     emails_sent: int = 0
     emails_failed: int = 0
-    jobs_queued: int = 0
-    jobs_done: int = 0
-    jobs_failed: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.dispatched or self.webhooks_sent or self.webhooks_failed or self.emails_sent
-                    or self.jobs_done)
+        return bool(self.dispatched or self.webhooks_sent or self.webhooks_failed or self.emails_sent)
 
 
 def dispatch_outbox(factory: sessionmaker[Session], stats: RunStats, batch: int = DISPATCH_BATCH) -> int:
@@ -129,7 +121,6 @@ def _dispatch_batch(factory: sessionmaker[Session], stats: RunStats, batch: int,
     stats.dispatched += done
     stats.deliveries_created += local.deliveries_created
     stats.emails_queued += local.emails_queued
-    stats.jobs_queued += local.jobs_queued
     stats.errors.extend(local.errors)
     return done
 
@@ -137,8 +128,6 @@ def _dispatch_batch(factory: sessionmaker[Session], stats: RunStats, batch: int,
 def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoint], stats: RunStats) -> None:
     if event.name == EMAIL_REQUESTED:
         stats.emails_queued += email.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
-    elif event.name == jobs.JOB_REQUESTED:
-        stats.jobs_queued += jobs.create_from_event(uow, dict(event.payload or {}), event.uuid)
     else:
         stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
 
@@ -192,19 +181,6 @@ def send_emails(factory: sessionmaker[Session], stats: RunStats, batch: int = EM
     return len(ids)
 
 
-def run_jobs(factory: sessionmaker[Session], stats: RunStats, batch: int = JOB_BATCH) -> int:
-    """Run one batch of due background jobs, each in its own transaction."""
-    with UnitOfWork(factory) as uow:
-        ids = jobs.claim_due(uow, batch)
-        uow.commit()
-    for job_id in ids:
-        if jobs.run(factory, job_id):
-            stats.jobs_done += 1
-        else:
-            stats.jobs_failed += 1
-    return len(ids)
-
-
 class Worker:
     """A worker with its HTTP client and thread pool; :meth:`run_once` drains what is due."""
 
@@ -227,7 +203,6 @@ class Worker:
                 lambda: dispatch_outbox(self.factory, stats),
                 lambda: deliver_webhooks(self.factory, stats, self.client, self.pool),
                 lambda: send_emails(self.factory, stats),
-                lambda: run_jobs(self.factory, stats),
             ):
                 try:
                     done += step()
@@ -288,8 +263,7 @@ def wait_until_idle(factory: sessionmaker[Session], timeout: float = 10.0) -> Ru
         while time.monotonic() < deadline:
             stats = worker.run_once()
             for name in ("dispatched", "deliveries_created", "emails_queued", "webhooks_sent",
-                         "webhooks_failed", "emails_sent", "emails_failed", "jobs_queued", "jobs_done",
-                         "jobs_failed"):
+                         "webhooks_failed", "emails_sent", "emails_failed"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             total.errors.extend(stats.errors)
             if not stats.busy:
@@ -314,11 +288,7 @@ def outbox_status(factory: sessionmaker[Session]) -> dict[str, object]:
         pending = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
             WebhookDelivery.status == "pending"))
         oldest = webhooks.oldest_pending(uow)
-        job_counts = dict(session.execute(
-            select(BackgroundJob.status, func.count()).group_by(BackgroundJob.status)).all())
     return {
-        "jobs_pending": int(job_counts.get("pending", 0)),
-        "jobs_failed": int(job_counts.get("failed", 0)),
         "undispatched": int(waiting or 0),
         "parked": [{"id": r.id, "uuid": r.uuid, "name": r.name, "error": r.dispatch_error} for r in parked],
         "pending_deliveries": int(pending or 0),

@@ -97,9 +97,12 @@ def create_app() -> FastAPI:
     # at a time whatever the threads. On SQLite they therefore run on the event loop
     # itself: no thread hand-off and no GIL ping-pong per call (GetClients: 56% of the bare
     # endpoint's throughput against 38% through a worker thread, same run conditions).
-    # The cost: a slow call also delays /healthz. PostgreSQL runs calls side by side in
-    # the thread pool.
-    inline = factory.kw["bind"].dialect.name == "sqlite"
+    # The cost: a slow call also delays /healthz. Only reads (``Get*``) run inline: any
+    # other action may wait on a remote panel (a module call, the provisioning a payment
+    # triggers), which must not block the loop; it runs in the thread pool and lets go of
+    # the writer lock while it waits. PostgreSQL runs every call in the thread pool.
+    sqlite = factory.kw["bind"].dialect.name == "sqlite"
+    calls_out = frozenset({"getservers"})  # fetchStatus asks each server's status page
 
     @app.api_route("/includes/api.php", methods=["GET", "POST"])
     async def whmcs_api(request: Request) -> Response:
@@ -110,7 +113,8 @@ def create_app() -> FastAPI:
             return Response(to_json({"result": "error", "message": MALFORMED}), 200,
                             media_type=JSON_TYPE)
         ip = client_ip(request, settings.trusted_proxies)
-        if inline:
+        action = params.str("action").lower()
+        if sqlite and action.startswith("get") and action not in calls_out:
             outcome = dispatch(table, factory, params, ip)
         else:
             outcome = await run_in_threadpool(dispatch, table, factory, params, ip)

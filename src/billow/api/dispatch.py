@@ -4,6 +4,11 @@ Order of checks follows what WHMCS is observed to do: lock-out, IP allow-list (o
 key), credentials, action existence, role permission. A handler's :class:`BillowError`
 becomes ``{"result": "error", "message": ...}`` and rolls the transaction back; any other
 exception is logged with its traceback and answered with a generic error, never a 500.
+
+On SQLite the call holds the process's writer lock while its transaction is open, but
+not while a module call waits on the network: the unit of work releases it around
+:meth:`~billow.uow.UnitOfWork.outside_transaction`, so a hanging panel stalls only its
+own request.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ def _error(message: str) -> dict[str, Any]:
 
 #: SQLite has one writer at a time, and every call writes (the API log at least). Threads
 #: of this process queue on this lock instead of in SQLite's busy handler, which polls
-#: with sleeps of up to 100 ms and would leave the database idle between writers.
+#: with sleeps of up to 100 ms and would leave the database idle between writers. The unit
+#: of work holds it and lets go of it around network calls.
 _SQLITE_WRITER = threading.RLock()
 
 
@@ -56,8 +62,7 @@ def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
 
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
     """Run one API call in one transaction; see the module docstring for the order of checks."""
-    with _one_writer(factory):
-        return _dispatch(table, factory, params, ip)
+    return _dispatch(table, factory, params, ip)
 
 
 def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
@@ -65,7 +70,7 @@ def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params
     action_name = params.str("action")
     identifier = params.str("identifier") or params.str("username")
     secret = params.str("secret") or params.str("password")
-    uow = UnitOfWork(factory, Actor(kind="admin", ip=ip))
+    uow = UnitOfWork(factory, Actor(kind="admin", ip=ip), lock=_one_writer(factory))
     with uow:
         status, auth_failed = 200, False
         try:
@@ -109,7 +114,7 @@ def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params
         except Exception:  # noqa: BLE001 - the wire never answers with a traceback
             log.exception("action %s failed", action_name)
             result, status = _error("An unexpected error occurred"), 200
-        uow.session.rollback()
+        uow.rollback()
         if auth_failed:
             access.record_failure(uow, ip, identifier)
         _log_call(uow, action_name, identifier, ip, result, status, started)

@@ -234,14 +234,18 @@ class RunContext:
         """
         self._pending_counts, self._pending_failures = {}, []
         with self.unit_of_work() as uow:
+            # Also fences the commit a module call makes before it waits on the network.
+            uow.before_commit.append(lambda: self._renew(uow))
             yield uow
             failures = self._pending_failures
             self._record_progress(uow, items, self._pending_counts, failures, failed=len(failures))
-            if self.lock is not None and not self.lock.renew(uow.session):
-                raise LockLost("the automation lock was taken over by another run")
             uow.commit()
         self._merge(items, self._pending_counts, len(self._pending_failures))
         self._pending_counts, self._pending_failures = {}, []
+
+    def _renew(self, uow: UnitOfWork) -> None:
+        if self.lock is not None and not self.lock.renew(uow.session):
+            raise LockLost("the automation lock was taken over by another run")
 
     def run_items(self, task: Task, items: Sequence[int]) -> None:
         """Process *items* in one transaction; on error replay them one by one."""

@@ -28,8 +28,7 @@ def worker(
             console.print(
                 f"dispatched {stats.dispatched} events, webhooks sent {stats.webhooks_sent} "
                 f"(failed attempts {stats.webhooks_failed}), e-mails sent {stats.emails_sent} "
-                f"(failed attempts {stats.emails_failed}), jobs run {stats.jobs_done} "
-                f"(failed attempts {stats.jobs_failed})"
+                f"(failed attempts {stats.emails_failed})"
             )
             if stats.errors:
                 for problem in stats.errors:
@@ -64,7 +63,6 @@ def outbox(
         typer.echo(json.dumps(status))
         return
     console.print(f"events waiting: {status['undispatched']}; deliveries pending: "
-                  f"{status['pending_deliveries']} (oldest {status['oldest_pending_delivery'] or '-'}); "
-                  f"jobs pending: {status['jobs_pending']}, failed: {status['jobs_failed']}")
+                  f"{status['pending_deliveries']} (oldest {status['oldest_pending_delivery'] or '-'})")
     for event in status["parked"]:  # type: ignore[union-attr]
         console.print(f"[red]parked[/red] event {event['id']} {event['name']}: {event['error']}")

@@ -267,7 +267,12 @@ def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
     fetch = params.bool("fetchStatus")
     counts = servers.active_counts(ctx.uow)
     items = []
-    for server in servers.list_servers(ctx.uow, module):
+    listed = servers.list_servers(ctx.uow, module)
+    statuses: dict[int, dict[str, Any]] = {}
+    if fetch:
+        with ctx.uow.outside_transaction():  # no transaction or writer lock while fetching
+            statuses = {server.id: _fetch_status(server.statusaddress) for server in listed}
+    for server in listed:
         used = counts.get(server.id, 0)
         items.append(
             {
@@ -280,9 +285,7 @@ def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
                 "maxAllowedServices": server.maxaccounts,
                 "percentUsed": round(used * 100 / server.maxaccounts) if server.maxaccounts else 0,
                 "module": server.type,
-                "status": _fetch_status(server.statusaddress)
-                if fetch
-                else {"http": False, "load": "", "uptime": ""},
+                "status": statuses.get(server.id) or {"http": False, "load": "", "uptime": ""},
             }
         )
     return {"servers": items, "fetchStatus": "1" if fetch else ""}

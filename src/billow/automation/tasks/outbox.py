@@ -25,7 +25,7 @@ class _NotPerItem(Task):
 
 
 class DeliverOutbox(_NotPerItem):
-    """Dispatch committed events, deliver due webhooks, send queued e-mail, run jobs."""
+    """Dispatch committed events, deliver due webhooks, send queued e-mail."""
 
     name = "DeliverOutbox"
     title = "Deliver webhooks and e-mail"
@@ -41,7 +41,7 @@ class DeliverOutbox(_NotPerItem):
         with ctx.transaction(stats.dispatched) as uow:
             del uow  # the worker committed its own work; this page records the counts
             for key in ("dispatched", "webhooks_sent", "webhooks_failed", "emails_sent",
-                        "emails_failed", "jobs_done", "jobs_failed"):
+                        "emails_failed"):
                 value = getattr(stats, key)
                 if value:
                     ctx.count(key, value)

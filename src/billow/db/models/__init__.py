@@ -70,7 +70,6 @@ from billow.db.models.core import (  # noqa: F401
     credential_roles,
 )
 from billow.db.models.events import (  # noqa: F401
-    BackgroundJob,
     EmailMessage,
     EmailTemplate,
     WebhookAttempt,

@@ -135,28 +135,3 @@ class EmailMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class BackgroundJob(Base):
-    """Work a service asked to run after its commit (e.g. a provisioning module call).
-
-    Created by the dispatcher from a ``JobRequested`` outbox event, so a job exists only
-    when the change that asked for it was committed, and exactly once per event.
-    """
-
-    __tablename__ = "background_jobs"
-    __table_args__ = (Index("ix_background_jobs_due", "status", "next_attempt_at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_uuid: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
-    #: Registered job name (``billow.jobs.register``) or ``module:function``.
-    name: Mapped[str] = mapped_column(String(200))
-    args: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: pending | succeeded | failed
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    result: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

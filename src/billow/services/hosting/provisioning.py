@@ -9,6 +9,14 @@ was, records the module's own error in the module queue (retryable) and emits
 
 Callers that must report a failure to the API raise :class:`billow.errors.ModuleFailed`
 through :func:`require_success`; the dispatcher then keeps the queue entry and log.
+
+No call is made inside a transaction. :func:`exchange` works in three steps: in the
+caller's transaction it prepares the target (server, username, password) and runs the
+``PreModule`` hooks; :meth:`~billow.uow.UnitOfWork.outside_transaction` commits that
+intent and releases the API's SQLite writer lock; the module is called; the outcome (log,
+queue, status, ``AfterModule`` hooks) is written in a new transaction that the entry point
+commits. Callers inside a savepoint (the paid step) use
+:mod:`billow.services.hosting.module_calls` to run the call after their commit instead.
 """
 
 from __future__ import annotations
@@ -295,11 +303,10 @@ def exchange(
         # Nothing to call: every server is full, disabled, or none exists for the module.
         result = ModuleResult.failed(f"No {module.display_name} server with free capacity is available")
     else:
-        try:
-            result = getattr(module, action.method)(params)
-        except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
-            log.exception("module %s %s crashed", module.name, action.function)
-            result = ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
+        # The intent (prepared target, hooks' events) commits; the panel is called with
+        # no transaction or writer lock held; the outcome is recorded in a new transaction.
+        with uow.outside_transaction():
+            result = _call(module, action, params)
     _write_log(uow, module, target.service_id, secrets_, target.id if target.kind == "addon" else 0)
     if not isinstance(result, ModuleResult):
         result = ModuleResult.failed(f"Invalid module response: {result!r}")
@@ -339,6 +346,15 @@ def exchange(
     return result
 
 
+def _call(module: ServerModule, action: Action, params: ModuleParams) -> ModuleResult | Any:
+    """The remote call itself (no database access here)."""
+    try:
+        return getattr(module, action.method)(params)
+    except Exception as exc:  # noqa: BLE001 - a module bug is a failed call, not a crashed request
+        log.exception("module %s %s crashed", module.name, action.function)
+        return ModuleResult.failed(f"Module error: {exc.__class__.__name__}: {exc}")
+
+
 def run(
     uow: UnitOfWork,
     service: Service,
@@ -348,6 +364,7 @@ def run(
     func_name: str = "",
     send_email: bool = True,
     queue: bool = True,
+    new_password: str = "",
 ) -> ModuleResult:
     """Run module action *key* (see :data:`ACTIONS`, or ``custom``) for *service*."""
     product, module = _module_for(uow, service)
@@ -365,8 +382,13 @@ def run(
         params["suspendreason"] = reason
     if key == "custom":
         params["action"] = func_name
+    if new_password:
+        # Stored only once the panel took it (the call may fail, or never come back).
+        params["password"] = new_password
 
     def apply(result: ModuleResult, used: ModuleParams) -> None:
+        if new_password:
+            set_service_password(service, new_password)
         _apply_success(uow, service, product, key, result, used, send_email=send_email)
 
     return exchange(
@@ -534,13 +556,8 @@ def change_password(uow: UnitOfWork, service_id: int, new_password: str = "") ->
     """
     service = get_service(uow, service_id)
     _module_for(uow, service)
-    old = service.password_enc
-    if new_password:
-        set_service_password(service, new_password)
-    result = run(uow, service, "changepw")
-    if not result.success:
-        service.password_enc = old
-    else:
+    result = run(uow, service, "changepw", new_password=new_password)
+    if result.success:
         uow.emit(
             "AfterModuleChangePassword",
             {"serviceid": service.id, "oldpassword": "********", "newpassword": "********"},
@@ -560,7 +577,8 @@ def single_sign_on(uow: UnitOfWork, service_id: int) -> ModuleResult:
     if not type(module).supports("single_sign_on"):
         raise NotAllowed("Single sign-on is not supported by the module")
     params = build_params(uow, service, product)
-    result = module.single_sign_on(params)  # type: ignore[attr-defined]
+    with uow.outside_transaction():
+        result = module.single_sign_on(params)  # type: ignore[attr-defined]
     _write_log(uow, module, service.id, _secrets_of(params))
     return result
 
@@ -571,10 +589,11 @@ def test_connection(uow: UnitOfWork, server_id: int) -> ModuleResult:
     params = ModuleParams(server_params(server))
     if not type(module).supports("test_connection"):
         return ModuleResult.failed("Test connection is not supported by the module")
-    try:
-        result = module.test_connection(params)  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - report, never crash the admin's screen
-        result = ModuleResult.failed(f"Module error: {exc}")
+    with uow.outside_transaction():
+        try:
+            result = module.test_connection(params)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - report, never crash the admin's screen
+            result = ModuleResult.failed(f"Module error: {exc}")
     _write_log(uow, module, 0, _secrets_of(params))
     return result
 
@@ -592,17 +611,23 @@ def update_usage(uow: UnitOfWork, server_id: int) -> int:
     )
     updated = 0
     params = ModuleParams(server_params(server))
-    try:
-        records = {r.username: r for r in module.usage_update(params)}  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - modules reporting one instance need service params
-        log.info("server-wide usage update of %s not available: %s", server.name, exc)
-        records = {}
-        for service in services:
-            try:
-                for record in module.usage_update(build_params(uow, service)):  # type: ignore[attr-defined]
-                    records[service.username] = record
-            except Exception:  # noqa: BLE001
-                log.exception("usage update for service %s failed", service.id)
+    records: dict[str, Any] = {}
+    with uow.outside_transaction():
+        try:
+            records = {r.username: r for r in module.usage_update(params)}  # type: ignore[attr-defined]
+            server_wide = True
+        except Exception as exc:  # noqa: BLE001 - modules reporting one instance need service params
+            log.info("server-wide usage update of %s not available: %s", server.name, exc)
+            server_wide = False
+    if not server_wide:
+        each = [(service, build_params(uow, service)) for service in services]
+        with uow.outside_transaction():
+            for service, service_params in each:
+                try:
+                    for record in module.usage_update(service_params):  # type: ignore[attr-defined]
+                        records[service.username] = record
+                except Exception:  # noqa: BLE001
+                    log.exception("usage update for service %s failed", service.id)
     _write_log(uow, module, 0, _secrets_of(params))
     for service in services:
         record = records.get(service.username)

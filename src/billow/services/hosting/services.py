@@ -36,7 +36,7 @@ from billow.services.catalog import pricing
 from billow.services.catalog import products as catalog
 from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, due_after, next_due, prorate
 from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
-from billow.services.hosting import addon_provisioning, provisioning
+from billow.services.hosting import addon_provisioning, module_calls, provisioning
 from billow.services.hosting.config_options import option_values, save_options, service_options
 from billow.services.settings import setting_on
 from billow.uow import UnitOfWork
@@ -510,7 +510,8 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     upgrade.status = "Completed"
     product = uow.session.get(Product, service.packageid)
     if service.status in ("Active", "Suspended") and product is not None and product.servertype:
-        provisioning.run(uow, service, "changepackage")
+        # after the commit: no module call inside the transaction (or the paid step's savepoint)
+        module_calls.after_commit(uow, service.id, "changepackage", when=("Active", "Suspended"))
     uow.emit(
         "AfterProductUpgrade", {"upgradeid": upgrade.id}, resource_type="service", resource_id=service.id
     )
@@ -713,7 +714,7 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
     product = uow.session.get(Product, service.packageid)
     if service.status == "Pending" and product is not None and product.autosetup == "payment":
         if product.servertype:
-            provisioning.run(uow, service, "create")
+            module_calls.after_commit(uow, service.id, "create", when=("Pending",))
         else:
             service.status = "Active"
     elif (
@@ -723,11 +724,11 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
         and product is not None
         and product.servertype
     ):
-        provisioning.run(uow, service, "unsuspend")
+        module_calls.after_commit(uow, service.id, "unsuspend", when=("Suspended",))
     elif service.status == "Active" and product is not None and product.servertype:
         module_cls = provisioning.get_module(product.servertype).__class__
         if module_cls.supports("renew"):
-            provisioning.run(uow, service, "renew")
+            module_calls.after_commit(uow, service.id, "renew", when=("Active",))
 
 
 def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
@@ -739,8 +740,10 @@ def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
         # With a module, only an auto-activation "on payment" sets it up (like a product's
         # auto-setup); a refused call stays Pending with its module queue entry.
         product_addon = addon_provisioning.product_addon(uow, addon)
-        if product_addon is None or product_addon.autoactivate == "payment":
+        if product_addon is None:
             addon_provisioning.change(uow, addon, "create")
+        elif product_addon.autoactivate == "payment":
+            module_calls.addon_after_commit(uow, addon.id, "create", when=("Pending",))
 
 
 # -- client lifecycle steps -------------------------------------------------------------------
