@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billow.events import is_pre_hook
+
 __all__ = [
     "CATALOGUE", "INTERNAL_EVENTS", "WITHHELD_VARIABLES", "EventSpec", "get", "is_known",
     "missing_variables", "webhook_events",
@@ -35,8 +37,6 @@ class EventSpec:
     @property
     def is_pre(self) -> bool:
         """Pre and validation hooks run before the change and may abort it."""
-        from billow.events import is_pre_hook
-
         return is_pre_hook(self.name)
 
 

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from billow.db.models import OutboxEvent
 from billow.errors import BillowError
 
 if TYPE_CHECKING:
@@ -127,8 +128,6 @@ def emit(
     hooks: bool = True,
 ) -> list[Any]:
     """Run *name*'s hooks and write the event to the outbox in *uow*'s transaction."""
-    from billow.db.models import OutboxEvent
-
     # Internal events (``hooks=False``) carry data no third-party hook should see.
     results = run_hooks(name, variables) if hooks else []
     if outbox:
@@ -158,7 +157,6 @@ def emit_many(uow: UnitOfWork, events: list[Emitted]) -> None:
 
     from sqlalchemy import insert
 
-    from billow.db.models import OutboxEvent
 
     if not events:
         return

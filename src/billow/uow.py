@@ -31,7 +31,7 @@ from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billow import clock
+from billow import clock, events
 
 log = logging.getLogger("billow.uow")
 
@@ -164,6 +164,4 @@ class UnitOfWork:
 
         Returns what in-process hooks returned (Pre hooks use it to abort or change).
         """
-        from billow import events
-
         return events.emit(self, name, variables, **kwargs)

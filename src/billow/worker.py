@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billow import events
 from billow.bootstrap import wire
 from billow.config import get_settings
+from billow.db.engine import session_factory
 from billow.db.models import (
     OutboxEvent,
     WebhookAttempt,
@@ -185,8 +186,6 @@ class Worker:
     """A worker with its HTTP client and thread pool; :meth:`run_once` drains what is due."""
 
     def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
-        from billow.db.engine import session_factory
-
         wire()
         self.factory = factory or session_factory()
         self.client = webhooks.new_client()

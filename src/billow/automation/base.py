@@ -78,6 +78,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from billow.automation.marks import claim_keys
+from billow.db.models import AutomationTaskLog
 from billow.services import settings as settings_service
 from billow.uow import Actor, UnitOfWork
 
@@ -204,8 +206,6 @@ class RunContext:
         Call inside the transaction doing the work: the claim commits with it, and a
         rolled-back page leaves its keys free for the next run.
         """
-        from billow.automation.marks import claim_keys
-
         return claim_keys(uow, self.task_name, keys, self.today)
 
     def setting_int(self, uow: UnitOfWork, key: str, default: int = 0) -> int:
@@ -292,8 +292,6 @@ class RunContext:
 
     def _record_progress(self, uow: UnitOfWork, items: int, counts: dict[str, int],
                          failures: list[dict[str, str]], failed: int = 0) -> None:
-        from billow.db.models import AutomationTaskLog
-
         if not self.log_id:
             return
         row = uow.session.get(AutomationTaskLog, self.log_id)

@@ -40,6 +40,7 @@ from billow.automation.progress import Progress, SilentProgress
 from billow.automation.tasks import load_tasks
 from billow.bootstrap import wire
 from billow.config import get_settings
+from billow.db.engine import session_factory
 from billow.db.models import AutomationRun, AutomationTaskDay, AutomationTaskLog
 from billow.errors import ValidationError
 from billow.events import HookAbort
@@ -105,7 +106,6 @@ def run_cron(
     items stay idempotent, so only work still missing is done).
     """
     wire()
-    from billow.db.engine import session_factory
 
     factory = factory or session_factory()
     progress = progress or SilentProgress()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from billow.automation.base import RunContext, Task
+from billow.db.models import AutomationTaskLog
 from billow.uow import UnitOfWork
 
 #: Log tables pruned by :class:`DataRetentionPrune`: ``("module:Model", "timestamp column")``.
@@ -74,7 +75,6 @@ class DataRetentionPrune(Task):
         if model.__tablename__ == "automation_runs":
             # Never prune the run in progress (its own row is recent, but be explicit).
             items = [i for i in items if i != ctx.run_id]
-            from billow.db.models import AutomationTaskLog
 
             uow.session.execute(delete(AutomationTaskLog).where(AutomationTaskLog.run_id.in_(items)))
         uow.session.execute(delete(model).where(model.id.in_(items)))

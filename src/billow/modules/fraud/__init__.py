@@ -7,13 +7,12 @@ from importlib.metadata import entry_points
 
 from billow.errors import NotFound
 from billow.modules.fraud.base import FraudModule
+from billow.modules.fraud.rules import RulesModule
 
 log = logging.getLogger("billow.modules")
 
 
 def registry() -> dict[str, type[FraudModule]]:
-    from billow.modules.fraud.rules import RulesModule
-
     found: dict[str, type[FraudModule]] = {"rules": RulesModule}
     for ep in entry_points(group="billow.fraud"):
         try:

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from sqlalchemy import select
 
 from billow.db.models import GatewaySetting
+from billow.errors import ValidationError
 from billow.modules.gateways.base import Gateway
 from billow.modules.gateways.builtin import BankTransfer, MailIn
 from billow.uow import UnitOfWork
@@ -77,8 +78,6 @@ def configure_gateway(
     settings: dict[str, str] | None = None, sortorder: int = 0,
 ) -> GatewaySetting:
     """Activate (or deactivate) a gateway and store its settings."""
-    from billow.errors import ValidationError
-
     if system_name not in gateway_classes():
         raise ValidationError(f"Invalid gateway: {system_name}")
     row = uow.session.get(GatewaySetting, system_name)

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from billow.config import get_settings
+
 
 def module_timeout() -> float:
     """The per-request timeout of module calls (``BILLOW_MODULE_TIMEOUT_SECONDS``)."""
-    from billow.config import get_settings
-
     return get_settings().module_timeout_seconds
 
 

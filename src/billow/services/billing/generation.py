@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from billow.db.models import Client, ClientGroup
 from billow.db.queries import in_chunks
 from billow.errors import Conflict
+from billow.services.billing.billable_items import next_invoice_items
 from billow.services.billing.contract import DateAdvance, DueItem
 from billow.services.billing.invoice_batch import CreatedInvoice, InvoiceDraft, create_invoices
 from billow.services.clients.accounts import get_client
@@ -109,8 +110,6 @@ def generate_invoices(
     skips the ``Pre``/``AfterInvoicingGenerateInvoiceItems`` hooks: the daily run calls
     this once per page and fires them once for the whole run instead.
     """
-    from billow.services.billing.billable_items import next_invoice_items
-
     as_of = as_of or uow.today
     if client_id:
         get_client(uow, client_id)

@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from billow.db.models import Invoice
+from billow.modules.gateways import display_name, load_gateway
 from billow.services.billing import tax
 from billow.services.billing.invoices import get_invoice, invoice_balance
 from billow.services.billing.payments import list_transactions
@@ -34,8 +35,6 @@ def _environment() -> Environment:
 
 def invoice_context(uow: UnitOfWork, invoice: Invoice) -> dict[str, Any]:
     """Everything the template shows, already formatted for the client's locale."""
-    from billow.modules.gateways import display_name, load_gateway
-
     client, currency = invoice.client, invoice.currency
     locale = locale_for(client.language if client is not None else "")
 

@@ -34,6 +34,7 @@ from billow.db.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter,
 from billow.db.models.billing import INVOICE_STATUSES
 from billow.errors import BillowError, NotFound, ValidationError
 from billow.events import Emitted, email_request, emit, request_email
+from billow.modules.gateways import active_gateways
 from billow.money import ZERO, quantize, to_decimal
 from billow.services.activity import log_activity
 from billow.services.billing import tax
@@ -225,8 +226,6 @@ def after_creation(invoice_id: int, variables: dict[str, Any], *, email: bool) -
 
 def default_gateway(uow: UnitOfWork) -> str:
     """The first active gateway by display order (WHMCS's default payment method)."""
-    from billow.modules.gateways import active_gateways
-
     gateways = active_gateways(uow)
     return gateways[0].system_name if gateways else ""
 

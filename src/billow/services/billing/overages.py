@@ -46,6 +46,9 @@ from billow.db.models import (
 )
 from billow.errors import ValidationError
 from billow.money import ZERO, quantize, to_decimal
+from billow.services.activity import log_activity
+from billow.services.billing.contract import InvoiceLine
+from billow.services.billing.invoice_batch import InvoiceDraft, create_invoices
 from billow.services.catalog.products import get_product
 from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
@@ -163,7 +166,6 @@ def set_product_overages(
     product.overagesdiskunit = units.get("disk", product.overagesdiskunit)
     product.overagesbwunit = units.get("bandwidth", product.overagesbwunit)
     uow.session.flush()
-    from billow.services.activity import log_activity
 
     log_activity(uow, f"Product Overage Settings Modified - Product ID: {product.id}")
     uow.emit("ProductEdit", product_edit_vars(product), resource_type="product", resource_id=product.id)
@@ -325,9 +327,6 @@ def invoice_charges(uow: UnitOfWork, by_client: dict[int, list[BillableItem]], a
     the invoice id per client. The items are marked invoiced (``invoicecount``/
     ``invoice_id``) in the same transaction, so invoice generation never bills them again.
     """
-    from billow.services.billing.contract import InvoiceLine
-    from billow.services.billing.invoice_batch import InvoiceDraft, create_invoices
-
     clients = sorted(by_client)
     drafts = [InvoiceDraft(client_id, [InvoiceLine(i.description, i.amount, taxed=i.taxed, type="Item",
                                                    relid=i.id, duedate=as_of) for i in by_client[client_id]],

@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from billow.db.models import Client, Currency, Invoice, Transaction
 from billow.errors import Conflict, ModuleError, NotFound, ValidationError
 from billow.events import request_email
+from billow.modules.gateways import load_gateway
+from billow.modules.gateways.base import PaymentRequest, supports
 from billow.money import ZERO, fmt, quantize, to_decimal
 from billow.services.activity import log_activity
 from billow.services.billing.credit import adjust_credit, lock_client
@@ -220,9 +222,6 @@ def refund_payment(
 
 
 def _gateway_refund(uow: UnitOfWork, payment: Transaction, amount: Decimal, invoice: Invoice | None) -> Any:
-    from billow.modules.gateways import load_gateway
-    from billow.modules.gateways.base import PaymentRequest, supports
-
     gateway = load_gateway(uow, payment.gateway)
     if gateway is None or not supports(gateway, "refund"):
         raise ModuleError(f"Refunds are not supported by the {payment.gateway or 'manual'} gateway",
