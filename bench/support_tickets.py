@@ -40,7 +40,7 @@ def _seed(factory: object) -> tuple[str, str]:
 
     from billow.db.models import SupportDepartment, Ticket, TicketReply
     from billow.services.access import credentials as access
-    from billow.services.support import tickets as support
+    from billow.services.support import statuses as ticket_statuses
     from billow.uow import UnitOfWork
 
     with UnitOfWork(factory) as uow:  # type: ignore[arg-type]
@@ -51,7 +51,7 @@ def _seed(factory: object) -> tuple[str, str]:
             insert(SupportDepartment),
             [{"name": f"Dept {i}", "email": f"dept{i}@example.net"} for i in range(1, 4)],
         )
-        support.ensure_default_statuses(uow)
+        ticket_statuses.ensure_default_statuses(uow)
         start = datetime(2026, 1, 1, tzinfo=UTC)
         statuses = ["Open", "Answered", "Customer-Reply", "Closed", "Closed", "Closed"]
         rows = [

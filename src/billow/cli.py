@@ -470,7 +470,7 @@ def ticket_department_add(
     imap_folder: Annotated[str, typer.Option("--imap-folder")] = "INBOX",
 ) -> None:
     """Create a support department, optionally with an IMAP mailbox to poll."""
-    from billow.services.support import tickets as support
+    from billow.services.support import departments as support
 
     with _uow() as uow:
         try:
@@ -489,7 +489,7 @@ def ticket_department_add(
 @ticket_app.command("department-list")
 def ticket_department_list() -> None:
     """List support departments and their mailboxes (never their passwords)."""
-    from billow.services.support import tickets as support
+    from billow.services.support import departments as support
 
     with _uow() as uow:
         table = Table("id", "name", "email", "imap", "rules")
@@ -531,7 +531,7 @@ def _department_assignment(admin: str, department_id: int, *, assign: bool) -> N
 @ticket_app.command("close-inactive")
 def ticket_close_inactive() -> None:
     """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
-    from billow.services.support.tickets import close_inactive_tickets
+    from billow.services.support.auto_close import close_inactive_tickets
 
     with _uow() as uow:
         closed = close_inactive_tickets(uow, uow.now)
@@ -781,7 +781,7 @@ def webhook_retry(delivery_id: int) -> None:
 @email_app.command("templates")
 def email_templates(type_: Annotated[str, typer.Option("--type")] = "") -> None:
     """List e-mail templates (the shipped ones are added on first use)."""
-    from billow.services.mail import messages as email
+    from billow.services.mail import templates as email
 
     with _uow() as uow:
         rows = email.list_templates(uow, type_=type_)
@@ -804,7 +804,7 @@ def email_edit(
     """Edit a template (or add a custom one); bodies are read from files."""
     from pathlib import Path
 
-    from billow.services.mail import messages as email
+    from billow.services.mail import templates as email
 
     with _uow() as uow:
         try:

@@ -43,7 +43,7 @@ from billow.db.models import (
 )
 from billow.events import EMAIL_REQUESTED
 from billow.services.events import webhooks
-from billow.services.mail import messages as email
+from billow.services.mail import composing, delivery, smtp
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.worker")
@@ -135,7 +135,7 @@ def _dispatch_batch(factory: sessionmaker[Session], stats: RunStats, batch: int,
 
 def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoint], stats: RunStats) -> None:
     if event.name == EMAIL_REQUESTED:
-        stats.emails_queued += email.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
+        stats.emails_queued += composing.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
     elif event.name == jobs.JOB_REQUESTED:
         stats.jobs_queued += jobs.create_from_event(uow, dict(event.payload or {}), event.uuid)
     else:
@@ -171,17 +171,17 @@ def deliver_webhooks(
 def send_emails(factory: sessionmaker[Session], stats: RunStats, batch: int = EMAIL_BATCH) -> int:
     """Send one batch of due e-mails over one SMTP connection; returns attempts made."""
     with UnitOfWork(factory) as uow:
-        ids = email.claim_due(uow, batch)
+        ids = delivery.claim_due(uow, batch)
         uow.commit()
     if not ids:
         return 0
     with UnitOfWork(factory) as uow:
-        mailer = email.Mailer(email.smtp_settings(uow))
+        mailer = smtp.Mailer(smtp.smtp_settings(uow))
     try:
         for email_id in ids:
             # One transaction per message: a crash never forgets that a message went out.
             with UnitOfWork(factory) as uow:
-                if email.deliver(uow, email_id, mailer):
+                if delivery.deliver(uow, email_id, mailer):
                     stats.emails_sent += 1
                 else:
                     stats.emails_failed += 1

@@ -110,7 +110,7 @@ def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: st
     *path* is ``{type}/{relatedid}/{index}`` (GetTicketAttachment's parameters); it is read
     only after authentication, so a stranger learns nothing, not even which ids exist.
     """
-    from billow.services.support import tickets as support
+    from billow.services.support import ticket_attachments
     from billow.services.support.attachments import download_headers
 
     with UnitOfWork(factory, Actor(kind="admin", ip=ip)) as uow:
@@ -128,7 +128,7 @@ def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: st
         if position is None:
             return _refuse(404, "Invalid Attachment Index")
         try:
-            filename, handle, size = support.open_attachment(uow, kind, related_id, position)
+            filename, handle, size = ticket_attachments.open_attachment(uow, kind, related_id, position)
         except NotFound as exc:
             return _refuse(404, exc.message)
     headers = download_headers(filename)

@@ -61,12 +61,12 @@ def _shop(uow: UnitOfWork, server: Any) -> Any:
 
 def _area_flows(api: Any, db: Any, whm_server: Any, add_client: Any) -> dict[str, Any]:
     """Client, order accepted on WHM, invoice paid, password reset, ticket opened and answered."""
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
     client_id = add_client()
     with UnitOfWork(db) as uow:
         product = _shop(uow, whm_server)
-        dept = support.add_department(uow, "Technical Support", "support@example.net")
+        dept = departments.add_department(uow, "Technical Support", "support@example.net")
         uow.commit()
     order = api.ok("AddOrder", clientid=client_id, paymentmethod="mailin", pid=product.id,
                    billingcycle="monthly", domain="ada.example")

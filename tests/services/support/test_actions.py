@@ -280,9 +280,9 @@ def test_notes_and_get_ticket_notes(api, db, dept, client_id, whmcs_examples):
 
 
 def test_get_tickets_filters_and_pseudo_statuses(api, uow, dept, client_id, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
-    other = support.add_department(uow, "Sales", "sales@example.net")
+    other = departments.add_department(uow, "Sales", "sales@example.net")
     uow.commit()
     a = _open(api, dept, clientid=client_id, subject="Alpha outage")
     b = _open(api, dept, name="G", email="g@example.org", subject="Beta question")
@@ -340,12 +340,14 @@ def test_get_tickets_filters_and_pseudo_statuses(api, uow, dept, client_id, whmc
 
 
 def test_predefined_replies(api, uow, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import predefined_replies
 
-    sales = support.add_predefined_category(uow, "Sales")
-    sub = support.add_predefined_category(uow, "Sub-Sales", parent_id=sales.id)
-    support.add_predefined_reply(uow, sales.id, "Sample Sales Reply", "Hello [NAME],\r\n\r\nThanks")
-    support.add_predefined_reply(uow, sub.id, "Sub reply", "Hi")
+    sales = predefined_replies.add_predefined_category(uow, "Sales")
+    sub = predefined_replies.add_predefined_category(uow, "Sub-Sales", parent_id=sales.id)
+    predefined_replies.add_predefined_reply(
+        uow, sales.id, "Sample Sales Reply", "Hello [NAME],\r\n\r\nThanks"
+    )
+    predefined_replies.add_predefined_reply(uow, sub.id, "Sub reply", "Hi")
     uow.commit()
     cats = api.ok("GetTicketPredefinedCats")
     same_shape(cats, whmcs_examples["GetTicketPredefinedCats"]["example_response"])
@@ -416,9 +418,9 @@ def test_download_headers_never_inline():
 
 
 def test_update_ticket_changes_and_hooks(api, db, uow, dept, client_id, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
-    other = support.add_department(uow, "Billing", "billing@example.net", prevent_client_closure=True)
+    other = departments.add_department(uow, "Billing", "billing@example.net", prevent_client_closure=True)
     uow.commit()
     me_id = _admin_id(uow)
     t = _open(api, dept, clientid=client_id, preventClientClosure="0")

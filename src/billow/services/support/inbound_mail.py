@@ -39,7 +39,7 @@ from billow.config import get_settings
 from billow.db.models import Admin, Client, Contact, SupportDepartment, Ticket, TicketMailLog
 from billow.errors import BillowError
 from billow.services.settings import get_setting
-from billow.services.support import tickets as support
+from billow.services.support import blocklist, departments, lookup, mail_fields, opening, replies
 from billow.services.support.attachments import (
     Upload,
     discard_new_files,
@@ -397,18 +397,18 @@ def _refusal(uow: UnitOfWork, mail: ParsedMail) -> str:
         return AUTO_RESPONDER
     if mail.loop_marker or mail.from_email in _own_addresses(uow):
         return LOOP
-    if support.is_blocked(uow, mail.from_email, mail.subject, mail.body):
+    if blocklist.is_blocked(uow, mail.from_email, mail.subject, mail.body):
         return BLOCKED
     return ""
 
 
 def _import(uow: UnitOfWork, mail: ParsedMail) -> ImportResult:
     uploads, dropped = _keep_allowed(uow, mail.attachments)
-    mask = support.find_mask_in_subject(mail.subject)
+    mask = mail_fields.find_mask_in_subject(mail.subject)
     ticket = None
     if mask:
         try:
-            ticket = support.get_ticket(uow, tid=mask, follow_merge=True)
+            ticket = lookup.get_ticket(uow, tid=mask, follow_merge=True)
         except BillowError:
             ticket = None
     if ticket is not None:
@@ -417,9 +417,9 @@ def _import(uow: UnitOfWork, mail: ParsedMail) -> ImportResult:
             body += "\n\n[Attachments not accepted: " + "; ".join(dropped) + "]"
         if not body.strip() and not uploads:
             return ImportResult(EMPTY, ticket.id)
-        reply = support.add_reply(uow, _reply_for(uow, ticket, mail, body or "(attachment only)", uploads))
+        reply = replies.add_reply(uow, _reply_for(uow, ticket, mail, body or "(attachment only)", uploads))
         return ImportResult(REPLY_IMPORTED, ticket.id, reply.id)
-    dept = support.department_by_address(uow, [*mail.to, *mail.cc, *mail.delivered_to])
+    dept = departments.department_by_address(uow, [*mail.to, *mail.cc, *mail.delivered_to])
     if dept is None:
         return ImportResult(NO_DEPARTMENT)
     if dept.piping_replies_only:
@@ -434,9 +434,9 @@ def _import(uow: UnitOfWork, mail: ParsedMail) -> ImportResult:
         body += "\n\n[Attachments not accepted: " + "; ".join(dropped) + "]"
     if not body.strip() and not uploads:
         return ImportResult(EMPTY)
-    ticket = support.open_ticket(
+    ticket = opening.open_ticket(
         uow,
-        support.NewTicket(
+        opening.NewTicket(
             department_id=dept.id,
             subject=mail.subject or "(no subject)",
             message=body or "(attachment only)",
@@ -473,26 +473,26 @@ def _client_by_email(uow: UnitOfWork, address: str) -> tuple[Client | None, Cont
 
 
 def _reply_for(
-    uow: UnitOfWork, ticket: support.Ticket, mail: ParsedMail, body: str, uploads: list[Upload]
-) -> support.NewReply:
+    uow: UnitOfWork, ticket: Ticket, mail: ParsedMail, body: str, uploads: list[Upload]
+) -> replies.NewReply:
     admin = uow.session.scalar(
         select(Admin).where(func.lower(Admin.email) == mail.from_email, Admin.disabled.is_(False))
     )
     common = {"ticket_id": ticket.id, "message": body, "attachments": uploads, "message_id": mail.message_id}
     if admin is not None:
-        return support.NewReply(admin_username=admin.username, **common)  # type: ignore[arg-type]
+        return replies.NewReply(admin_username=admin.username, **common)  # type: ignore[arg-type]
     if ticket.client_id:
         client = uow.session.get(Client, ticket.client_id)
         if client is not None and client.email.lower() == mail.from_email:
-            return support.NewReply(client_id=client.id, **common)  # type: ignore[arg-type]
+            return replies.NewReply(client_id=client.id, **common)  # type: ignore[arg-type]
         contact = uow.session.scalar(
             select(Contact).where(
                 Contact.client_id == ticket.client_id, func.lower(Contact.email) == mail.from_email
             )
         )
         if contact is not None:
-            return support.NewReply(client_id=ticket.client_id, contact_id=contact.id, **common)  # type: ignore[arg-type]
-    return support.NewReply(
+            return replies.NewReply(client_id=ticket.client_id, contact_id=contact.id, **common)  # type: ignore[arg-type]
+    return replies.NewReply(
         name=mail.from_name or mail.from_email.split("@")[0], email=mail.from_email, **common
     )  # type: ignore[arg-type]
 

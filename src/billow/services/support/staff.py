@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from billow.db.models import Admin, SupportDepartmentAdmin
 from billow.services.access.credentials import get_admin
-from billow.services.support.tickets import get_department
+from billow.services.support.departments import get_department
 from billow.uow import UnitOfWork
 
 
