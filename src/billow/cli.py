@@ -666,7 +666,7 @@ def webhook_add(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Register an endpoint and print its id and signing secret."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_endpoints as webhooks
 
     with _uow() as uow:
         try:
@@ -682,7 +682,7 @@ def webhook_add(
 @webhook_app.command("list")
 def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List endpoints with their delivery counts (never their secrets)."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_endpoints as webhooks
 
     with _uow() as uow:
         rows = [
@@ -704,7 +704,7 @@ def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @webhook_app.command("remove")
 def webhook_remove(webhook_id: int) -> None:
     """Delete an endpoint and its delivery history."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_endpoints as webhooks
 
     with _uow() as uow:
         try:
@@ -718,7 +718,7 @@ def webhook_remove(webhook_id: int) -> None:
 @webhook_app.command("enable")
 def webhook_enable(webhook_id: int) -> None:
     """Enable an endpoint again (for instance after it was disabled for failing)."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_endpoints as webhooks
 
     with _uow() as uow:
         try:
@@ -737,7 +737,7 @@ def webhook_deliveries(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show recent deliveries and their last attempt."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_inspection as webhooks
 
     with _uow() as uow:
         try:
@@ -765,7 +765,7 @@ def webhook_deliveries(
 @webhook_app.command("retry")
 def webhook_retry(delivery_id: int) -> None:
     """Replay a delivery now (same event id, so receivers can de-duplicate)."""
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_inspection as webhooks
 
     with _uow() as uow:
         try:

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +43,7 @@ from billow.db.models import (
     WebhookEndpoint,
 )
 from billow.events import EMAIL_REQUESTED
-from billow.services.events import webhooks
+from billow.services.events import ssrf_guard, webhook_delivery, webhook_fan_out, webhook_inspection
 from billow.services.mail import composing, delivery, smtp
 from billow.uow import UnitOfWork
 
@@ -139,26 +140,26 @@ def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoin
     elif event.name == jobs.JOB_REQUESTED:
         stats.jobs_queued += jobs.create_from_event(uow, dict(event.payload or {}), event.uuid)
     else:
-        stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
+        stats.deliveries_created += webhook_fan_out.fan_out(uow, event, endpoints)
 
 
 def deliver_webhooks(
-    factory: sessionmaker[Session], stats: RunStats, client: webhooks.httpx.Client,
+    factory: sessionmaker[Session], stats: RunStats, client: httpx.Client,
     pool: ThreadPoolExecutor | None = None, batch: int = DELIVERY_BATCH,
 ) -> int:
     """Send one batch of due deliveries; returns how many attempts were made."""
     with UnitOfWork(factory) as uow:
-        jobs = webhooks.claim_due(uow, batch)
+        jobs = webhook_delivery.claim_due(uow, batch)
         uow.commit()
     if not jobs:
         return 0
     if pool is None:
-        results = [webhooks.send(client, job) for job in jobs]
+        results = [webhook_delivery.send(client, job) for job in jobs]
     else:
-        results = list(pool.map(lambda job: webhooks.send(client, job), jobs))
+        results = list(pool.map(lambda job: webhook_delivery.send(client, job), jobs))
     with UnitOfWork(factory) as uow:
         outcomes = [(job.delivery_id, result) for job, result in zip(jobs, results, strict=True)]
-        webhooks.record_attempts(uow, outcomes)
+        webhook_delivery.record_attempts(uow, outcomes)
         uow.commit()
     for result in results:
         if result.ok:
@@ -211,7 +212,7 @@ class Worker:
         from billow.db.engine import session_factory
 
         self.factory = factory or session_factory()
-        self.client = webhooks.new_client()
+        self.client = ssrf_guard.new_client()
         self.pool = ThreadPoolExecutor(max_workers=max(1, get_settings().webhook_concurrency),
                                        thread_name_prefix="billow-webhook")
         self._stop = threading.Event()
@@ -311,7 +312,7 @@ def outbox_status(factory: sessionmaker[Session]) -> dict[str, object]:
         ))
         pending = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
             WebhookDelivery.status == "pending"))
-        oldest = webhooks.oldest_pending(uow)
+        oldest = webhook_inspection.oldest_pending(uow)
         job_counts = dict(session.execute(
             select(BackgroundJob.status, func.count()).group_by(BackgroundJob.status)).all())
     return {
