@@ -29,7 +29,7 @@ def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
     from billow.services.access import credentials as access
-    from billow.services.catalog import products as catalog
+    from billow.services.catalog import products
     from billow.services.clients.accounts import ClientInput, add_client
     from billow.uow import UnitOfWork
 
@@ -44,12 +44,12 @@ def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
             skip_validation=True,
         )
         uow.session.flush()
-        group = catalog.add_group(uow, "Bench")
+        group = products.add_group(uow, "Bench")
         pids = []
         for name in ("A", "B", "C"):
-            product = catalog.add_product(
+            product = products.add_product(
                 uow,
-                catalog.ProductInput(
+                products.ProductInput(
                     name=name,
                     gid=group.id,
                     type="other",

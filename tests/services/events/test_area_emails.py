@@ -19,7 +19,7 @@ from billow import event_catalog, events
 from billow.automation.tasks.billing import REMINDER_STAGES
 from billow.db.models import Currency, Invoice, Service
 from billow.events import request_email
-from billow.services.catalog import products as catalog
+from billow.services.catalog import products
 from billow.services.hosting import servers
 from billow.services.hosting.provisioning import WELCOME_TEMPLATES, welcome_template
 from billow.services.mail.default_templates import BY_NAME
@@ -51,8 +51,8 @@ def _shop(uow: UnitOfWork, server: Any) -> Any:
         accesshash=server.token, maxaccounts=50,
     ))
     currency = uow.session.scalars(select(Currency).order_by(Currency.is_default.desc())).first()
-    group = catalog.add_group(uow, "Hosting")
-    return catalog.add_product(uow, catalog.ProductInput(
+    group = products.add_group(uow, "Hosting")
+    return products.add_product(uow, products.ProductInput(
         name="Starter", gid=group.id, type="hostingaccount", module="cpanel", autosetup="on",
         module_settings={"configoption1": "starter_pkg"},
         pricing={currency.id: {"monthly": "10.00", "msetupfee": "5.00"}},

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from billow.db.models import Addon, Currency, Order, Price, Product, Promotion, Service
 from billow.errors import ValidationError
 from billow.money import ZERO, quantize
+from billow.services.catalog.config_options import ChosenOption
 from billow.services.catalog.cycles import Cycle, add_months, cycle, prorate
-from billow.services.catalog.products import ChosenOption, prices_of
+from billow.services.catalog.price_rows import prices_of
 from billow.uow import UnitOfWork
 
 HUNDRED = Decimal(100)

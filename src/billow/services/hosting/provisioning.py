@@ -38,7 +38,7 @@ from billow.modules.servers import get_module
 from billow.modules.servers.base import SECRET_KEYS, ModuleParams, ModuleResult, ServerModule, mask
 from billow.security import decrypt, encrypt
 from billow.services.activity import log_activity
-from billow.services.catalog import products as catalog
+from billow.services.catalog import config_options
 from billow.services.clients.accounts import custom_field_values
 from billow.services.hosting.servers import choose_server, get_server, server_params
 from billow.uow import UnitOfWork
@@ -165,12 +165,12 @@ def build_params(uow: UnitOfWork, service: Service, product: Product | None = No
     )
     options = {o.option_id: o for o in chosen}
     configoptions: dict[str, str] = {}
-    for option, choices in catalog.product_options(uow, product.id):
+    for option, choices in config_options.product_options(uow, product.id):
         row = options.get(option.id)
         if row is None:
             continue
         choice = next((c for c in choices if c.id == row.choice_id), None)
-        configoptions[option.name] = catalog.ChosenOption(option, choice, row.qty).value
+        configoptions[option.name] = config_options.ChosenOption(option, choice, row.qty).value
     params["configoptions"] = configoptions
     params["customfields"] = {
         d.fieldname: v for d, v in custom_field_values(uow, "product", service.id, product.id)

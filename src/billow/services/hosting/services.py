@@ -34,8 +34,8 @@ from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.money import ZERO
 from billow.services.activity import log_activity
 from billow.services.billing.contract import DateAdvance, DueItem, InvoiceLine
-from billow.services.catalog import pricing
-from billow.services.catalog import products as catalog
+from billow.services.catalog import addons, config_options, pricing
+from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, next_due, prorate
 from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
@@ -87,7 +87,7 @@ def list_services(
     return total, list(rows)
 
 
-def service_options(uow: UnitOfWork, service: Service) -> list[catalog.ChosenOption]:
+def service_options(uow: UnitOfWork, service: Service) -> list[config_options.ChosenOption]:
     rows = {
         r.option_id: r
         for r in uow.session.scalars(
@@ -95,16 +95,16 @@ def service_options(uow: UnitOfWork, service: Service) -> list[catalog.ChosenOpt
         )
     }
     chosen = []
-    for option, choices in catalog.product_options(uow, service.packageid):
+    for option, choices in config_options.product_options(uow, service.packageid):
         row = rows.get(option.id)
         if row is None:
             continue
         choice = next((c for c in choices if c.id == row.choice_id), None)
-        chosen.append(catalog.ChosenOption(option, choice, row.qty))
+        chosen.append(config_options.ChosenOption(option, choice, row.qty))
     return chosen
 
 
-def _save_options(uow: UnitOfWork, service: Service, chosen: list[catalog.ChosenOption]) -> None:
+def _save_options(uow: UnitOfWork, service: Service, chosen: list[config_options.ChosenOption]) -> None:
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))
     for option in chosen:
         uow.session.add(
@@ -155,7 +155,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
     uow.emit("PreServiceEdit", {"serviceid": service.id}, resource_type="service", resource_id=service.id)
     v = changes.values
     if "pid" in v:
-        catalog.get_product(uow, int(v["pid"]))
+        catalog_products.get_product(uow, int(v["pid"]))
         service.packageid = int(v["pid"])
     if "serverid" in v:
         if int(v["serverid"]):
@@ -212,9 +212,9 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
             for o in service_options(uow, service)
         }
         current.update({str(k): val for k, val in changes.configoptions.items()})
-        _save_options(uow, service, catalog.resolve_options(uow, service.packageid, current))
+        _save_options(uow, service, config_options.resolve_options(uow, service.packageid, current))
     if changes.autorecalc:
-        product = catalog.get_product(uow, service.packageid)
+        product = catalog_products.get_product(uow, service.packageid)
         client = _client(uow, service.userid)
         service.amount = pricing.service_recurring(
             uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
@@ -260,7 +260,7 @@ def update_addon(
         raise ValidationError("Nothing to Update")
     old_status = row.status
     if "addonid" in values:
-        catalog.get_addon(uow, int(values["addonid"]))
+        addons.get_addon(uow, int(values["addonid"]))
         row.addonid = int(values["addonid"])
     if "status" in values and values["status"] not in SERVICE_STATUSES:
         raise ValidationError("Invalid Addon Status")
@@ -278,7 +278,7 @@ def update_addon(
     }
     _apply_columns(row, values, columns)
     if autorecalc and row.addonid:
-        addon = catalog.get_addon(uow, row.addonid)
+        addon = addons.get_addon(uow, row.addonid)
         quote = pricing.addon_quote(
             uow, addon, _client(uow, row.userid).currency_id, row.billingcycle, row.qty
         )
@@ -366,7 +366,7 @@ class UpgradeQuote:
     old_product: Product
     new_product: Product
     new_cycle: str
-    new_options: list[catalog.ChosenOption]
+    new_options: list[config_options.ChosenOption]
     new_recurring: Decimal
     days_remaining: int
     total_days: int
@@ -385,22 +385,22 @@ def calculate_upgrade(
 ) -> UpgradeQuote:
     """Price an upgrade: the new recurring amount and the prorated charge (or credit)."""
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
-    old_product = catalog.get_product(uow, service.packageid)
+    old_product = catalog_products.get_product(uow, service.packageid)
     client = _client(uow, service.userid)
     current = {
         str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
         for o in service_options(uow, service)
     }
     if type_ == "product":
-        new_product = catalog.get_product(uow, new_pid)
+        new_product = catalog_products.get_product(uow, new_pid)
         target_cycle = pricing.cycle_for_product(new_product, new_cycle or service.billingcycle).display
-        linked = {str(o.id) for o, _ in catalog.product_options(uow, new_product.id)}
-        options = catalog.resolve_options(
+        linked = {str(o.id) for o, _ in config_options.product_options(uow, new_product.id)}
+        options = config_options.resolve_options(
             uow, new_product.id, {k: v for k, v in current.items() if k in linked}
         )
     elif type_ == "configoptions":
         new_product, target_cycle = old_product, service.billingcycle
-        options = catalog.resolve_options(
+        options = config_options.resolve_options(
             uow, old_product.id, {**current, **{str(k): v for k, v in (configoptions or {}).items()}}
         )
     else:
@@ -535,7 +535,7 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     service.packageid = int(new.get("pid") or service.packageid)
     service.billingcycle = str(new.get("billingcycle") or service.billingcycle)
     _save_options(
-        uow, service, catalog.resolve_options(uow, service.packageid, new.get("configoptions") or {})
+        uow, service, config_options.resolve_options(uow, service.packageid, new.get("configoptions") or {})
     )
     service.amount = upgrade.new_recurring
     if service.billingcycle != old_cycle:
