@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from billow.cli import app
 from billow.db.models import TicketReply
 from billow.services.support import departments
-from billow.services.support.inbound_mail import LOOP_HEADER, LOOP_VALUE, REPLY_ABOVE_MARKER
+from billow.services.support.mail_parsing import LOOP_HEADER, LOOP_VALUE, REPLY_ABOVE_MARKER
 from billow.uow import UnitOfWork
 
 

@@ -20,12 +20,8 @@ from billow.db.models import (
     TicketReply,
 )
 from billow.services.support import changes, departments
-from billow.services.support.inbound_mail import (
-    html_to_text,
-    import_message,
-    parse_message,
-    strip_quoted_reply,
-)
+from billow.services.support.inbound_mail import import_message
+from billow.services.support.mail_parsing import html_to_text, parse_message, strip_quoted_reply
 
 PLAIN = b"""\
 From: Cynthia Reilly <cynthia@example.com>

@@ -146,7 +146,7 @@ def _with_reply_marker(rendered: Rendered) -> Rendered:
     The client types the answer above it; the importer (``support_mail.strip_quoted_reply``)
     cuts the reply there, so the quoted ticket text never comes back as a new reply.
     """
-    from billow.services.support.inbound_mail import REPLY_ABOVE_MARKER
+    from billow.services.support.mail_parsing import REPLY_ABOVE_MARKER
 
     text = f"{REPLY_ABOVE_MARKER}\n\n{rendered.text}" if rendered.text else rendered.text
     html = f"<p>{escape(REPLY_ABOVE_MARKER)}</p>\n{rendered.html}" if rendered.html else rendered.html

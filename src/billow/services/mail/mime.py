@@ -25,7 +25,7 @@ AUTO_SUBMITTED = {
 
 def _support_headers(uow: UnitOfWork, row: EmailMessage, mime: MimeMessage) -> None:
     """Mark ticket e-mails so the inbound importer drops them if they come back (a loop)."""
-    from billow.services.support.inbound_mail import LOOP_HEADER, LOOP_VALUE
+    from billow.services.support.mail_parsing import LOOP_HEADER, LOOP_VALUE
 
     if not row.template or _template_type(uow, row.template) != "support":
         return
