@@ -222,7 +222,7 @@ def admin_create(
     role: Annotated[str, typer.Option("--role", help="Admin role")] = "Full Administrator",
 ) -> None:
     """Create an administrator."""
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with _uow() as uow:
         try:
@@ -236,7 +236,7 @@ def admin_create(
 @admin_app.command("disable")
 def admin_disable(username: str) -> None:
     """Disable an administrator (their API credentials stop working at once)."""
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with _uow() as uow:
         try:
@@ -250,7 +250,7 @@ def admin_disable(username: str) -> None:
 @admin_app.command("enable")
 def admin_enable(username: str) -> None:
     """Enable a disabled administrator."""
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with _uow() as uow:
         try:
@@ -346,7 +346,7 @@ def role_create(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Create an API role allowing the given actions (``*`` allows every action)."""
-    from billow.services.access import credentials as access
+    from billow.services.access import api_roles as access
 
     with _uow() as uow:
         try:
@@ -360,7 +360,7 @@ def role_create(
 @role_app.command("list")
 def role_list() -> None:
     """List API roles and their actions."""
-    from billow.services.access import credentials as access
+    from billow.services.access import api_roles as access
 
     with _uow() as uow:
         table = Table("name", "actions", "description")
@@ -376,7 +376,7 @@ def ip_allow(
     network: str, note: Annotated[str, typer.Option("--note", help="Why it is allowed")] = ""
 ) -> None:
     """Allow an IP address or CIDR range (IPv4 or IPv6) to call the API."""
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list as access
 
     with _uow() as uow:
         try:
@@ -390,7 +390,7 @@ def ip_allow(
 @ip_app.command("remove")
 def ip_remove(network: str) -> None:
     """Remove an IP address or range from the allow-list."""
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list as access
 
     with _uow() as uow:
         try:
@@ -404,7 +404,7 @@ def ip_remove(network: str) -> None:
 @ip_app.command("list")
 def ip_list() -> None:
     """Show the allow-list."""
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list as access
 
     with _uow() as uow:
         table = Table("network", "credential", "note")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from billow import events
 from billow.db.models import Admin, EmailMessage, EmailTemplate
-from billow.services.access import credentials as access
+from billow.services.access import admins
 from billow.services.mail.composing import SENDING_FAILED
 from billow.services.support import departments as support_departments
 from billow.uow import UnitOfWork
@@ -96,7 +96,7 @@ def departments(api, db):
     for name, dept in (("ann", sales), ("bob", sales), ("cat", sales), ("dan", abuse)):
         assert _cli("department-assign", name, str(dept))["changed"] is True
     with UnitOfWork(db) as uow:
-        access.set_admin_disabled(uow, "cat", True)
+        admins.set_admin_disabled(uow, "cat", True)
         uow.commit()
     return {"sales": sales, "abuse": abuse, "empty": empty}
 
