@@ -119,7 +119,7 @@ def test_open_ticket_with_attachments_and_custom_fields(api, dept, client_id, da
     assert not any(p.stat().st_mode & 0o111 for p in folder.iterdir())
     got = api.ok("GetTicketAttachment", relatedid=body["id"], type="ticket", index=0)
     assert got["filename"] == "screen shot.png" and base64.b64decode(got["data"]) == png
-    from billow.services.clients.accounts import custom_field_values
+    from billow.services.clients.custom_fields import custom_field_values
 
     assert [v for _, v in custom_field_values(uow, "support", int(body["id"]), dept.id)] == ["web01"]
 

@@ -37,7 +37,7 @@ from billow.services.billing.contract import DateAdvance, DueItem, InvoiceLine
 from billow.services.catalog import addons, config_options, pricing
 from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, next_due, prorate
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
 from billow.uow import UnitOfWork
 
@@ -202,7 +202,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
             raise ValidationError(f"Invalid unset field {key}")
         setattr(service, column, "")
     if changes.customfields:
-        _check_custom_fields(
+        check_custom_fields(
             uow, changes.customfields, required=False, kind="product", relid=service.packageid
         )
         save_custom_fields(uow, "product", service.id, changes.customfields)

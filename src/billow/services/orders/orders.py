@@ -38,7 +38,7 @@ from billow.services.activity import log_activity
 from billow.services.billing.contract import InvoiceLine
 from billow.services.catalog import config_options, pricing, products, promotions
 from billow.services.catalog.cycles import anchor_day, cycle, next_due
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
 from billow.uow import UnitOfWork
 
@@ -282,7 +282,7 @@ def _add_item(
     c = pricing.cycle_for_product(product, item.billingcycle)
     with uow.session.no_autoflush:  # catalog reads: nothing pending affects them
         chosen = config_options.resolve_options(uow, product.id, item.configoptions)
-        _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
+        check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
     applies = False
     if promotion is not None:
         applies = pricing.check_promotion(

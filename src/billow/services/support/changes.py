@@ -23,7 +23,7 @@ from billow.db.models import (
 from billow.errors import NotAllowed, NotFound
 from billow.events import request_email
 from billow.services.activity import log_activity
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.support._ticket_common import _admin_display, _staff_only, _valid_email, parse_created
 from billow.services.support.departments import get_department
 from billow.services.support.lookup import effective_prevent_closure, get_ticket
@@ -83,7 +83,7 @@ def update_ticket(uow: UnitOfWork, ticket_id: int, changes: TicketChanges) -> Ti
         if flag_admin is None:
             raise NotFound("Admin ID Not Found")
     if changes.custom_fields:
-        _check_custom_fields(
+        check_custom_fields(
             uow,
             changes.custom_fields,
             required=False,

@@ -20,7 +20,7 @@ from billow.db.models import (
 from billow.errors import NotFound, ValidationError
 from billow.events import request_email
 from billow.services.activity import log_activity
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.support._ticket_common import (
     _actor_admin_name,
     _dept_name,
@@ -112,7 +112,7 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
         or uow.now
     )
     if new.custom_fields:
-        _check_custom_fields(uow, new.custom_fields, required=False, kind="support", relid=dept.id)
+        check_custom_fields(uow, new.custom_fields, required=False, kind="support", relid=dept.id)
     uploads = check_uploads(uow, new.attachments)
     for result in uow.emit(
         "TicketOpenValidation",

@@ -17,7 +17,7 @@ from billow.db.models import (
 )
 from billow.errors import NotAllowed, NotFound, ValidationError
 from billow.events import request_email
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.support._ticket_common import (
     _actor_admin_name,
     _admin_display,
@@ -80,7 +80,7 @@ def add_reply(uow: UnitOfWork, new: NewReply) -> TicketReply:
         or uow.now
     )
     if new.custom_fields:
-        _check_custom_fields(
+        check_custom_fields(
             uow, new.custom_fields, required=False, kind="support", relid=ticket.department_id
         )
     uploads = check_uploads(uow, new.attachments)
