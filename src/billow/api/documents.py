@@ -111,7 +111,7 @@ def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: st
     only after authentication, so a stranger learns nothing, not even which ids exist.
     """
     from billow.services.support import ticket_attachments
-    from billow.services.support.attachments import download_headers
+    from billow.services.support.attachment_files import download_headers
 
     with UnitOfWork(factory, Actor(kind="admin", ip=ip)) as uow:
         refusal = _authorise(uow, authorization, ip, "GetTicketAttachment")

@@ -22,7 +22,7 @@ from billow.events import request_email
 from billow.services.catalog import products
 from billow.services.hosting import servers
 from billow.services.hosting.provisioning import WELCOME_TEMPLATES, welcome_template
-from billow.services.mail.default_templates import BY_NAME
+from billow.services.mail._default_templates import BY_NAME
 from billow.uow import UnitOfWork
 from protocol_servers import whm  # noqa: F401 - the fixture: a local WHM API 1 server
 

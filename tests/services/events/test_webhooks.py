@@ -10,7 +10,8 @@ from swh_verify import verify_standard_webhook
 
 from billow import clock
 from billow.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from billow.services.events import ssrf_guard, webhook_delivery, webhook_signing
+from billow.services.events import _webhook_signing as webhook_signing
+from billow.services.events import ssrf_guard, webhook_delivery
 from billow.uow import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

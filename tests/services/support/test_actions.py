@@ -398,7 +398,7 @@ def test_get_ticket_attachment_errors(api, db, dept, client_id, whmcs_examples):
 
 
 def test_download_headers_never_inline():
-    from billow.services.support.attachments import download_headers
+    from billow.services.support.attachment_files import download_headers
 
     headers = download_headers("page.html")
     assert headers["Content-Type"] == "application/octet-stream"

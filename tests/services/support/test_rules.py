@@ -25,7 +25,7 @@ from billow.services.support import (
 )
 from billow.services.support import opening as ticket_opening
 from billow.services.support import replies as ticket_replies
-from billow.services.support.render import ALLOWED_TAGS, render_message, sanitise_html
+from billow.services.support._render import ALLOWED_TAGS, render_message, sanitise_html
 from billow.uow import Actor, UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

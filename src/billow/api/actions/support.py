@@ -27,7 +27,7 @@ from billow.services.support import (
 )
 from billow.services.support import opening as ticket_opening
 from billow.services.support import replies as ticket_replies
-from billow.services.support.attachments import decode_whmcs_attachments
+from billow.services.support.attachment_files import decode_whmcs_attachments
 
 
 def _attachments(params: Params) -> list[Any]:

@@ -21,9 +21,9 @@ from sqlalchemy.orm import aliased
 from billow.config import get_settings
 from billow.db.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from billow.errors import ValidationError
+from billow.services.events._webhook_signing import sign
 from billow.services.events.ssrf_guard import validate_url
 from billow.services.events.webhook_endpoints import endpoint_secret
-from billow.services.events.webhook_signing import sign
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.webhooks")

@@ -10,8 +10,8 @@ from billow import event_catalog
 from billow.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from billow.errors import NotFound, ValidationError
 from billow.security import decrypt, encrypt
+from billow.services.events._webhook_signing import _secret_key, generate_secret
 from billow.services.events.ssrf_guard import validate_url
-from billow.services.events.webhook_signing import _secret_key, generate_secret
 from billow.uow import UnitOfWork
 
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")

@@ -8,8 +8,8 @@ A resolver whose module does not exist yet is skipped cleanly: the e-mail is log
 sent, nothing breaks.
 
 Attachment renderers (the invoice PDF) work the same way through :data:`ATTACHMENT_RENDERERS`.
-The resolvers themselves live in :mod:`~billow.services.mail.client_contexts`,
-:mod:`~billow.services.mail.invoice_service_contexts` and
+The resolvers themselves live in :mod:`~billow.services.mail._client_contexts`,
+:mod:`~billow.services.mail._invoice_service_contexts` and
 :mod:`billow.services.support.mail_fields`.
 """
 
@@ -43,11 +43,11 @@ Renderer = Callable[[UnitOfWork, int], tuple[str, bytes]]
 
 #: Template type → ``module:function(uow, relid) -> MailContext | None``.
 RESOLVERS: dict[str, str] = {
-    "general": "billow.services.mail.client_contexts:client_context",
-    "user": "billow.services.mail.client_contexts:user_context",
-    "admin": "billow.services.mail.client_contexts:admin_context",
-    "invoice": "billow.services.mail.invoice_service_contexts:invoice_email_context",
-    "product": "billow.services.mail.invoice_service_contexts:service_email_context",
+    "general": "billow.services.mail._client_contexts:client_context",
+    "user": "billow.services.mail._client_contexts:user_context",
+    "admin": "billow.services.mail._client_contexts:admin_context",
+    "invoice": "billow.services.mail._invoice_service_contexts:invoice_email_context",
+    "product": "billow.services.mail._invoice_service_contexts:service_email_context",
     "domain": "billow.services.domains:domain_email_context",
     "support": "billow.services.support.mail_fields:ticket_email_context",
     "affiliate": "billow.services.affiliates:affiliate_email_context",
@@ -56,7 +56,7 @@ RESOLVERS: dict[str, str] = {
 
 #: Attachment kind → ``module:function(uow, id) -> (filename, bytes)``.
 ATTACHMENT_RENDERERS: dict[str, str] = {
-    "invoice": "billow.services.mail.invoice_service_contexts:invoice_pdf_attachment",
+    "invoice": "billow.services.mail._invoice_service_contexts:invoice_pdf_attachment",
 }
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from billow.config import get_settings
 from billow.db.models import EmailMessage
 from billow.db.queries import claim_leased
-from billow.services.mail.mime import _addresses, build_mime
+from billow.services.mail._mime import _addresses, build_mime
 from billow.services.mail.smtp import Mailer
 from billow.uow import UnitOfWork
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from billow.db.models import EmailMessage
 from billow.errors import ValidationError
-from billow.services.mail import client_contexts
+from billow.services.mail import _client_contexts as client_contexts
+from billow.services.mail._mime import _addresses, build_mime
 from billow.services.mail.composing import (
     SENDING_FAILED,
     SendingFailed,
@@ -22,7 +23,6 @@ from billow.services.mail.composing import (
     _template_parts,
 )
 from billow.services.mail.delivery import _mark_sent
-from billow.services.mail.mime import _addresses, build_mime
 from billow.services.mail.smtp import Mailer, smtp_settings
 from billow.services.mail.templates import get_template
 from billow.uow import UnitOfWork

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from billow.db.models import EmailTemplate
 from billow.errors import NotFound, ValidationError
-from billow.services.mail.default_templates import BY_NAME, DEFAULTS
+from billow.services.mail._default_templates import BY_NAME, DEFAULTS
 from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 

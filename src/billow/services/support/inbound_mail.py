@@ -30,7 +30,7 @@ from billow.db.models import Admin, Client, Contact, SupportDepartment, Ticket, 
 from billow.errors import BillowError
 from billow.services.settings import get_setting
 from billow.services.support import blocklist, departments, lookup, mail_fields, opening, replies
-from billow.services.support.attachments import (
+from billow.services.support.attachment_files import (
     Upload,
     discard_new_files,
     new_files_mark,

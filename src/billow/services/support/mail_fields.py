@@ -15,10 +15,10 @@ from billow.db.models import (
     TicketReply,
 )
 from billow.services.settings import get_setting
+from billow.services.support._render import render_message
 from billow.services.support._ticket_common import _dept_name
 from billow.services.support.auto_close import inactive_hours
 from billow.services.support.lookup import requestor_email
-from billow.services.support.render import render_message
 from billow.uow import UnitOfWork
 
 #: Finds a ticket mask in a subject: ``[Ticket ID: ABC-123456]`` or a bare ``ABC-123456``.

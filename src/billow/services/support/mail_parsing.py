@@ -18,7 +18,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
-from billow.services.support.attachments import (
+from billow.services.support.attachment_files import (
     Upload,
 )
 

@@ -29,7 +29,7 @@ from billow.services.support._ticket_common import (
     generate_mask,
     parse_created,
 )
-from billow.services.support.attachments import Upload
+from billow.services.support.attachment_files import Upload
 from billow.services.support.departments import get_department
 from billow.services.support.lookup import _related_owner, client_ids_for_actor
 from billow.services.support.statuses import normalise_priority

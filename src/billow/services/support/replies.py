@@ -25,7 +25,7 @@ from billow.services.support._ticket_common import (
     _staff_only,
     parse_created,
 )
-from billow.services.support.attachments import Upload
+from billow.services.support.attachment_files import Upload
 from billow.services.support.lookup import _visible, get_ticket
 from billow.services.support.opening import _resolve_requestor
 from billow.services.support.statuses import CLOSED, normalise_status

@@ -1,7 +1,7 @@
 """Attachments of tickets, replies and notes: checking uploads, storing them as rows,
 reading them back and removing their files after the commit.
 
-The files themselves live in :mod:`billow.services.support.attachments`.
+The files themselves live in :mod:`billow.services.support.attachment_files`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from billow.db.models import (
 )
 from billow.errors import NotFound, ValidationError
 from billow.services.settings import get_setting
-from billow.services.support import attachments as support_files
-from billow.services.support.attachments import Upload
+from billow.services.support import attachment_files as support_files
+from billow.services.support.attachment_files import Upload
 from billow.services.support.lookup import _visible
 from billow.uow import UnitOfWork
 

@@ -1,4 +1,4 @@
-"""Ticket attachments on disk: decoding, limits, safe names, storage and safe serving.
+"""Attachment files on disk: decoding, limits, safe names, storage and safe serving.
 
 Files live outside the database in ``Settings.resolved_attachments_dir()`` (default
 ``<BILLOW_DATA_DIR>/attachments``) under a random prefix, so a name chosen by a stranger
