@@ -39,11 +39,11 @@ def create_admin(
 ) -> Admin:
     username = username.strip()
     if not username:
-        raise ValidationError("Username is required")
+        raise ValidationError("Username is required", code="username_required")
     if len(password) < 8:
-        raise ValidationError("Password must be at least 8 characters")
+        raise ValidationError("Password must be at least 8 characters", code="password_too_short")
     if uow.session.scalar(select(Admin).where(Admin.username == username)):
-        raise Conflict(f"An admin named {username} already exists")
+        raise Conflict(f"An admin named {username} already exists", code="admin_exists")
     admin = Admin(
         username=username,
         email=email,
@@ -60,7 +60,7 @@ def create_admin(
 def get_admin(uow: UnitOfWork, username: str) -> Admin:
     admin = uow.session.scalar(select(Admin).where(Admin.username == username))
     if admin is None:
-        raise NotFound(f"No admin named {username}")
+        raise NotFound(f"No admin named {username}", code="admin_not_found")
     return admin
 
 

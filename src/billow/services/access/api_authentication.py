@@ -93,7 +93,7 @@ def check_ip(
         if cred_id is None or (credential is not None and cred_id == credential.id)
     ]
     if not ip_in(ip, networks):
-        raise AuthError(f"Invalid IP {ip}")
+        raise AuthError(f"Invalid IP {ip}", code="ip_not_allowed")
 
 
 _LOOK_UP: Any = object()
@@ -108,17 +108,17 @@ def authenticate(
     every failure.
     """
     if not username or not secret:
-        raise AuthError(AUTH_FAILED)
+        raise AuthError(AUTH_FAILED, code="authentication_failed")
     if credential is _LOOK_UP:
         credential = find_credential(uow, username)
     if credential is not None:
         if credential.revoked_at is not None or not security.digest_matches(
             credential.secret_digest, secret
         ):
-            raise AuthError(AUTH_FAILED)
+            raise AuthError(AUTH_FAILED, code="authentication_failed")
         admin = credential.admin
         if admin.disabled or not admin.role.api_access:
-            raise AuthError(AUTH_FAILED)
+            raise AuthError(AUTH_FAILED, code="authentication_failed")
         return admin, credential
     admin = uow.session.scalar(select(Admin).where(Admin.username == username))
     if (
@@ -127,7 +127,7 @@ def authenticate(
         or not admin.role.api_access
         or not security.verify_admin_md5(admin.password_hash, secret)
     ):
-        raise AuthError(AUTH_FAILED)
+        raise AuthError(AUTH_FAILED, code="authentication_failed")
     return admin, None
 
 

@@ -17,9 +17,9 @@ FULL_ACCESS_ROLE = "Full Access"
 
 def create_role(uow: UnitOfWork, name: str, actions: list[str], description: str = "") -> ApiRole:
     if uow.session.scalar(select(ApiRole).where(ApiRole.name == name)):
-        raise Conflict(f"An API role named {name} already exists")
+        raise Conflict(f"An API role named {name} already exists", code="api_role_exists")
     if not actions:
-        raise ValidationError("A role must allow at least one action")
+        raise ValidationError("A role must allow at least one action", code="role_without_actions")
     role = ApiRole(name=name, description=description)
     role.actions = [ApiRoleAction(action=a.strip().lower()) for a in dict.fromkeys(actions)]
     uow.session.add(role)

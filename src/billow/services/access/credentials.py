@@ -44,7 +44,7 @@ def create_credential(
             continue
         role = uow.session.scalar(select(ApiRole).where(ApiRole.name == name))
         if role is None:
-            raise NotFound(f"No API role named {name}")
+            raise NotFound(f"No API role named {name}", code="api_role_not_found")
         role_rows.append(role)
     identifier, secret = security.new_identifier(), security.new_token(32)
     credential = ApiCredential(
@@ -70,6 +70,6 @@ def revoke_credential(uow: UnitOfWork, identifier: str) -> ApiCredential:
         select(ApiCredential).where(ApiCredential.identifier == identifier)
     )
     if credential is None:
-        raise NotFound(f"No credential {identifier}")
+        raise NotFound(f"No credential {identifier}", code="credential_not_found")
     credential.revoked_at = uow.now
     return credential

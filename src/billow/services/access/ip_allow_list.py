@@ -18,7 +18,7 @@ def normalise_network(text: str) -> str:
     try:
         return str(ipaddress.ip_network(text.strip(), strict=False))
     except ValueError:
-        raise ValidationError(f"Not an IP address or CIDR range: {text}") from None
+        raise ValidationError(f"Not an IP address or CIDR range: {text}", code="invalid_network") from None
 
 
 def add_allowed_ip(

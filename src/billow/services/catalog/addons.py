@@ -31,9 +31,11 @@ def add_addon(
     that module (*module_settings* are its ``configoption1``..); *autoactivate* is when
     ("on" accept, "order", "payment", "" never), like a product's auto-setup."""
     if billingcycle not in PAY_TYPES:
-        raise ValidationError('Invalid pay type. Must be one of "free", "onetime" or "recurring"')
+        raise ValidationError(
+            'Invalid pay type. Must be one of "free", "onetime" or "recurring"', code="invalid_pay_type"
+        )
     if module and module not in server_modules():
-        raise ValidationError("Invalid module name provided.")
+        raise ValidationError("Invalid module name provided.", code="invalid_module")
     addon = Addon(
         name=name,
         billingcycle=billingcycle,
@@ -54,5 +56,5 @@ def add_addon(
 def get_addon(uow: UnitOfWork, addon_id: int) -> Addon:
     addon = uow.session.get(Addon, addon_id) if addon_id else None
     if addon is None:
-        raise NotFound("Addon ID invalid")
+        raise NotFound("Addon ID invalid", code="addon_not_found")
     return addon

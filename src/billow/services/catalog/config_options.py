@@ -51,7 +51,7 @@ def add_config_option(
 ) -> ConfigOption:
     """Add an option with its choices; each choice is (name, {currency_id: prices})."""
     if optiontype not in OPTION_TYPES:
-        raise ValidationError("Invalid option type")
+        raise ValidationError("Invalid option type", code="invalid_option_type")
     option = ConfigOption(
         group_id=group_id,
         name=name,
@@ -133,12 +133,17 @@ def resolve_options(uow: UnitOfWork, pid: int, given: Mapping[str, Any]) -> list
             try:
                 qty = int(str(raw or 0).strip() or 0)
             except ValueError:
-                raise ValidationError(f"Invalid value for configurable option {option.name}") from None
+                raise ValidationError(
+                    f"Invalid value for configurable option {option.name}", code="invalid_config_option"
+                ) from None
             if option.optiontype == 3:
                 qty = 1 if qty else 0
             else:
                 if option.qtymaximum and qty > option.qtymaximum:
-                    raise ValidationError(f"{option.name} must be at most {option.qtymaximum}")
+                    raise ValidationError(
+                        f"{option.name} must be at most {option.qtymaximum}",
+                        code="config_option_quantity_too_high",
+                    )
                 qty = max(qty, option.qtyminimum)
             chosen.append(ChosenOption(option, choices[0] if choices else None, qty))
             continue
@@ -147,6 +152,6 @@ def resolve_options(uow: UnitOfWork, pid: int, given: Mapping[str, Any]) -> list
             continue
         match = next((c for c in choices if str(c.id) == str(raw).strip()), None)
         if match is None:
-            raise ValidationError(f"Invalid option selected for {option.name}")
+            raise ValidationError(f"Invalid option selected for {option.name}", code="invalid_config_option")
         chosen.append(ChosenOption(option, match, 1))
     return chosen

@@ -23,7 +23,7 @@ from billow.uow import UnitOfWork
 def set_price(uow: UnitOfWork, kind: str, relid: int, currency_id: int, values: Mapping[str, Any]) -> Price:
     """Set the prices of (*kind*, *relid*) in one currency; unknown keys are refused."""
     if uow.session.get(Currency, currency_id) is None:
-        raise ValidationError("Invalid currency ID")
+        raise ValidationError("Invalid currency ID", code="currency_not_found")
     row = uow.session.scalar(
         select(Price).where(Price.type == kind, Price.relid == relid, Price.currency_id == currency_id)
     )
@@ -32,11 +32,11 @@ def set_price(uow: UnitOfWork, kind: str, relid: int, currency_id: int, values: 
         uow.session.add(row)
     for key, value in values.items():
         if key not in PRICE_KEYS and key not in SETUP_KEYS:
-            raise ValidationError(f"Invalid pricing key {key}")
+            raise ValidationError(f"Invalid pricing key {key}", code="invalid_pricing_key")
         try:
             setattr(row, key, to_decimal(str(value)))
         except ValueError:
-            raise ValidationError(f"Invalid price for {key}") from None
+            raise ValidationError(f"Invalid price for {key}", code="invalid_price") from None
     uow.session.flush()
     return row
 

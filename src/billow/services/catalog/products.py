@@ -38,7 +38,9 @@ def add_group(
     uow: UnitOfWork, name: str, *, hidden: bool = False, headline: str = "", tagline: str = "", order: int = 0
 ) -> ProductGroup:
     if not name.strip():
-        raise ValidationError("You must supply a name for the product group")
+        raise ValidationError(
+            "You must supply a name for the product group", code="product_group_name_required"
+        )
     group = ProductGroup(
         name=name.strip(), slug=slugify(name), hidden=hidden, headline=headline, tagline=tagline, order=order
     )
@@ -85,28 +87,34 @@ class ProductInput:
 def add_product(uow: UnitOfWork, data: ProductInput) -> Product:
     """Create a product (``AddProduct``), validating each field with WHMCS's message."""
     if not data.name.strip():
-        raise ValidationError("You must supply a name for the product")
+        raise ValidationError("You must supply a name for the product", code="product_name_required")
     if not data.gid or uow.session.get(ProductGroup, data.gid) is None:
-        raise ValidationError("You must supply a valid Product Group ID")
+        raise ValidationError("You must supply a valid Product Group ID", code="product_group_not_found")
     if data.type not in PRODUCT_TYPES:
         raise ValidationError(
-            'Invalid product type. Must be one of "hostingaccount", "reselleraccount", "server" or "other"'
+            'Invalid product type. Must be one of "hostingaccount", "reselleraccount", "server" or "other"',
+            code="invalid_product_type",
         )
     if data.paytype not in PAY_TYPES:
-        raise ValidationError('Invalid pay type. Must be one of "free", "onetime" or "recurring"')
+        raise ValidationError(
+            'Invalid pay type. Must be one of "free", "onetime" or "recurring"', code="invalid_pay_type"
+        )
     if data.autosetup not in AUTOSETUP:
-        raise ValidationError('Invalid autosetup value. Must be one of "", "on", "order" or "payment"')
+        raise ValidationError(
+            'Invalid autosetup value. Must be one of "", "on", "order" or "payment"', code="invalid_autosetup"
+        )
     if data.color and not _HEX.match(data.color):
-        raise ValidationError("The color must be a valid hexadecimal value.")
+        raise ValidationError("The color must be a valid hexadecimal value.", code="invalid_color")
     if data.module and data.module not in server_modules():
-        raise ValidationError("Invalid module name provided.")
+        raise ValidationError("Invalid module name provided.", code="invalid_module")
     if data.welcomeemail < 0:
-        raise ValidationError("You must supply a valid welcome email ID")
+        raise ValidationError("You must supply a valid welcome email ID", code="welcome_email_not_found")
     for rec in data.recommendations:
         rid = int(rec.get("id") or 0)
         if not rid or uow.session.get(Product, rid) is None:
             raise ValidationError(
-                "The recommendation product ID is invalid. This must be an existing product ID."
+                "The recommendation product ID is invalid. This must be an existing product ID.",
+                code="recommended_product_not_found",
             )
     product = Product(
         gid=data.gid,
@@ -149,7 +157,7 @@ def add_product(uow: UnitOfWork, data: ProductInput) -> Product:
 def get_product(uow: UnitOfWork, pid: int) -> Product:
     product = uow.session.get(Product, pid) if pid else None
     if product is None:
-        raise NotFound("Product ID not found")
+        raise NotFound("Product ID not found", code="product_not_found")
     return product
 
 
@@ -171,7 +179,7 @@ def take_stock(uow: UnitOfWork, product: Product, qty: int) -> None:
     if not product.stockcontrol:
         return
     if product.qty < qty:
-        raise ValidationError(f"{product.name} is out of stock")
+        raise ValidationError(f"{product.name} is out of stock", code="out_of_stock")
     product.qty -= qty
 
 

@@ -40,11 +40,11 @@ class PromotionInput:
 def add_promotion(uow: UnitOfWork, data: PromotionInput) -> Promotion:
     code = data.code.strip()
     if not code:
-        raise ValidationError("You must supply a promotion code")
+        raise ValidationError("You must supply a promotion code", code="promotion_code_required")
     if data.type not in PROMO_TYPES:
-        raise ValidationError("Invalid promotion type")
+        raise ValidationError("Invalid promotion type", code="invalid_promotion_type")
     if uow.session.scalar(select(Promotion).where(Promotion.code == code)) is not None:
-        raise ValidationError("Promotion Code already exists")
+        raise ValidationError("Promotion Code already exists", code="promotion_code_in_use")
     promo = Promotion(
         code=code,
         type=data.type,

@@ -95,7 +95,7 @@ def default_currency(uow: UnitOfWork) -> Currency:
 def get_client(uow: UnitOfWork, client_id: int, *, message: str = "Client ID Not Found") -> Client:
     client = uow.session.get(Client, client_id) if client_id else None
     if client is None:
-        raise NotFound(message)
+        raise NotFound(message, code="client_not_found")
     return client
 
 
@@ -123,7 +123,7 @@ def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> 
     if not skip:
         for key, message in REQUIRED:
             if (not partial or key in values) and not str(values.get(key) or "").strip():
-                raise ValidationError(message)
+                raise ValidationError(message, code="required_field_missing")
     if "email" in values or not partial:
         # WHMCS words the same refusal differently in AddClient and UpdateClient.
         invalid = ("The email address entered is not valid" if partial
@@ -150,21 +150,21 @@ def add_client(
     """Create a client and, unless an owner user is given, its owner user login."""
     values = _validated_contact(data.values, skip=skip_validation, partial=False)
     if email_in_use(uow, values["email"]):
-        raise ValidationError("The email address entered is not available for use.")
+        raise ValidationError("The email address entered is not available for use.", code="email_in_use")
     currency_id = int(values.pop("currency", 0) or 0)
     currency = uow.session.get(Currency, currency_id) if currency_id else default_currency(uow)
     if currency is None:
-        raise ValidationError("Invalid Currency ID")
+        raise ValidationError("Invalid Currency ID", code="currency_not_found")
     group_id = int(values.pop("groupid", 0) or 0)
     if group_id and uow.session.get(ClientGroup, group_id) is None:
-        raise ValidationError("Invalid Client Group ID")
+        raise ValidationError("Invalid Client Group ID", code="client_group_not_found")
     owner: User | None = None
     if owner_user_id:
         owner = uow.session.get(User, owner_user_id)
         if owner is None:
-            raise ValidationError("Invalid Owner User ID")
+            raise ValidationError("Invalid Owner User ID", code="owner_user_not_found")
     elif user_email_taken(uow, values["email"]):
-        raise ValidationError("A user already exists with that email address")
+        raise ValidationError("A user already exists with that email address", code="user_email_in_use")
     check_custom_fields(uow, data.custom_fields, required=not skip_validation)
 
     check_lengths(Client, values)
@@ -203,19 +203,19 @@ def update_client(
         values["_country_for_phone"] = values.get("country") or client.country
     values = _validated_contact(values, skip=skip_validation, partial=True)
     if "email" in values and email_in_use(uow, values["email"], exclude_client=client.id):
-        raise ValidationError("Duplicate Email Address")
+        raise ValidationError("Duplicate Email Address", code="email_in_use")
     if "currency" in values:
         currency_id = int(values.pop("currency") or 0)
         if uow.session.get(Currency, currency_id) is None:
-            raise ValidationError("Invalid Currency ID")
+            raise ValidationError("Invalid Currency ID", code="currency_not_found")
         client.currency_id = currency_id
     if "groupid" in values:
         group_id = int(values.pop("groupid") or 0)
         if group_id and uow.session.get(ClientGroup, group_id) is None:
-            raise ValidationError("Invalid Client Group ID")
+            raise ValidationError("Invalid Client Group ID", code="client_group_not_found")
         client.group_id = group_id
     if "status" in values and values["status"] not in CLIENT_STATUSES:
-        raise ValidationError("Invalid Status")
+        raise ValidationError("Invalid Status", code="invalid_client_status")
     check_custom_fields(uow, data.custom_fields, required=False)
     before = {k: getattr(client, k) for k in values if hasattr(client, k)}
     _apply(client, values)
@@ -299,7 +299,7 @@ def list_groups(uow: UnitOfWork) -> list[ClientGroup]:
 def add_note(uow: UnitOfWork, client_id: int, note: str, *, sticky: bool = False) -> ClientNote:
     client = get_client(uow, client_id)
     if not note.strip():
-        raise ValidationError("Notes can not be empty")
+        raise ValidationError("Notes can not be empty", code="note_required")
     row = ClientNote(client_id=client.id, admin_id=uow.actor.admin_id or 0, note=note, sticky=sticky)
     uow.session.add(row)
     uow.session.flush()

@@ -30,16 +30,19 @@ def check_custom_fields(uow: UnitOfWork, values: dict[str, str], *, required: bo
     for key, value in values.items():
         definition = defs.get(str(key))
         if definition is None:
-            raise ValidationError(f"Invalid custom field id {key}")
+            raise ValidationError(f"Invalid custom field id {key}", code="custom_field_not_found")
         if definition.regexpr and value and not re.fullmatch(definition.regexpr.strip("/"), str(value)):
-            raise ValidationError(f"The value for {definition.fieldname} is not valid")
+            raise ValidationError(
+                f"The value for {definition.fieldname} is not valid", code="invalid_custom_field_value"
+            )
     if required:
         for definition in defs.values():
             if definition.required and not definition.adminonly and not str(
                 values.get(str(definition.id), "")
             ).strip():
                 raise ValidationError(
-                    f"You did not provide required custom field value for {definition.fieldname}"
+                    f"You did not provide required custom field value for {definition.fieldname}",
+                    code="custom_field_required",
                 )
 
 

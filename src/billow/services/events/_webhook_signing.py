@@ -27,9 +27,11 @@ def _secret_key(secret: str) -> bytes:
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError:
-        raise ValidationError("Webhook secret must be whsec_ followed by base64") from None
+        raise ValidationError(
+            "Webhook secret must be whsec_ followed by base64", code="invalid_webhook_secret"
+        ) from None
     if len(key) < 16:
-        raise ValidationError("Webhook secret must hold at least 16 bytes")
+        raise ValidationError("Webhook secret must hold at least 16 bytes", code="webhook_secret_too_short")
     return key
 
 

@@ -32,14 +32,16 @@ def validate_url(url: str, *, resolve: bool = False) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("Webhook URL must be an absolute http or https URL")
+        raise ValidationError("Webhook URL must be an absolute http or https URL", code="invalid_webhook_url")
     if parts.username or parts.password:
-        raise ValidationError("Webhook URL must not contain credentials")
+        raise ValidationError("Webhook URL must not contain credentials", code="invalid_webhook_url")
     if get_settings().webhook_allow_private:
         return url
     host = parts.hostname
     if host == "localhost" or host.endswith(".localhost"):
-        raise ValidationError("Webhook URL targets a private or loopback address")
+        raise ValidationError(
+            "Webhook URL targets a private or loopback address", code="webhook_url_not_public"
+        )
     addresses: list[str] = []
     try:
         addresses = [str(ipaddress.ip_address(host))]
@@ -48,10 +50,14 @@ def validate_url(url: str, *, resolve: bool = False) -> str:
             try:
                 infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
             except OSError as exc:
-                raise ValidationError(f"Webhook host {host} does not resolve: {exc}") from None
+                raise ValidationError(
+                    f"Webhook host {host} does not resolve: {exc}", code="webhook_host_unresolvable"
+                ) from None
             addresses = [str(info[4][0]) for info in infos]
     if any(_address_refused(a) for a in addresses):
-        raise ValidationError("Webhook URL targets a private or loopback address")
+        raise ValidationError(
+            "Webhook URL targets a private or loopback address", code="webhook_url_not_public"
+        )
     return url
 
 

@@ -21,7 +21,7 @@ def _clean_events(events: list[str]) -> list[str]:
     names = sorted({e.strip() for e in events if e and e.strip()})
     unknown = [n for n in names if n != "*" and not event_catalog.is_known(n)]
     if unknown:
-        raise ValidationError(f"Unknown event: {', '.join(unknown)}")
+        raise ValidationError(f"Unknown event: {', '.join(unknown)}", code="unknown_event")
     return [] if "*" in names else names
 
 
@@ -45,7 +45,7 @@ def add_endpoint(
 def get_endpoint(uow: UnitOfWork, endpoint_id: int) -> WebhookEndpoint:
     endpoint = uow.session.get(WebhookEndpoint, endpoint_id) if endpoint_id else None
     if endpoint is None:
-        raise NotFound("Webhook ID Not Found")
+        raise NotFound("Webhook ID Not Found", code="webhook_not_found")
     return endpoint
 
 

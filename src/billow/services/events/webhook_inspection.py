@@ -25,7 +25,9 @@ def list_deliveries(
         query = query.where(WebhookDelivery.id == delivery_id)
     if status:
         if status not in DELIVERY_STATUSES:
-            raise ValidationError(f"Invalid status: use one of {', '.join(DELIVERY_STATUSES)}")
+            raise ValidationError(
+                f"Invalid status: use one of {', '.join(DELIVERY_STATUSES)}", code="invalid_delivery_status"
+            )
         query = query.where(WebhookDelivery.status == status)
     if event_name:
         query = query.where(WebhookDelivery.event_name == event_name)
@@ -44,10 +46,12 @@ def retry_delivery(uow: UnitOfWork, delivery_id: int) -> WebhookDelivery:
     """Replay a delivery as a new one (same event, same ``webhook-id``), due now."""
     original = uow.session.get(WebhookDelivery, delivery_id) if delivery_id else None
     if original is None:
-        raise NotFound("Webhook Delivery ID Not Found")
+        raise NotFound("Webhook Delivery ID Not Found", code="webhook_delivery_not_found")
     endpoint = get_endpoint(uow, original.endpoint_id)
     if not endpoint.enabled:
-        raise NotAllowed("Webhook endpoint is disabled: enable it before retrying deliveries")
+        raise NotAllowed(
+            "Webhook endpoint is disabled: enable it before retrying deliveries", code="webhook_disabled"
+        )
     replay = WebhookDelivery(
         endpoint_id=original.endpoint_id, event_id=original.event_id, event_uuid=original.event_uuid,
         event_name=original.event_name, resource_key=original.resource_key, status="pending",

@@ -168,7 +168,7 @@ def queue_template(
     template = get_template(uow, name)
     if template.disabled:
         if require_enabled:
-            raise ValidationError("Email Template is disabled")
+            raise ValidationError("Email Template is disabled", code="email_template_disabled")
         return []
     return _queue(uow, **_template_parts(template, relid, extra), event_uuid=event_uuid)
 
@@ -182,11 +182,11 @@ def _template_parts(template: EmailTemplate, relid: int, extra: dict[str, Any] |
 def _custom_parts(customtype: str, relid: int, subject: str, message: str,
                   extra: dict[str, Any] | None) -> dict[str, Any]:
     if customtype not in CUSTOM_TYPES:
-        raise ValidationError("Invalid message type provided")
+        raise ValidationError("Invalid message type provided", code="invalid_message_type")
     if not subject:
-        raise ValidationError("A subject is required for a custom message")
+        raise ValidationError("A subject is required for a custom message", code="subject_required")
     if not message:
-        raise ValidationError("A message body is required for a custom message")
+        raise ValidationError("A message body is required for a custom message", code="message_required")
     _check_syntax(subject, "subject")
     _check_syntax(message, "message")
     return {"name": "", "type_": customtype, "relid": relid, "subject": subject, "html": message,
@@ -199,17 +199,20 @@ def _admin_parts(
 ) -> dict[str, Any] | None:
     """What an admin notification is made of; None when its template is disabled."""
     if type_ and type_ not in ADMIN_TYPES:
-        raise ValidationError("Invalid admin notification type")
+        raise ValidationError("Invalid admin notification type", code="invalid_admin_notification_type")
     if messagename:
         template = get_template(uow, messagename)
         if template.type != "admin":
-            raise NotFound("Email Template not found")
+            raise NotFound("Email Template not found", code="email_template_not_found")
         if template.disabled:
             return None
         subject, html, text = template.subject, template.html, template.text
     else:
         if not subject or not message:
-            raise ValidationError("A subject and a message are required for a custom admin e-mail")
+            raise ValidationError(
+                "A subject and a message are required for a custom admin e-mail",
+                code="subject_and_message_required",
+            )
         html, text = message, ""
     return {"name": messagename, "type_": "admin", "relid": 0, "subject": subject, "html": html,
             "text": text, "merge_extra": dict(merge or {}), "attach_invoice_pdf": False,

@@ -17,7 +17,7 @@ def list_client_emails(
     offset: int = 0, limit: int = 25,
 ) -> tuple[int, list[EmailMessage]]:
     if not client_id or uow.session.get(Client, client_id) is None:
-        raise NotFound("Client ID Not Found")
+        raise NotFound("Client ID Not Found", code="client_not_found")
     query = select(EmailMessage).where(EmailMessage.userid == client_id)
     if on_date is not None:
         query = query.where(func.date(EmailMessage.date) == on_date)

@@ -40,7 +40,7 @@ def send_template(
     """
     template = get_template(uow, name)
     if template.disabled:
-        raise ValidationError("Email Template is disabled")
+        raise ValidationError("Email Template is disabled", code="email_template_disabled")
     parts = _template_parts(template, relid, extra)
     return _send_composed(uow, _compose(uow, **parts, event_uuid=None, strict=True))
 

@@ -44,7 +44,7 @@ def smtp_settings(uow: UnitOfWork) -> SmtpSettings:
     tls = pick("SMTPSSL", cfg.smtp_tls).lower()
     tls = {"": "none", "tls": "starttls", "ssl": "ssl"}.get(tls, tls)
     if tls not in ("none", "starttls", "ssl"):
-        raise ValidationError("SMTPSSL must be none, starttls (tls) or ssl")
+        raise ValidationError("SMTPSSL must be none, starttls (tls) or ssl", code="invalid_smtp_ssl")
     from_address = pick("SystemEmailsFromEmail", cfg.smtp_from) or get_setting(uow, "Email")
     return SmtpSettings(
         host=pick("SMTPHost", cfg.smtp_host), port=int(pick("SMTPPort", str(cfg.smtp_port))),

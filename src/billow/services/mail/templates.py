@@ -72,7 +72,7 @@ def get_template(uow: UnitOfWork, name: str, language: str = "") -> EmailTemplat
         uow.session.add(row)
         uow.session.flush()
         return row
-    raise NotFound("Email Template not found")
+    raise NotFound("Email Template not found", code="email_template_not_found")
 
 
 def list_templates(uow: UnitOfWork, *, type_: str = "", language: str = "") -> list[EmailTemplate]:
@@ -95,10 +95,12 @@ def save_template(
     try:
         row = get_template(uow, name, language)
         if row.language != language:
-            raise NotFound("Email Template not found")
+            raise NotFound("Email Template not found", code="email_template_not_found")
     except NotFound:
         if type_ not in TEMPLATE_TYPES:
-            raise ValidationError(f"Invalid template type: use one of {', '.join(TEMPLATE_TYPES)}") from None
+            raise ValidationError(
+                f"Invalid template type: use one of {', '.join(TEMPLATE_TYPES)}", code="invalid_template_type"
+            ) from None
         row = EmailTemplate(name=name.strip(), type=type_, language=language, custom=True,
                             created_at=uow.now, updated_at=uow.now)
         uow.session.add(row)
@@ -119,7 +121,7 @@ def _check_syntax(source: str, label: str) -> None:
     try:
         _text_env.parse(source)
     except TemplateError as exc:
-        raise ValidationError(f"Template {label} is not valid: {exc}") from None
+        raise ValidationError(f"Template {label} is not valid: {exc}", code="invalid_template") from None
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ def render(subject: str, html: str, text: str, merge: dict[str, Any]) -> Rendere
         html_out = _html_env.from_string(html).render(merge) if html else ""
         text_out = _text_env.from_string(text).render(merge) if text else ""
     except TemplateError as exc:
-        raise ValidationError(f"Template could not be rendered: {exc}") from None
+        raise ValidationError(
+            f"Template could not be rendered: {exc}", code="template_render_failed"
+        ) from None
     if not html_out and text_out:
         html_out = "<pre>" + escape(text_out) + "</pre>"
     return Rendered(subject_out, html_out, text_out)

@@ -30,7 +30,7 @@ def _valid_email(email: str, message: str = "Email Address Invalid") -> str:
         # Lower-cased whole: addresses are matched case-insensitively (filters, e-mail routing).
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise ValidationError(message) from None
+        raise ValidationError(message, code="invalid_email") from None
 
 
 def parse_created(value: str, *, future_message: str, now: datetime) -> datetime | None:
@@ -43,11 +43,11 @@ def parse_created(value: str, *, future_message: str, now: datetime) -> datetime
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError("Invalid Date Format") from None
+        raise ValidationError("Invalid Date Format", code="invalid_date") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if moment > now:
-        raise ValidationError(future_message)
+        raise ValidationError(future_message, code="date_in_future")
     return moment
 
 
@@ -58,7 +58,7 @@ def generate_mask(uow: UnitOfWork) -> str:
         mask = _fill_mask(pattern)
         if uow.session.scalar(select(Ticket.id).where(Ticket.tid == mask)) is None:
             return mask
-    raise BillowError("Unable to generate ticket number")
+    raise BillowError("Unable to generate ticket number", code="ticket_mask_exhausted")
 
 
 def _fill_mask(pattern: str) -> str:
@@ -108,7 +108,7 @@ def _actor_admin_name(uow: UnitOfWork) -> str:
     return _admin_display(admin) if admin is not None else uow.actor.admin_username
 
 
-def _staff_only(uow: UnitOfWork, message: str) -> None:
+def _staff_only(uow: UnitOfWork, message: str, code: str = "ticket_not_found") -> None:
     """Refuse staff operations to a client actor, answering as if the record did not exist."""
     if uow.actor.kind == "client":
-        raise NotFound(message)
+        raise NotFound(message, code=code)

@@ -75,13 +75,13 @@ def update_ticket(uow: UnitOfWork, ticket_id: int, changes: TicketChanges) -> Ti
     if changes.client_id:
         client = uow.session.get(Client, changes.client_id)
         if client is None:
-            raise NotFound("Client ID Not Found")
+            raise NotFound("Client ID Not Found", code="client_not_found")
     email = _valid_email(changes.email) if changes.email else None
     flag_admin = None
     if changes.flag:
         flag_admin = uow.session.get(Admin, changes.flag)
         if flag_admin is None:
-            raise NotFound("Admin ID Not Found")
+            raise NotFound("Admin ID Not Found", code="admin_not_found")
     if changes.custom_fields:
         check_custom_fields(
             uow,
@@ -159,7 +159,7 @@ def close_ticket(uow: UnitOfWork, ticket_id: int) -> Ticket:
     """Close a ticket; a client may not when the ticket or its department prevents it."""
     ticket = get_ticket(uow, ticket_id)
     if uow.actor.kind == "client" and effective_prevent_closure(uow, ticket):
-        raise NotAllowed("This ticket cannot be closed by the client")
+        raise NotAllowed("This ticket cannot be closed by the client", code="ticket_closure_prevented")
     if ticket.status != CLOSED:
         ticket.status = CLOSED
         uow.emit("TicketClose", {"ticketid": ticket.id}, resource_type="ticket", resource_id=ticket.id)

@@ -22,7 +22,7 @@ def add_department(uow: UnitOfWork, name: str, email: str = "", **options: Any) 
     from billow import security
 
     if not name.strip():
-        raise ValidationError("Department name is required")
+        raise ValidationError("Department name is required", code="department_name_required")
     if email:
         email = _valid_email(email)
     if "mail_password" in options:
@@ -40,7 +40,7 @@ def get_department(
 ) -> SupportDepartment:
     dept = uow.session.get(SupportDepartment, dept_id) if dept_id else None
     if dept is None:
-        raise NotFound(message)
+        raise NotFound(message, code="department_not_found")
     return dept
 
 

@@ -66,7 +66,7 @@ def get_ticket(
             ticket = uow.session.get(Ticket, ticket.merged_ticket_id)
             seen += 1
     if not _visible(uow, ticket):
-        raise NotFound(message)
+        raise NotFound(message, code="ticket_not_found")
     assert ticket is not None
     return ticket
 

@@ -29,7 +29,7 @@ def merge_tickets(uow: UnitOfWork, ticket_id: int, merge_ids: list[int], new_sub
     others = {t.id: t for t in uow.session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
     missing = [str(i) for i in ids if i not in others or not _visible(uow, others[i])]
     if missing:
-        raise NotFound("Invalid Merge Ticket IDs: " + ", ".join(missing))
+        raise NotFound("Invalid Merge Ticket IDs: " + ", ".join(missing), code="merge_ticket_not_found")
     for other in sorted(others.values(), key=lambda t: t.id):
         opening = TicketReply(
             ticket_id=master.id,

@@ -70,14 +70,16 @@ def _resolve_requestor(
     if client_id:
         client = uow.session.get(Client, client_id)
         if client is None:
-            raise NotFound("Client ID Not Found")
+            raise NotFound("Client ID Not Found", code="client_not_found")
     if contact_id:
         contact = uow.session.get(Contact, contact_id)
         if contact is None or client is None or contact.client_id != client.id:
-            raise NotFound("Contact ID Not Found")
+            raise NotFound("Contact ID Not Found", code="contact_not_found")
     if client is None:
         if not name.strip() or not email.strip():
-            raise ValidationError("Name and email address are required if not a client")
+            raise ValidationError(
+                "Name and email address are required if not a client", code="guest_name_and_email_required"
+            )
         email = _valid_email(email)
     return client, contact, name.strip(), email.strip()
 
@@ -86,26 +88,26 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
     """Open a ticket for a client or a guest (name + e-mail), or as staff (``admin``)."""
     allowed = client_ids_for_actor(uow)
     if allowed is not None and new.client_id not in allowed:
-        raise NotFound("Client ID Not Found")
+        raise NotFound("Client ID Not Found", code="client_not_found")
     client, contact, name, email = _resolve_requestor(uow, new.client_id, new.contact_id, new.name, new.email)
     if new.user_id:
         linked = client is not None and uow.session.get(UserClient, (new.user_id, client.id)) is not None
         if uow.session.get(User, new.user_id) is None or not linked:
-            raise NotFound("The system cannot find the provided user ID.")
+            raise NotFound("The system cannot find the provided user ID.", code="user_not_found")
     dept = get_department(uow, new.department_id)
     subject, message = new.subject.strip(), new.message.strip()
     if not subject:
-        raise ValidationError("Subject is required")
+        raise ValidationError("Subject is required", code="subject_required")
     if not message:
-        raise ValidationError("Message is required")
-    for id_, table, error in (
-        (new.service_id, "services", "Service ID Not Found"),
-        (new.domain_id, "domains", "Domain ID Not Found"),
+        raise ValidationError("Message is required", code="message_required")
+    for id_, table, error, code in (
+        (new.service_id, "services", "Service ID Not Found", "service_not_found"),
+        (new.domain_id, "domains", "Domain ID Not Found", "domain_not_found"),
     ):
         if id_:
             owner = _related_owner(uow, table, id_)
             if owner is None or (client is not None and owner != client.id):
-                raise NotFound(error)
+                raise NotFound(error, code=code)
     priority = normalise_priority(new.priority or "Medium")
     created = (
         parse_created(new.created, future_message="Ticket creation date cannot be in the future", now=uow.now)
@@ -134,7 +136,7 @@ def open_ticket(uow: UnitOfWork, new: NewTicket) -> Ticket:
         outbox=False,
     ):
         if isinstance(result, str) and result.strip():
-            raise ValidationError(result.strip())
+            raise ValidationError(result.strip(), code="rejected_by_hook")
     actor = uow.actor
     ticket = Ticket(
         tid=generate_mask(uow),

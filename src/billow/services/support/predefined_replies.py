@@ -14,7 +14,7 @@ from billow.uow import UnitOfWork
 
 def add_predefined_category(uow: UnitOfWork, name: str, parent_id: int = 0) -> PredefinedReplyCategory:
     if not name.strip():
-        raise ValidationError("Category name is required")
+        raise ValidationError("Category name is required", code="category_name_required")
     cat = PredefinedReplyCategory(name=name.strip(), parent_id=parent_id)
     uow.session.add(cat)
     uow.session.flush()
@@ -23,7 +23,7 @@ def add_predefined_category(uow: UnitOfWork, name: str, parent_id: int = 0) -> P
 
 def add_predefined_reply(uow: UnitOfWork, category_id: int, name: str, reply: str) -> PredefinedReply:
     if uow.session.get(PredefinedReplyCategory, category_id) is None:
-        raise NotFound("Category ID Not Found")
+        raise NotFound("Category ID Not Found", code="category_not_found")
     row = PredefinedReply(category_id=category_id, name=name.strip(), reply=reply)
     uow.session.add(row)
     uow.session.flush()

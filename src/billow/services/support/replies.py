@@ -69,7 +69,7 @@ def add_reply(uow: UnitOfWork, new: NewReply) -> TicketReply:
         client, contact, name, email = _resolve_requestor(uow, new.client_id, new.contact_id, name, email)
     message = new.message.strip()
     if not message:
-        raise ValidationError("Message is required")
+        raise ValidationError("Message is required", code="message_required")
     status = (
         normalise_status(uow, new.status, "Invalid Ticket Status")
         if new.status
@@ -137,10 +137,10 @@ def add_note(
 ) -> TicketNote:
     """Add a staff-only note (never shown to the client, never e-mailed)."""
     if uow.actor.kind == "client":
-        raise NotAllowed("Ticket ID not found")
+        raise NotAllowed("Ticket ID not found", code="ticket_not_found")
     ticket = get_ticket(uow, ticket_id, tid)
     if not message.strip():
-        raise ValidationError("Message is required")
+        raise ValidationError("Message is required", code="message_required")
     when = (
         parse_created(created, future_message="Ticket creation date cannot be in the future", now=uow.now)
         or uow.now
@@ -174,10 +174,10 @@ def add_note(
 def update_reply(
     uow: UnitOfWork, reply_id: int, message: str, *, markdown: bool | None = None, created: str = ""
 ) -> TicketReply:
-    _staff_only(uow, "Reply ID Not Found")
+    _staff_only(uow, "Reply ID Not Found", code="reply_not_found")
     reply = uow.session.get(TicketReply, reply_id)
     if reply is None or not _visible(uow, uow.session.get(Ticket, reply.ticket_id)):
-        raise NotFound("Reply ID Not Found")
+        raise NotFound("Reply ID Not Found", code="reply_not_found")
     when = parse_created(created, future_message="Reply creation date cannot be in the future", now=uow.now)
     reply.message = message.strip()
     if markdown is not None:
@@ -192,7 +192,7 @@ def delete_reply(uow: UnitOfWork, ticket_id: int, reply_id: int) -> None:
     ticket = get_ticket(uow, ticket_id, message="Ticket ID Not Found")
     reply = uow.session.get(TicketReply, reply_id)
     if reply is None or reply.ticket_id != ticket.id:
-        raise NotFound("Reply ID Not Found")
+        raise NotFound("Reply ID Not Found", code="reply_not_found")
     rows = attachments_of(uow, "reply", [reply.id])[reply.id]
     for row in rows:
         uow.session.delete(row)
@@ -209,7 +209,7 @@ def delete_reply(uow: UnitOfWork, ticket_id: int, reply_id: int) -> None:
 def delete_note(uow: UnitOfWork, note_id: int) -> None:
     note = uow.session.get(TicketNote, note_id)
     if note is None or uow.actor.kind == "client":
-        raise NotFound("Note ID Not Found")
+        raise NotFound("Note ID Not Found", code="note_not_found")
     rows = attachments_of(uow, "note", [note.id])[note.id]
     for row in rows:
         uow.session.delete(row)

@@ -60,11 +60,14 @@ def normalise_status(uow: UnitOfWork, status: str, message: str) -> str:
     for title in _status_titles(uow):
         if title.lower() == status.strip().lower():
             return title
-    raise ValidationError(message.replace("xxx", ",".join(_status_titles(uow))))
+    raise ValidationError(message.replace("xxx", ",".join(_status_titles(uow))), code="invalid_ticket_status")
 
 
 def normalise_priority(priority: str) -> str:
     for known in PRIORITIES:
         if known.lower() == priority.strip().lower():
             return known
-    raise ValidationError("Invalid Ticket Priority. Valid priorities are: " + ",".join(PRIORITIES))
+    raise ValidationError(
+        "Invalid Ticket Priority. Valid priorities are: " + ",".join(PRIORITIES),
+        code="invalid_ticket_priority",
+    )

@@ -79,7 +79,9 @@ def _remove_files_after_commit(uow: UnitOfWork, rows: Iterable[TicketAttachment]
 def _attachment_row(uow: UnitOfWork, kind: str, related_id: int, index: int) -> TicketAttachment:
     """Attachment *index* of a ticket, reply or note the actor may see, or WHMCS's error."""
     if kind not in ("ticket", "reply", "note"):
-        raise ValidationError("Invalid Type. Must be one of ticket, reply, note")
+        raise ValidationError(
+            "Invalid Type. Must be one of ticket, reply, note", code="invalid_attachment_type"
+        )
     model = {"ticket": Ticket, "reply": TicketReply, "note": TicketNote}[kind]
     owner = uow.session.get(model, related_id)
     ticket_id = owner.id if isinstance(owner, Ticket) else getattr(owner, "ticket_id", 0)
@@ -88,17 +90,17 @@ def _attachment_row(uow: UnitOfWork, kind: str, related_id: int, index: int) -> 
         or not _visible(uow, uow.session.get(Ticket, ticket_id))
         or (kind == "note" and uow.actor.kind == "client")
     ):
-        raise NotFound("Related ID Not Found")
+        raise NotFound("Related ID Not Found", code="attachment_owner_not_found")
     rows = attachments_of(uow, kind, [related_id])[related_id]
     if not rows:
-        raise NotFound("No Attachments Found")
+        raise NotFound("No Attachments Found", code="attachment_not_found")
     if all(r.removed for r in rows):
-        raise NotFound("Attachments Deleted")
+        raise NotFound("Attachments Deleted", code="attachments_deleted")
     if index < 0 or index >= len(rows):
-        raise NotFound("Invalid Attachment Index")
+        raise NotFound("Invalid Attachment Index", code="attachment_not_found")
     row = rows[index]
     if row.removed:
-        raise NotFound("Attachments Deleted")
+        raise NotFound("Attachments Deleted", code="attachments_deleted")
     return row
 
 
@@ -107,7 +109,7 @@ def get_attachment(uow: UnitOfWork, kind: str, related_id: int, index: int) -> t
     row = _attachment_row(uow, kind, related_id, index)
     data = support_files.read_file(row.stored_name)
     if data is None:
-        raise NotFound("Attachments Deleted")
+        raise NotFound("Attachments Deleted", code="attachments_deleted")
     return row.filename, data
 
 
@@ -123,5 +125,5 @@ def open_attachment(
     row = _attachment_row(uow, kind, related_id, index)
     opened = support_files.open_file(row.stored_name)
     if opened is None:
-        raise NotFound("Attachments Deleted")
+        raise NotFound("Attachments Deleted", code="attachments_deleted")
     return row.filename, *opened
