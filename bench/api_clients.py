@@ -97,13 +97,13 @@ def _prepare(data_dir: Path, url: str = "") -> tuple[str, str, str]:
 
     upgrade(url)
     from billow.db.engine import session_factory
-    from billow.services.access import credentials as access
+    from billow.services.access import admins, credentials, ip_allow_list
     from billow.uow import UnitOfWork
 
     with UnitOfWork(session_factory()) as uow:
-        access.create_admin(uow, "bench", "bench-password-1")
-        access.add_allowed_ip(uow, "127.0.0.1", note="bench")
-        new = access.create_credential(uow, "bench", description="bench")
+        admins.create_admin(uow, "bench", "bench-password-1")
+        ip_allow_list.add_allowed_ip(uow, "127.0.0.1", note="bench")
+        new = credentials.create_credential(uow, "bench", description="bench")
         uow.commit()
     _bulk_clients(url, CLIENTS)
     return url, new.identifier, new.secret

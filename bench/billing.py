@@ -58,16 +58,16 @@ def _seed(url: str, count: int) -> tuple[str, str, list[int]]:
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
     from billow.db.models import Invoice, InvoiceItem
-    from billow.services.access import credentials as access
+    from billow.services.access import admins, credentials, ip_allow_list
     from billow.services.clients.accounts import ClientInput, add_client
     from billow.uow import UnitOfWork
 
     reset_settings()
     upgrade(url)
     with UnitOfWork(session_factory()) as uow:
-        access.create_admin(uow, "bench", "bench password 123", email="bench@example.com")
-        access.add_allowed_ip(uow, "127.0.0.1/32", note="bench")
-        credential = access.create_credential(uow, "bench")
+        admins.create_admin(uow, "bench", "bench password 123", email="bench@example.com")
+        ip_allow_list.add_allowed_ip(uow, "127.0.0.1/32", note="bench")
+        credential = credentials.create_credential(uow, "bench")
         clients = [add_client(uow, ClientInput(values={
             "firstname": "Bench", "lastname": f"Client {n}", "email": f"bench{n}@example.com",
             "country": "US",

@@ -28,28 +28,28 @@ def _setup(data_dir: Path) -> tuple[Any, dict[str, str], dict[str, Any]]:
     from billow.api.app import create_app
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
-    from billow.services.access import credentials as access
-    from billow.services.catalog import products as catalog
+    from billow.services.access import admins, credentials, ip_allow_list
+    from billow.services.catalog import products
     from billow.services.clients.accounts import ClientInput, add_client
     from billow.uow import UnitOfWork
 
     upgrade(os.environ["BILLOW_DATABASE_URL"])
     with UnitOfWork(session_factory()) as uow:
-        access.create_admin(uow, "bench", "bench password 123", email="b@example.com")
-        access.add_allowed_ip(uow, "127.0.0.1/32", note="bench")
-        credential = access.create_credential(uow, "bench")
+        admins.create_admin(uow, "bench", "bench password 123", email="b@example.com")
+        ip_allow_list.add_allowed_ip(uow, "127.0.0.1/32", note="bench")
+        credential = credentials.create_credential(uow, "bench")
         client = add_client(
             uow,
             ClientInput(values={"firstname": "B", "lastname": "C", "email": "b@c.example", "country": "US"}),
             skip_validation=True,
         )
         uow.session.flush()
-        group = catalog.add_group(uow, "Bench")
+        group = products.add_group(uow, "Bench")
         pids = []
         for name in ("A", "B", "C"):
-            product = catalog.add_product(
+            product = products.add_product(
                 uow,
-                catalog.ProductInput(
+                products.ProductInput(
                     name=name,
                     gid=group.id,
                     type="other",

@@ -39,19 +39,19 @@ def _seed(factory: object) -> tuple[str, str]:
     from sqlalchemy import insert
 
     from billow.db.models import SupportDepartment, Ticket, TicketReply
-    from billow.services.access import credentials as access
-    from billow.services.support import tickets as support
+    from billow.services.access import admins, credentials, ip_allow_list
+    from billow.services.support import statuses as ticket_statuses
     from billow.uow import UnitOfWork
 
     with UnitOfWork(factory) as uow:  # type: ignore[arg-type]
-        access.create_admin(uow, "bench", "bench password 1", email="bench@example.com")
-        access.add_allowed_ip(uow, "127.0.0.1/32")
-        credential = access.create_credential(uow, "bench")
+        admins.create_admin(uow, "bench", "bench password 1", email="bench@example.com")
+        ip_allow_list.add_allowed_ip(uow, "127.0.0.1/32")
+        credential = credentials.create_credential(uow, "bench")
         uow.session.execute(
             insert(SupportDepartment),
             [{"name": f"Dept {i}", "email": f"dept{i}@example.net"} for i in range(1, 4)],
         )
-        support.ensure_default_statuses(uow)
+        ticket_statuses.ensure_default_statuses(uow)
         start = datetime(2026, 1, 1, tzinfo=UTC)
         statuses = ["Open", "Answered", "Customer-Reply", "Closed", "Closed", "Closed"]
         rows = [

@@ -74,7 +74,7 @@ def run() -> dict[str, float]:
     reset_settings()
     from billow.db.engine import session_factory
     from billow.db.migrate import upgrade
-    from billow.services.events import webhooks
+    from billow.services.events import webhook_endpoints
     from billow.uow import UnitOfWork
     from billow.worker import Worker
 
@@ -83,7 +83,7 @@ def run() -> dict[str, float]:
     receiver = _Receiver()
     try:
         with UnitOfWork(factory) as uow:
-            webhooks.add_endpoint(uow, receiver.url, [])
+            webhook_endpoints.add_endpoint(uow, receiver.url, [])
             uow.commit()
         base_rate = _baseline(receiver.url, EVENTS, get_settings().webhook_concurrency)
         receiver.arrivals.clear()

@@ -172,7 +172,7 @@ def http(app: Any) -> Iterator[Any]:
 
 def make_credential(db: Any, *, username: str = "apiadmin", roles: list[str] | None = None,
                     allow: tuple[str, ...] = ("127.0.0.1/32",)) -> tuple[str, str]:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins, credentials, ip_allow_list
     from billow.uow import UnitOfWork
 
     with UnitOfWork(db) as work:
@@ -181,10 +181,10 @@ def make_credential(db: Any, *, username: str = "apiadmin", roles: list[str] | N
         from billow.db.models import Admin
 
         if work.session.scalar(select(Admin).where(Admin.username == username)) is None:
-            access.create_admin(work, username, "correct horse battery", email="a@example.com")
+            admins.create_admin(work, username, "correct horse battery", email="a@example.com")
         for network in allow:
-            access.add_allowed_ip(work, network, note="tests")
-        new = access.create_credential(work, username, roles=roles)
+            ip_allow_list.add_allowed_ip(work, network, note="tests")
+        new = credentials.create_credential(work, username, roles=roles)
         work.commit()
         return new.identifier, new.secret
 

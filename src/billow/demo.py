@@ -18,7 +18,7 @@ from sqlalchemy import select
 from billow import security
 from billow.config import get_settings
 from billow.db.models import Admin, ApiCredential, ClientGroup, Contact, Currency
-from billow.services.access import credentials as access
+from billow.services.access import admins, credentials, ip_allow_list
 from billow.services.clients.accounts import ClientInput, add_client, find_client_by_email
 from billow.services.clients.contacts import add_contact
 from billow.uow import UnitOfWork
@@ -116,19 +116,19 @@ def ensure_quickstart_access(uow: UnitOfWork) -> QuickstartAccess:
         saved = json.loads(saved_to.read_text())
     for network, note in (("127.0.0.1/32", "localhost (quickstart)"),
                           ("::1/128", "localhost IPv6 (quickstart)")):
-        access.add_allowed_ip(uow, network, note=note)
+        ip_allow_list.add_allowed_ip(uow, network, note=note)
     admin = uow.session.scalar(select(Admin).where(Admin.username == QUICKSTART_ADMIN))
     password = ""
     if admin is None:
         password = security.new_token(12)
-        access.create_admin(uow, QUICKSTART_ADMIN, password, email="admin@example.com")
+        admins.create_admin(uow, QUICKSTART_ADMIN, password, email="admin@example.com")
     identifier = saved.get("identifier", "")
     credential = uow.session.scalar(
         select(ApiCredential).where(ApiCredential.identifier == identifier)
     ) if identifier else None
     secret = ""
     if credential is None or credential.revoked_at is not None or not saved.get("secret"):
-        new = access.create_credential(uow, QUICKSTART_ADMIN, description="quickstart")
+        new = credentials.create_credential(uow, QUICKSTART_ADMIN, description="quickstart")
         identifier, secret = new.identifier, new.secret
         saved = {"identifier": identifier, "secret": secret,
                  "admin_username": QUICKSTART_ADMIN}

@@ -2,7 +2,12 @@
 
 A service raises a :class:`BillowError` whose ``message`` is WHMCS's own text where WHMCS
 has one, so the wire layer can answer ``{"result": "error", "message": ...}`` without
-translating. ``code`` is a stable snake_case identifier for Billow's own faces (REST, CLI).
+translating. ``code`` is a stable snake_case identifier for Billow's own faces (REST, web
+pages, CLI): one code per meaning, the same code wherever that meaning is raised, e.g.
+``raise NotFound("Ticket ID not found", code="ticket_not_found")``. The classes' own codes
+below are generic fallbacks; a raise names its specific code, and a subclass with a single
+meaning (``SendingFailed``) carries it as its class attribute.
+``tests/services/test_error_codes.py`` keeps the services to this.
 """
 
 from __future__ import annotations

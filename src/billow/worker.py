@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,8 +42,8 @@ from billow.db.models import (
     WebhookEndpoint,
 )
 from billow.events import EMAIL_REQUESTED
-from billow.services.events import webhooks
-from billow.services.mail import messages as email
+from billow.services.events import ssrf_guard, webhook_delivery, webhook_fan_out, webhook_inspection
+from billow.services.mail import composing, delivery, smtp
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.worker")
@@ -128,28 +129,28 @@ def _dispatch_batch(factory: sessionmaker[Session], stats: RunStats, batch: int,
 
 def _fan_out(uow: UnitOfWork, event: OutboxEvent, endpoints: list[WebhookEndpoint], stats: RunStats) -> None:
     if event.name == EMAIL_REQUESTED:
-        stats.emails_queued += email.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
+        stats.emails_queued += composing.handle_email_requested(uow, dict(event.payload or {}), event.uuid)
     else:
-        stats.deliveries_created += webhooks.fan_out(uow, event, endpoints)
+        stats.deliveries_created += webhook_fan_out.fan_out(uow, event, endpoints)
 
 
 def deliver_webhooks(
-    factory: sessionmaker[Session], stats: RunStats, client: webhooks.httpx.Client,
+    factory: sessionmaker[Session], stats: RunStats, client: httpx.Client,
     pool: ThreadPoolExecutor | None = None, batch: int = DELIVERY_BATCH,
 ) -> int:
     """Send one batch of due deliveries; returns how many attempts were made."""
     with UnitOfWork(factory) as uow:
-        jobs = webhooks.claim_due(uow, batch)
+        jobs = webhook_delivery.claim_due(uow, batch)
         uow.commit()
     if not jobs:
         return 0
     if pool is None:
-        results = [webhooks.send(client, job) for job in jobs]
+        results = [webhook_delivery.send(client, job) for job in jobs]
     else:
-        results = list(pool.map(lambda job: webhooks.send(client, job), jobs))
+        results = list(pool.map(lambda job: webhook_delivery.send(client, job), jobs))
     with UnitOfWork(factory) as uow:
         outcomes = [(job.delivery_id, result) for job, result in zip(jobs, results, strict=True)]
-        webhooks.record_attempts(uow, outcomes)
+        webhook_delivery.record_attempts(uow, outcomes)
         uow.commit()
     for result in results:
         if result.ok:
@@ -162,17 +163,17 @@ def deliver_webhooks(
 def send_emails(factory: sessionmaker[Session], stats: RunStats, batch: int = EMAIL_BATCH) -> int:
     """Send one batch of due e-mails over one SMTP connection; returns attempts made."""
     with UnitOfWork(factory) as uow:
-        ids = email.claim_due(uow, batch)
+        ids = delivery.claim_due(uow, batch)
         uow.commit()
     if not ids:
         return 0
     with UnitOfWork(factory) as uow:
-        mailer = email.Mailer(email.smtp_settings(uow))
+        mailer = smtp.Mailer(smtp.smtp_settings(uow))
     try:
         for email_id in ids:
             # One transaction per message: a crash never forgets that a message went out.
             with UnitOfWork(factory) as uow:
-                if email.deliver(uow, email_id, mailer):
+                if delivery.deliver(uow, email_id, mailer):
                     stats.emails_sent += 1
                 else:
                     stats.emails_failed += 1
@@ -188,7 +189,7 @@ class Worker:
     def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
         wire()
         self.factory = factory or session_factory()
-        self.client = webhooks.new_client()
+        self.client = ssrf_guard.new_client()
         self.pool = ThreadPoolExecutor(max_workers=max(1, get_settings().webhook_concurrency),
                                        thread_name_prefix="billow-webhook")
         self._stop = threading.Event()
@@ -286,7 +287,7 @@ def outbox_status(factory: sessionmaker[Session]) -> dict[str, object]:
         ))
         pending = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
             WebhookDelivery.status == "pending"))
-        oldest = webhooks.oldest_pending(uow)
+        oldest = webhook_inspection.oldest_pending(uow)
     return {
         "undispatched": int(waiting or 0),
         "parked": [{"id": r.id, "uuid": r.uuid, "name": r.name, "error": r.dispatch_error} for r in parked],

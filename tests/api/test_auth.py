@@ -86,17 +86,17 @@ def test_wrong_secret(api: Any) -> None:
 
 
 def test_revoked_credential(api: Any, uow: Any) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import credentials
 
-    access.revoke_credential(uow, api.identifier)
+    credentials.revoke_credential(uow, api.identifier)
     uow.commit()
     assert call(api.client, identifier=api.identifier, secret=api.secret) == refused("Authentication Failed")
 
 
 def test_disabled_admin(api: Any, uow: Any) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins
 
-    access.set_admin_disabled(uow, "apiadmin", True)
+    admins.set_admin_disabled(uow, "apiadmin", True)
     uow.commit()
     assert call(api.client, identifier=api.identifier, secret=api.secret) == refused("Authentication Failed")
     assert call(api.client, username="apiadmin", password=md5_hex(ADMIN_PASSWORD)) == refused(
@@ -120,10 +120,10 @@ def test_ip_outside_the_allow_list(api: Any, client_at: Callable[..., TestClient
 
 
 def test_cidr_ranges_ipv4_and_ipv6(api: Any, uow: Any, client_at: Callable[..., TestClient]) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list
 
-    access.add_allowed_ip(uow, "10.0.0.0/8", note="office")
-    access.add_allowed_ip(uow, "2001:db8::/32", note="office v6")
+    ip_allow_list.add_allowed_ip(uow, "10.0.0.0/8", note="office")
+    ip_allow_list.add_allowed_ip(uow, "2001:db8::/32", note="office v6")
     uow.commit()
     who = {"identifier": api.identifier, "secret": api.secret}
     assert ok(call(client_at("10.200.3.4"), **who))
@@ -131,16 +131,16 @@ def test_cidr_ranges_ipv4_and_ipv6(api: Any, uow: Any, client_at: Callable[..., 
     assert ok(call(client_at("::ffff:10.1.1.1"), **who)), "IPv4-mapped IPv6 matches IPv4 ranges"
     assert call(client_at("11.0.0.1"), **who) == refused("Invalid IP 11.0.0.1")
     assert call(client_at("2001:db9::1"), **who) == refused("Invalid IP 2001:db9::1")
-    access.remove_allowed_ip(uow, "10.0.0.0/8")
+    ip_allow_list.remove_allowed_ip(uow, "10.0.0.0/8")
     uow.commit()
     assert call(client_at("10.200.3.4"), **who) == refused("Invalid IP 10.200.3.4")
 
 
 def test_allow_list_entry_of_one_credential(api: Any, db: Any, uow: Any,
                                             client_at: Callable[..., TestClient]) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import credentials
 
-    scoped = access.create_credential(uow, "apiadmin", allow_ips=["192.0.2.0/24"])
+    scoped = credentials.create_credential(uow, "apiadmin", allow_ips=["192.0.2.0/24"])
     uow.commit()
     branch = client_at("192.0.2.7")
     assert ok(call(branch, identifier=scoped.identifier, secret=scoped.secret))
@@ -170,7 +170,7 @@ def test_accesskey_is_ignored_when_not_configured(api: Any, client_at: Callable[
 def test_trusted_proxy_forwarded_for(api: Any, monkeypatch: pytest.MonkeyPatch, uow: Any,
                                      client_at: Callable[..., TestClient]) -> None:
     from billow.api.app import create_app
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list
 
     monkeypatch.setenv("BILLOW_TRUSTED_PROXIES", json.dumps(["10.0.0.1", "fd00::/8"]))
     reset_settings()
@@ -184,7 +184,7 @@ def test_trusted_proxy_forwarded_for(api: Any, monkeypatch: pytest.MonkeyPatch, 
         return response.status_code, response.json()
 
     assert via(proxy, "203.0.113.9") == refused("Invalid IP 203.0.113.9")
-    access.add_allowed_ip(uow, "203.0.113.9")
+    ip_allow_list.add_allowed_ip(uow, "203.0.113.9")
     uow.commit()
     assert ok(via(proxy, "203.0.113.9"))
     # The right-most address not belonging to a trusted proxy is the client: a spoofed
@@ -198,12 +198,12 @@ def test_trusted_proxy_forwarded_for(api: Any, monkeypatch: pytest.MonkeyPatch, 
 # --- API roles ------------------------------------------------------------------------
 
 def test_role_denies_actions_outside_it(db: Any, http: TestClient, uow: Any) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins, api_roles, credentials, ip_allow_list
 
-    access.create_admin(uow, "reader", "reader-password", email="r@example.com")
-    access.add_allowed_ip(uow, "127.0.0.1")
-    access.create_role(uow, "Read only", ["GetClients", "getclientsdetails"])
-    new = access.create_credential(uow, "reader", roles=["Read only"])
+    admins.create_admin(uow, "reader", "reader-password", email="r@example.com")
+    ip_allow_list.add_allowed_ip(uow, "127.0.0.1")
+    api_roles.create_role(uow, "Read only", ["GetClients", "getclientsdetails"])
+    new = credentials.create_credential(uow, "reader", roles=["Read only"])
     uow.commit()
     who = {"identifier": new.identifier, "secret": new.secret}
     assert ok(call(http, "GetClients", **who))
@@ -246,11 +246,11 @@ def test_lock_out_after_repeated_failures(api: Any, monkeypatch: pytest.MonkeyPa
 
 def test_lock_out_is_per_address(api: Any, monkeypatch: pytest.MonkeyPatch, uow: Any,
                                  client_at: Callable[..., TestClient]) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import ip_allow_list
 
     monkeypatch.setenv("BILLOW_LOGIN_MAX_FAILURES", "2")
     reset_settings()
-    access.add_allowed_ip(uow, "10.9.0.0/16")
+    ip_allow_list.add_allowed_ip(uow, "10.9.0.0/16")
     uow.commit()
     attacker = client_at("10.9.0.66")
     for _ in range(2):

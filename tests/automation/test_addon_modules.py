@@ -29,7 +29,8 @@ from billow.db.models import InvoiceItem, ModuleLog, ModuleQueueEntry, OutboxEve
 from billow.services.billing.contract import InvoiceLine
 from billow.services.billing.invoices import create_invoice
 from billow.services.billing.payments import add_payment
-from billow.services.catalog import products as catalog
+from billow.services.catalog import addons as catalog_addons
+from billow.services.catalog import products
 from billow.services.hosting import servers
 from billow.services.hosting.services import add_cancel_request
 from billow.services.orders import orders
@@ -47,15 +48,15 @@ class Shop:
 
     def __init__(self, uow: UnitOfWork, fabric: FakeFabric, *, autoactivate: str = "on") -> None:
         currency = book.currency(uow)
-        group = catalog.add_group(uow, "Cloud")
-        self.vps = catalog.add_product(uow, catalog.ProductInput(
+        group = products.add_group(uow, "Cloud")
+        self.vps = products.add_product(uow, products.ProductInput(
             name="VPS", gid=group.id, type="server", module="infrafabric", autosetup="on",
             module_settings={"configoption1": "small-1"}, pricing={currency.id: {"monthly": "20.00"}})).id
-        self.backup = catalog.add_addon(
+        self.backup = catalog_addons.add_addon(
             uow, "Backup VM", packages=[self.vps], pricing={currency.id: {"monthly": "5.00"}},
             module="infrafabric", module_settings={"configoption1": "backup-1", "configoption2": "eu-west"},
             autoactivate=autoactivate).id
-        self.support = catalog.add_addon(uow, "Support", packages=[self.vps],
+        self.support = catalog_addons.add_addon(uow, "Support", packages=[self.vps],
                                          pricing={currency.id: {"monthly": "1.00"}}).id
         host, port = fabric.url.split("//")[1].split(":")
         servers.add_server(uow, servers.ServerInput(

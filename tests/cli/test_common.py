@@ -32,7 +32,7 @@ def test_service_error_is_one_line_on_stderr_with_exit_1(db: Any) -> None:
 
 
 def test_unit_of_work_commits_the_block(db: Any) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with unit_of_work() as uow:
         access.create_admin(uow, "ops", "long-enough-pw")
@@ -40,7 +40,7 @@ def test_unit_of_work_commits_the_block(db: Any) -> None:
 
 
 def test_unit_of_work_rolls_back_on_a_service_error(db: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with pytest.raises(typer.Exit) as stopped, unit_of_work() as uow:
         access.create_admin(uow, "ops", "long-enough-pw")
@@ -51,7 +51,7 @@ def test_unit_of_work_rolls_back_on_a_service_error(db: Any, capsys: pytest.Capt
 
 
 def test_read_only_block_does_not_commit(db: Any) -> None:
-    from billow.services.access import credentials as access
+    from billow.services.access import admins as access
 
     with unit_of_work(commit=False) as uow:
         access.create_admin(uow, "ops", "long-enough-pw")

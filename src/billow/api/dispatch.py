@@ -28,7 +28,7 @@ from billow.api.params import Params
 from billow.api.registry import ActionTable, UnknownAction
 from billow.db.models import ApiLog
 from billow.errors import AuthError, BillowError
-from billow.services.access import credentials as access
+from billow.services.access import api_authentication as access
 from billow.uow import Actor, UnitOfWork
 
 log = logging.getLogger("billow.api")

@@ -19,10 +19,10 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow.errors import AuthError, NotFound
-from billow.services.access import credentials as access
+from billow.services.access import api_authentication
 from billow.services.billing.invoice_pdf import render_invoice_pdf
-from billow.services.support import tickets as support
-from billow.services.support.attachments import download_headers
+from billow.services.support import ticket_attachments
+from billow.services.support.attachment_files import download_headers
 from billow.uow import Actor, UnitOfWork
 
 PDF_TYPE = "application/pdf"
@@ -59,19 +59,19 @@ def _authorise(uow: UnitOfWork, authorization: str, ip: str, action: str) -> Res
     """
     identifier, secret = _basic(authorization)
     try:
-        if access.is_locked_out(uow, ip):
+        if api_authentication.is_locked_out(uow, ip):
             raise AuthError("IP Banned")
-        credential = access.find_credential(uow, identifier)
-        access.check_ip(uow, ip, credential, "")
+        credential = api_authentication.find_credential(uow, identifier)
+        api_authentication.check_ip(uow, ip, credential, "")
     except AuthError as exc:
         return _refuse(403, exc.message)
     try:
-        admin, credential = access.authenticate(uow, identifier, secret)
+        admin, credential = api_authentication.authenticate(uow, identifier, secret)
     except AuthError as exc:
-        access.record_failure(uow, ip, identifier)
+        api_authentication.record_failure(uow, ip, identifier)
         uow.commit()
         return _refuse(401, exc.message)
-    if not access.allows(credential, action):
+    if not api_authentication.allows(credential, action):
         return _refuse(403, f'Invalid Permissions: API action "{action.lower()}" is not allowed')
     uow.actor.admin_id, uow.actor.admin_username = admin.id, admin.username
     return None
@@ -126,7 +126,7 @@ def ticket_attachment(factory: sessionmaker[Session], authorization: str, ip: st
         if position is None:
             return _refuse(404, "Invalid Attachment Index")
         try:
-            filename, handle, size = support.open_attachment(uow, kind, related_id, position)
+            filename, handle, size = ticket_attachments.open_attachment(uow, kind, related_id, position)
         except NotFound as exc:
             return _refuse(404, exc.message)
     headers = download_headers(filename)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from billow.cli.common import console, unit_of_work
-from billow.services.access import credentials as access
+from billow.services.access import admins as access
 
 app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
-from billow.services.mail import messages as email
+from billow.services.mail import templates as email
 
 app = typer.Typer(help="E-mail templates and the send queue.", no_args_is_help=True)
 

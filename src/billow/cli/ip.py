@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
-from billow.services.access import credentials as access
+from billow.services.access import ip_allow_list as access
 
 app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
 

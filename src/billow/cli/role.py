@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
-from billow.services.access import credentials as access
+from billow.services.access import api_roles as access
 
 app = typer.Typer(help="API roles: which actions a credential may call.", no_args_is_help=True)
 

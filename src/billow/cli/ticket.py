@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, error, new_uow, unit_of_work
+from billow.services.support import auto_close, departments
 from billow.services.support import staff as support_staff
-from billow.services.support import tickets as support
 from billow.services.support.imap import poll_mailboxes
 from billow.services.support.inbound_mail import import_message
 
@@ -66,7 +66,7 @@ def ticket_department_add(
 ) -> None:
     """Create a support department, optionally with an IMAP mailbox to poll."""
     with unit_of_work() as uow:
-        dept = support.add_department(
+        dept = departments.add_department(
             uow, name, email, clients_only=clients_only, piping_replies_only=replies_only,
             prevent_client_closure=prevent_client_closure, mail_host=imap_host, mail_port=imap_port,
             mail_ssl=not imap_plain, mail_login=imap_login, mail_password=imap_password,
@@ -80,7 +80,7 @@ def ticket_department_list() -> None:
     """List support departments and their mailboxes (never their passwords)."""
     with unit_of_work(commit=False) as uow:
         table = Table("id", "name", "email", "imap", "rules")
-        for d in support.list_departments(uow):
+        for d in departments.list_departments(uow):
             rules = ", ".join(label for flag, label in (
                 (d.clients_only, "clients only"), (d.piping_replies_only, "replies only"),
                 (d.prevent_client_closure, "client may not close")) if flag)
@@ -114,5 +114,5 @@ def _department_assignment(admin: str, department_id: int, *, assign: bool) -> N
 def ticket_close_inactive() -> None:
     """Close tickets idle for ``CloseInactiveTickets`` hours (what the automation run does)."""
     with unit_of_work() as uow:
-        closed = support.close_inactive_tickets(uow, uow.now)
+        closed = auto_close.close_inactive_tickets(uow, uow.now)
     typer.echo(json.dumps({"closed": closed}))

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
-from billow.services.events import webhooks
+from billow.services.events import webhook_endpoints, webhook_inspection
 
 app = typer.Typer(help="Webhook endpoints and their deliveries.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def webhook_add(
 ) -> None:
     """Register an endpoint and print its id and signing secret."""
     with unit_of_work() as uow:
-        endpoint, new_secret = webhooks.add_endpoint(uow, url, event or [], secret=secret,
+        endpoint, new_secret = webhook_endpoints.add_endpoint(uow, url, event or [], secret=secret,
                                                      description=description)
     console.print(f"webhook {endpoint.id} added for {endpoint.url}")
     console.print(f"secret: {new_secret}")
@@ -37,8 +37,8 @@ def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     with unit_of_work(commit=False) as uow:
         rows = [
             {"id": e.id, "url": e.url, "events": e.events or ["*"], "enabled": e.enabled,
-             "disabled_reason": e.disabled_reason, **webhooks.delivery_counts(uow, e.id)}
-            for e in webhooks.list_endpoints(uow)
+             "disabled_reason": e.disabled_reason, **webhook_endpoints.delivery_counts(uow, e.id)}
+            for e in webhook_endpoints.list_endpoints(uow)
         ]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -55,7 +55,7 @@ def webhook_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 def webhook_remove(webhook_id: int) -> None:
     """Delete an endpoint and its delivery history."""
     with unit_of_work() as uow:
-        webhooks.delete_endpoint(uow, webhook_id)
+        webhook_endpoints.delete_endpoint(uow, webhook_id)
     console.print(f"webhook {webhook_id} removed")
 
 
@@ -63,7 +63,7 @@ def webhook_remove(webhook_id: int) -> None:
 def webhook_enable(webhook_id: int) -> None:
     """Enable an endpoint again (for instance after it was disabled for failing)."""
     with unit_of_work() as uow:
-        webhooks.update_endpoint(uow, webhook_id, enabled=True)
+        webhook_endpoints.update_endpoint(uow, webhook_id, enabled=True)
     console.print(f"webhook {webhook_id} enabled")
 
 
@@ -76,7 +76,8 @@ def webhook_deliveries(
 ) -> None:
     """Show recent deliveries and their last attempt."""
     with unit_of_work(commit=False) as uow:
-        total, rows = webhooks.list_deliveries(uow, endpoint_id=webhook_id, status=status, limit=limit)
+        total, rows = webhook_inspection.list_deliveries(
+            uow, endpoint_id=webhook_id, status=status, limit=limit)
         items = [
             {"id": d.id, "webhook": d.endpoint_id, "event": d.event_name, "event_id": d.event_uuid,
              "status": d.status, "attempts": d.attempts, "response_code": d.response_code,
@@ -99,5 +100,5 @@ def webhook_deliveries(
 def webhook_retry(delivery_id: int) -> None:
     """Replay a delivery now (same event id, so receivers can de-duplicate)."""
     with unit_of_work() as uow:
-        replay = webhooks.retry_delivery(uow, delivery_id)
+        replay = webhook_inspection.retry_delivery(uow, delivery_id)
     console.print(f"delivery {delivery_id} queued again as {replay.id}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from billow.api.params import parse_php_pairs
 from billow.db.models import Currency
-from billow.services.catalog import products as catalog
+from billow.services.catalog import addons, config_options, product_fields, products
 from billow.services.clients.accounts import ClientInput, add_client
 from billow.services.hosting import servers
 from whmcs_shapes import assert_same_shape
@@ -77,10 +77,10 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
         currency = Currency(code="USD", prefix="$", suffix=" USD", is_default=True, decimals=2)
         uow.session.add(currency)
         uow.session.flush()
-    group = catalog.add_group(uow, "Shared Hosting")
-    hosting = catalog.add_product(
+    group = products.add_group(uow, "Shared Hosting")
+    hosting = products.add_product(
         uow,
-        catalog.ProductInput(
+        products.ProductInput(
             name="Starter",
             gid=group.id,
             type="hostingaccount",
@@ -97,9 +97,9 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
             },
         ),
     )
-    vps = catalog.add_product(
+    vps = products.add_product(
         uow,
-        catalog.ProductInput(
+        products.ProductInput(
             name="VPS",
             gid=group.id,
             type="server",
@@ -109,9 +109,9 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
             pricing={currency.id: {"monthly": "20.00", "quarterly": "57.00"}},
         ),
     )
-    manual = catalog.add_product(
+    manual = products.add_product(
         uow,
-        catalog.ProductInput(
+        products.ProductInput(
             name="Support Plan",
             gid=group.id,
             type="other",
@@ -120,8 +120,8 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
             pricing={currency.id: {"monthly": "3.00"}},
         ),
     )
-    cgroup = catalog.add_config_group(uow, "VPS options", [vps.id])
-    ram = catalog.add_config_option(
+    cgroup = config_options.add_config_group(uow, "VPS options", [vps.id])
+    ram = config_options.add_config_option(
         uow,
         cgroup.id,
         "RAM",
@@ -131,14 +131,14 @@ def build_shop(uow: Any, *, hosting_module: str = "none", vps_module: str = "non
             ("4096|4 GB", {currency.id: {"monthly": "6.00", "quarterly": "18.00"}}),
         ],
     )
-    choices = [c for _, cs in catalog.product_options(uow, vps.id) for c in cs]
-    addon = catalog.add_addon(
+    choices = [c for _, cs in config_options.product_options(uow, vps.id) for c in cs]
+    addon = addons.add_addon(
         uow,
         "Backups",
         packages=[hosting.id, vps.id],
         pricing={currency.id: {"monthly": "2.00", "quarterly": "6.00", "annually": "20.00"}},
     )
-    field = catalog.add_product_field(uow, hosting.id, "Purpose", description="What is the site for?")
+    field = product_fields.add_product_field(uow, hosting.id, "Purpose", description="What is the site for?")
     uow.session.flush()
     return Shop(currency, group, hosting, vps, manual, addon, ram, choices, field)
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from billow.db.models import Price, Product, Server
 from billow.security import decrypt
-from billow.services.catalog import products as catalog
+from billow.services.catalog import promotions
 
 
 def test_get_products_shape_pricing_and_filters(api, uow):
@@ -112,9 +112,9 @@ def test_add_product_errors(api, uow):
 
 def test_get_promotions(api, uow):
     build_shop(uow)
-    catalog.add_promotion(
+    promotions.add_promotion(
         uow,
-        catalog.PromotionInput(
+        promotions.PromotionInput(
             code="SPRING",
             type="Percentage",
             value=Decimal("10"),
@@ -124,7 +124,7 @@ def test_get_promotions(api, uow):
             maxuses=100,
         ),
     )
-    catalog.add_promotion(uow, catalog.PromotionInput(code="SETUP", type="Free Setup"))
+    promotions.add_promotion(uow, promotions.PromotionInput(code="SETUP", type="Free Setup"))
     uow.commit()
     body = api.ok("GetPromotions")
     assert_shape(body, example("GetPromotions"))

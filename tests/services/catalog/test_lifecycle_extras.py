@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from billow.db.models import ModuleQueueEntry, Product, Service
 from billow.events import HookAbort, registry
-from billow.services.catalog import products as catalog
+from billow.services.catalog import config_options, product_fields, products
 from billow.services.hosting import provisioning, servers
 from billow.uow import UnitOfWork
 
@@ -131,8 +131,8 @@ def test_server_placement_least_full_and_fill(uow):
 def test_quantity_and_yes_no_options_are_priced_per_unit(api, uow, db):
     shop = build_shop(uow)
     client = make_client(uow)
-    group = catalog.add_config_group(uow, "Extras", [shop.manual.id])
-    ips = catalog.add_config_option(
+    group = config_options.add_config_group(uow, "Extras", [shop.manual.id])
+    ips = config_options.add_config_option(
         uow,
         group.id,
         "Extra IPs",
@@ -141,7 +141,7 @@ def test_quantity_and_yes_no_options_are_priced_per_unit(api, uow, db):
         qtyminimum=0,
         qtymaximum=8,
     )
-    ssl = catalog.add_config_option(
+    ssl = config_options.add_config_option(
         uow, group.id, "SSL", 3, [("Yes", {shop.currency.id: {"monthly": "4.00", "msetupfee": "2.00"}})]
     )
     uow.commit()
@@ -196,9 +196,9 @@ def test_no_server_with_room_is_a_queued_failure(api, uow, db, whm):
 
 def test_product_upgrade_reaches_the_panel_after_payment(api, uow, db, whm):
     shop, _server, client = _shop(uow, whm)
-    gold = catalog.add_product(
+    gold = products.add_product(
         uow,
-        catalog.ProductInput(
+        products.ProductInput(
             name="Gold",
             gid=shop.group.id,
             type="hostingaccount",
@@ -252,7 +252,7 @@ def test_refused_password_change_keeps_the_old_password(api, uow, db, whm):
 
 def test_required_product_custom_field(api, uow, whm):
     shop, _server, client = _shop(uow, whm)
-    catalog.add_product_field(uow, shop.manual.id, "Reason", required=True)
+    product_fields.add_product_field(uow, shop.manual.id, "Reason", required=True)
     uow.commit()
     assert (
         api.error("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from billow.clock import frozen
 from billow.db.models import Invoice, Product, Promotion, Service
-from billow.services.catalog import products as catalog
+from billow.services.catalog import price_rows, promotions
 from billow.services.catalog.cycles import add_months, cycle, next_due, prorate
 
 
@@ -70,7 +70,7 @@ def test_cycle_spellings():
 
 
 def _promo(uow, code, **kw):
-    return catalog.add_promotion(uow, catalog.PromotionInput(code=code, **kw))
+    return promotions.add_promotion(uow, promotions.PromotionInput(code=code, **kw))
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_pro_rata_products(api, uow, db, ordered, charge_next, first, due):
     client = make_client(uow)
     product = uow.session.get(Product, shop.manual.id)
     product.proratabilling, product.proratadate, product.proratachargenextmonth = True, 1, charge_next
-    catalog.set_price(uow, "product", product.id, shop.currency.id, {"monthly": "10.00"})
+    price_rows.set_price(uow, "product", product.id, shop.currency.id, {"monthly": "10.00"})
     uow.commit()
     with frozen(ordered):
         placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.manual.id)

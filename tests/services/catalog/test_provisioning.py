@@ -234,10 +234,12 @@ def test_module_action_errors(api, uow, whm, fabric):
         assert api.error(action) == "Service ID is required"
         assert api.error(action, serviceid=999) == "Service ID not found"
     placed = api.ok("AddOrder", clientid=client.id, paymentmethod="mailin", pid=shop.hosting.id, noinvoice=1)
-    from billow.services.catalog import products as catalog
+    from billow.services.catalog import products as catalog_products
 
     with UnitOfWork(uow.factory) as work:
-        bare = catalog.add_product(work, catalog.ProductInput(name="Bare", gid=shop.group.id, paytype="free"))
+        bare = catalog_products.add_product(
+            work, catalog_products.ProductInput(name="Bare", gid=shop.group.id, paytype="free")
+        )
         work.commit()
     api.ok("UpdateClientProduct", serviceid=placed["serviceids"], pid=bare.id)
     assert api.error("ModuleCreate", serviceid=placed["serviceids"]) == "Service not assigned to a module"

@@ -19,10 +19,10 @@ from billow import event_catalog, events
 from billow.db.models import Currency, Invoice, Service
 from billow.events import request_email
 from billow.services.billing.reminders import REMINDER_STAGES
-from billow.services.catalog import products as catalog
+from billow.services.catalog import products
 from billow.services.hosting import servers
 from billow.services.hosting.provisioning import WELCOME_TEMPLATES, welcome_template
-from billow.services.mail.default_templates import BY_NAME
+from billow.services.mail._default_templates import BY_NAME
 from billow.uow import UnitOfWork
 from protocol_servers import whm  # noqa: F401 - the fixture: a local WHM API 1 server
 
@@ -51,8 +51,8 @@ def _shop(uow: UnitOfWork, server: Any) -> Any:
         accesshash=server.token, maxaccounts=50,
     ))
     currency = uow.session.scalars(select(Currency).order_by(Currency.is_default.desc())).first()
-    group = catalog.add_group(uow, "Hosting")
-    return catalog.add_product(uow, catalog.ProductInput(
+    group = products.add_group(uow, "Hosting")
+    return products.add_product(uow, products.ProductInput(
         name="Starter", gid=group.id, type="hostingaccount", module="cpanel", autosetup="on",
         module_settings={"configoption1": "starter_pkg"},
         pricing={currency.id: {"monthly": "10.00", "msetupfee": "5.00"}},
@@ -61,12 +61,12 @@ def _shop(uow: UnitOfWork, server: Any) -> Any:
 
 def _area_flows(api: Any, db: Any, whm_server: Any, add_client: Any) -> dict[str, Any]:
     """Client, order accepted on WHM, invoice paid, password reset, ticket opened and answered."""
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
     client_id = add_client()
     with UnitOfWork(db) as uow:
         product = _shop(uow, whm_server)
-        dept = support.add_department(uow, "Technical Support", "support@example.net")
+        dept = departments.add_department(uow, "Technical Support", "support@example.net")
         uow.commit()
     order = api.ok("AddOrder", clientid=client_id, paymentmethod="mailin", pid=product.id,
                    billingcycle="monthly", domain="ada.example")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from billow import event_catalog
-from billow.services.mail.default_templates import BY_NAME
+from billow.services.mail._default_templates import BY_NAME
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "billow"
 EMIT = re.compile(r"""\bemit\(\s*(?:[\w.]+\s*,\s*)?["'](\w+)["']""")

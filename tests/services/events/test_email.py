@@ -15,8 +15,8 @@ from billow import clock
 from billow.db.models import EmailMessage
 from billow.events import request_email
 from billow.services.clients.contacts import add_contact
-from billow.services.mail import context as email_context
-from billow.services.mail import messages as email
+from billow.services.mail import _client_contexts as client_contexts
+from billow.services.mail import context_registry, templates
 from billow.uow import UnitOfWork
 from whmcs_shapes import assert_same_shape
 
@@ -111,15 +111,15 @@ def invoice_area(db):
         from billow.db.models import Client
 
         client = uow.session.scalar(select(Client).order_by(Client.id))
-        merge = email_context.client_fields(client)
+        merge = client_contexts.client_fields(client)
         merge.update(invoice_num=str(invoice_id), invoice_total="$15.95 USD", invoice_date_due="2026-03-10",
                      invoice_link=f"http://billow.test/viewinvoice.php?id={invoice_id}")
-        return email_context.MailContext(merge=merge, client_id=client.id)
+        return context_registry.MailContext(merge=merge, client_id=client.id)
 
-    email_context.register_resolver("invoice", resolve)
-    email_context.register_attachment_renderer("invoice", lambda uow, i: (f"Invoice-{i}.pdf", PDF))
+    context_registry.register_resolver("invoice", resolve)
+    context_registry.register_attachment_renderer("invoice", lambda uow, i: (f"Invoice-{i}.pdf", PDF))
     yield
-    email_context.unregister("invoice", "invoice")
+    context_registry.unregister("invoice", "invoice")
 
 
 def test_invoice_email_carries_the_pdf(api, db, smtp, add_client, drain, invoice_area):
@@ -191,7 +191,7 @@ def test_send_email_sends_at_once_and_checks_its_input(api, db, smtp, add_client
     assert api.error("SendEmail", messagename="Client Signup Email") == "A related ID is required"
     assert api.error("SendEmail", messagename="No Such Template", id=client_id) == "Email Template not found"
     with UnitOfWork(db) as uow:
-        email.save_template(uow, "Order Confirmation", disabled=True)
+        templates.save_template(uow, "Order Confirmation", disabled=True)
         uow.commit()
     assert api.error("SendEmail", messagename="Order Confirmation", id=client_id) == \
         "Email Template is disabled"
@@ -200,11 +200,11 @@ def test_send_email_sends_at_once_and_checks_its_input(api, db, smtp, add_client
 
 def test_edited_template_is_used(api, db, smtp, add_client, drain):
     with UnitOfWork(db) as uow:
-        email.save_template(uow, "Client Signup Email", subject="Hi {{ client_first_name }}!",
+        templates.save_template(uow, "Client Signup Email", subject="Hi {{ client_first_name }}!",
                             text="Welcome aboard, {{ client_name }}.", html="<b>{{ client_name }}</b>")
         uow.commit()
     with UnitOfWork(db) as uow, pytest.raises(Exception, match="not valid"):
-        email.save_template(uow, "Client Signup Email", subject="{% if %}")
+        templates.save_template(uow, "Client Signup Email", subject="{% if %}")
     add_client()
     drain()
     [(_, message)] = smtp.box.wait_for(1)
@@ -279,7 +279,7 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
         # A real invoice, so that once the resolver is fixed its PDF renders and attaches.
         invoice = create_invoice(uow, client_id, [InvoiceLine("Hosting", Decimal("10.00"))], send_email=False)
         uow.commit()
-    email_context.register_resolver("invoice", broken)
+    context_registry.register_resolver("invoice", broken)
     try:
         with UnitOfWork(db) as uow:
             request_email(uow, "Invoice Created", invoice.id)
@@ -287,7 +287,7 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
         for _ in range(MAX_DISPATCH_ATTEMPTS + 1):
             stats = drain()
     finally:
-        email_context.unregister("invoice")
+        context_registry.unregister("invoice")
     assert [m["Subject"] for _, m in smtp.box.wait_for(1)] == ["Welcome to Billow Hosting"]
     with UnitOfWork(db) as uow:
         parked = uow.session.scalar(select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)))
@@ -302,13 +302,15 @@ def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(api, d
     assert status["undispatched"] == 0
     assert [p["error"] for p in status["parked"]] == ["RuntimeError: resolver bug"]
     # Once the area's bug is fixed, the parked event is retried and the e-mail goes out.
-    email_context.register_resolver("invoice", lambda uow, _: email_context.client_context(uow, client_id))
+    context_registry.register_resolver(
+        "invoice", lambda uow, _: client_contexts.client_context(uow, client_id)
+    )
     try:
         retried = CliRunner().invoke(app, ["outbox", "--retry-parked"])
         assert "1 parked events will be retried" in retried.output
         drain()
     finally:
-        email_context.unregister("invoice")
+        context_registry.unregister("invoice")
     sent = smtp.box.wait_for(2)[-1][1]
     assert sent["Subject"] == "Customer Invoice"
     [pdf] = [part for part in sent.iter_attachments() if part.get_content_type() == "application/pdf"]

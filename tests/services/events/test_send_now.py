@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from billow import events
 from billow.db.models import Admin, EmailMessage, EmailTemplate
-from billow.services.access import credentials as access
-from billow.services.mail.messages import SENDING_FAILED
-from billow.services.support import tickets as support
+from billow.services.access import admins
+from billow.services.mail.composing import SENDING_FAILED
+from billow.services.support import departments as support_departments
 from billow.uow import UnitOfWork
 
 
@@ -89,14 +89,14 @@ def departments(api, db):
         for name in ("ann", "bob", "cat", "dan"):
             uow.session.add(Admin(username=name, email=f"{name}@staff.test", password_hash="-",
                                   role_id=role_id))
-        sales = support.add_department(uow, "Sales").id
-        abuse = support.add_department(uow, "Abuse").id
-        empty = support.add_department(uow, "Empty").id
+        sales = support_departments.add_department(uow, "Sales").id
+        abuse = support_departments.add_department(uow, "Abuse").id
+        empty = support_departments.add_department(uow, "Empty").id
         uow.commit()
     for name, dept in (("ann", sales), ("bob", sales), ("cat", sales), ("dan", abuse)):
         assert _cli("department-assign", name, str(dept))["changed"] is True
     with UnitOfWork(db) as uow:
-        access.set_admin_disabled(uow, "cat", True)
+        admins.set_admin_disabled(uow, "cat", True)
         uow.commit()
     return {"sales": sales, "abuse": abuse, "empty": empty}
 

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from billow.cli import app
 from billow.db.models import TicketReply
-from billow.services.support import tickets as support
-from billow.services.support.inbound_mail import LOOP_HEADER, LOOP_VALUE, REPLY_ABOVE_MARKER
+from billow.services.support import departments
+from billow.services.support.mail_parsing import LOOP_HEADER, LOOP_VALUE, REPLY_ABOVE_MARKER
 from billow.uow import UnitOfWork
 
 
@@ -36,7 +36,7 @@ def _replies(db: Any, ticket_id: int) -> list[str]:
 def test_sent_ticket_reply_fed_back_is_dropped_as_a_loop(api, db, smtp, add_client, drain):
     client_id = add_client()
     with UnitOfWork(db) as uow:
-        dept = support.add_department(uow, "Technical Support", "support@example.net")
+        dept = departments.add_department(uow, "Technical Support", "support@example.net")
         uow.commit()
     ticket = api.ok("OpenTicket", deptid=dept.id, clientid=client_id, subject="Site down",
                     message="My site is down", noemail="true")

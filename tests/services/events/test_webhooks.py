@@ -10,7 +10,8 @@ from swh_verify import verify_standard_webhook
 
 from billow import clock
 from billow.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from billow.services.events import webhooks
+from billow.services.events import _webhook_signing as webhook_signing
+from billow.services.events import ssrf_guard, webhook_delivery
 from billow.uow import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -64,7 +65,7 @@ def test_signature_matches_the_specification_example():
     # The example of the Standard Webhooks specification's reference libraries.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
-    signature = webhooks.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+    signature = webhook_signing.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
@@ -143,20 +144,20 @@ def test_retries_back_off_for_days_then_fail_and_disable_the_endpoint(api, db, r
         with Worker(db) as worker:
             worker.run_once()
             at = T0
-            for wait in webhooks.RETRY_SCHEDULE:
+            for wait in webhook_delivery.RETRY_SCHEDULE:
                 at += wait
                 with clock.frozen(at):
                     worker.run_once()
     assert at - T0 > timedelta(days=3)
-    assert len(receiver.requests) == 2 * webhooks.MAX_ATTEMPTS
+    assert len(receiver.requests) == 2 * webhook_delivery.MAX_ATTEMPTS
     hook = api.ok("GetWebhooks", webhookid=webhook_id)["webhooks"]["webhook"][0]
     assert hook["enabled"] is False
     assert "2 deliveries in a row failed" in hook["disabledreason"] and "HTTP 500" in hook["disabledreason"]
     assert hook["deliveries"] == {"pending": 0, "succeeded": 0, "failed": 2}
     failed = api.ok("GetWebhookDeliveries", webhookid=webhook_id, status="failed")
     delivery = failed["deliveries"]["delivery"][0]
-    assert delivery["attempts"] == webhooks.MAX_ATTEMPTS
-    assert len(delivery["attemptlog"]["attempt"]) == webhooks.MAX_ATTEMPTS
+    assert delivery["attempts"] == webhook_delivery.MAX_ATTEMPTS
+    assert len(delivery["attemptlog"]["attempt"]) == webhook_delivery.MAX_ATTEMPTS
     assert delivery["attemptlog"]["attempt"][0]["response"] == '{"error":"down for maintenance"}'
     # A disabled endpoint refuses replays until it is enabled again.
     refused = api.error("RetryWebhookDelivery", deliveryid=delivery["id"])
@@ -188,7 +189,7 @@ def test_expired_lease_of_a_dead_worker_is_delivered_by_the_next_run(api, db, re
             uow.commit()
         dispatch_outbox(db, RunStats())
         with UnitOfWork(db) as uow:
-            jobs = webhooks.claim_due(uow, 10)   # a worker takes the delivery ... and dies
+            jobs = webhook_delivery.claim_due(uow, 10)   # a worker takes the delivery ... and dies
             uow.commit()
         assert len(jobs) == 1
         with Worker(db) as worker:
@@ -360,7 +361,7 @@ def test_connections_to_private_addresses_are_refused_at_connect_time(receiver, 
 
     monkeypatch.setenv("BILLOW_WEBHOOK_ALLOW_PRIVATE", "0")
     reset_settings()
-    with webhooks.new_client() as client:
+    with ssrf_guard.new_client() as client:
         try:
             client.post(receiver.url, content=b"{}")
         except httpx.ConnectError as exc:
@@ -370,7 +371,7 @@ def test_connections_to_private_addresses_are_refused_at_connect_time(receiver, 
     assert receiver.requests == []
     monkeypatch.setenv("BILLOW_WEBHOOK_ALLOW_PRIVATE", "1")
     reset_settings()
-    with webhooks.new_client() as client:
+    with ssrf_guard.new_client() as client:
         assert client.post(receiver.url, content=b"{}").status_code == 200
 
 

@@ -38,9 +38,9 @@ def encode_attachments(*files: tuple[str, bytes]) -> str:
 
 @pytest.fixture
 def dept(uow: Any) -> Any:
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
-    d = support.add_department(uow, "Technical Support", "support@example.net")
+    d = departments.add_department(uow, "Technical Support", "support@example.net")
     uow.commit()
     return d
 

@@ -119,7 +119,7 @@ def test_open_ticket_with_attachments_and_custom_fields(api, dept, client_id, da
     assert not any(p.stat().st_mode & 0o111 for p in folder.iterdir())
     got = api.ok("GetTicketAttachment", relatedid=body["id"], type="ticket", index=0)
     assert got["filename"] == "screen shot.png" and base64.b64decode(got["data"]) == png
-    from billow.services.clients.accounts import custom_field_values
+    from billow.services.clients.custom_fields import custom_field_values
 
     assert [v for _, v in custom_field_values(uow, "support", int(body["id"]), dept.id)] == ["web01"]
 
@@ -280,9 +280,9 @@ def test_notes_and_get_ticket_notes(api, db, dept, client_id, whmcs_examples):
 
 
 def test_get_tickets_filters_and_pseudo_statuses(api, uow, dept, client_id, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
-    other = support.add_department(uow, "Sales", "sales@example.net")
+    other = departments.add_department(uow, "Sales", "sales@example.net")
     uow.commit()
     a = _open(api, dept, clientid=client_id, subject="Alpha outage")
     b = _open(api, dept, name="G", email="g@example.org", subject="Beta question")
@@ -340,12 +340,14 @@ def test_get_tickets_filters_and_pseudo_statuses(api, uow, dept, client_id, whmc
 
 
 def test_predefined_replies(api, uow, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import predefined_replies
 
-    sales = support.add_predefined_category(uow, "Sales")
-    sub = support.add_predefined_category(uow, "Sub-Sales", parent_id=sales.id)
-    support.add_predefined_reply(uow, sales.id, "Sample Sales Reply", "Hello [NAME],\r\n\r\nThanks")
-    support.add_predefined_reply(uow, sub.id, "Sub reply", "Hi")
+    sales = predefined_replies.add_predefined_category(uow, "Sales")
+    sub = predefined_replies.add_predefined_category(uow, "Sub-Sales", parent_id=sales.id)
+    predefined_replies.add_predefined_reply(
+        uow, sales.id, "Sample Sales Reply", "Hello [NAME],\r\n\r\nThanks"
+    )
+    predefined_replies.add_predefined_reply(uow, sub.id, "Sub reply", "Hi")
     uow.commit()
     cats = api.ok("GetTicketPredefinedCats")
     same_shape(cats, whmcs_examples["GetTicketPredefinedCats"]["example_response"])
@@ -396,7 +398,7 @@ def test_get_ticket_attachment_errors(api, db, dept, client_id, whmcs_examples):
 
 
 def test_download_headers_never_inline():
-    from billow.services.support.attachments import download_headers
+    from billow.services.support.attachment_files import download_headers
 
     headers = download_headers("page.html")
     assert headers["Content-Type"] == "application/octet-stream"
@@ -416,9 +418,9 @@ def test_download_headers_never_inline():
 
 
 def test_update_ticket_changes_and_hooks(api, db, uow, dept, client_id, whmcs_examples):
-    from billow.services.support import tickets as support
+    from billow.services.support import departments
 
-    other = support.add_department(uow, "Billing", "billing@example.net", prevent_client_closure=True)
+    other = departments.add_department(uow, "Billing", "billing@example.net", prevent_client_closure=True)
     uow.commit()
     me_id = _admin_id(uow)
     t = _open(api, dept, clientid=client_id, preventClientClosure="0")

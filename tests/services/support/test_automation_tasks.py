@@ -13,7 +13,9 @@ from billow.automation.runner import run_cron
 from billow.automation.tasks import load_tasks
 from billow.db.models import Ticket
 from billow.services.settings import set_setting
-from billow.services.support import tickets as support
+from billow.services.support import departments
+from billow.services.support import opening as ticket_opening
+from billow.services.support import replies as ticket_replies
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -25,14 +27,16 @@ def test_support_tasks_are_registered() -> None:
 
 def test_runner_closes_inactive_tickets_once(db: Any, uow: Any) -> None:
     with clock.frozen(T0):
-        dept = support.add_department(uow, "Support", "support@example.net")
-        ticket = support.open_ticket(
+        dept = departments.add_department(uow, "Support", "support@example.net")
+        ticket = ticket_opening.open_ticket(
             uow,
-            support.NewTicket(
+            ticket_opening.NewTicket(
                 department_id=dept.id, subject="s", message="m", name="G", email="g@example.org"
             ),
         )
-        support.add_reply(uow, support.NewReply(ticket_id=ticket.id, message="done?", admin_username="staff"))
+        ticket_replies.add_reply(
+            uow, ticket_replies.NewReply(ticket_id=ticket.id, message="done?", admin_username="staff")
+        )
         set_setting(uow, "CloseInactiveTickets", "24")
         uow.commit()
     with clock.frozen(T0 + timedelta(hours=25)):
@@ -52,7 +56,7 @@ def test_runner_polls_mailboxes_and_records_a_broken_one(db: Any, uow: Any) -> N
     )
     box = Mailbox("support@example.net", "secret", [StoredMessage(raw)])
     with ImapServer({box.user: box}) as server:
-        support.add_department(
+        departments.add_department(
             uow,
             "Support",
             "support@example.net",
@@ -62,7 +66,7 @@ def test_runner_polls_mailboxes_and_records_a_broken_one(db: Any, uow: Any) -> N
             mail_login=box.user,
             mail_password="secret",
         )
-        support.add_department(
+        departments.add_department(
             uow,
             "Broken",
             "broken@example.net",

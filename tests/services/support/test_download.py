@@ -110,9 +110,9 @@ def test_credentials_are_checked_like_the_invoice_pdf(api, db, uow, ticket):
     garbage = api.client.get(url, headers={"Authorization": "Basic !!!not-base64"})
     assert garbage.status_code == 401
 
-    from billow.services.access import credentials as access
+    from billow.services.access import api_roles
 
-    access.create_role(uow, "invoices-only", ["GetInvoice"])
+    api_roles.create_role(uow, "invoices-only", ["GetInvoice"])
     uow.commit()
     limited = make_credential(db, username="limited", roles=["invoices-only"])
     refused = api.client.get(url, headers=_auth(*limited))

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billow.services.support.inbound_mail import parse_message, strip_quoted_reply
-from billow.services.support.render import ALLOWED_TAGS, render_message
+from billow.services.support._render import ALLOWED_TAGS, render_message
+from billow.services.support.mail_parsing import parse_message, strip_quoted_reply
 
 TOKENS = [
     "<",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.services.support.imap_server import ImapServer, Mailbox, StoredMessage
 
 from billow.db.models import Ticket, TicketMailLog
-from billow.services.support import tickets as support
+from billow.services.support import departments
 from billow.services.support.imap import poll_mailboxes
 from billow.uow import UnitOfWork
 
@@ -33,7 +33,7 @@ def test_poll_imports_unseen_marks_seen_and_survives_a_broken_mailbox(db: Any, u
         ],
     )
     with ImapServer({box.user: box}) as server:
-        support.add_department(
+        departments.add_department(
             uow,
             "Broken",
             "broken@example.net",
@@ -43,7 +43,7 @@ def test_poll_imports_unseen_marks_seen_and_survives_a_broken_mailbox(db: Any, u
             mail_login="support@example.net",
             mail_password="wrong",
         )
-        support.add_department(
+        departments.add_department(
             uow,
             "Technical Support",
             "support@example.net",
@@ -81,7 +81,7 @@ def test_poll_imports_unseen_marks_seen_and_survives_a_broken_mailbox(db: Any, u
 
 
 def test_poll_without_configured_mailboxes_does_nothing(db: Any, uow: Any) -> None:
-    support.add_department(uow, "No mailbox", "x@example.net")
+    departments.add_department(uow, "No mailbox", "x@example.net")
     uow.commit()
     result = poll_mailboxes(lambda: UnitOfWork(db))
     assert (result.fetched, result.failed_mailboxes) == (0, [])

@@ -19,13 +19,9 @@ from billow.db.models import (
     TicketMailLog,
     TicketReply,
 )
-from billow.services.support import tickets as support
-from billow.services.support.inbound_mail import (
-    html_to_text,
-    import_message,
-    parse_message,
-    strip_quoted_reply,
-)
+from billow.services.support import changes, departments
+from billow.services.support.inbound_mail import import_message
+from billow.services.support.mail_parsing import html_to_text, parse_message, strip_quoted_reply
 
 PLAIN = b"""\
 From: Cynthia Reilly <cynthia@example.com>
@@ -139,8 +135,8 @@ def _reply_mail(tid: str, sender: str = "cynthia@example.com", extra: str = "") 
 
 @pytest.fixture
 def desk(uow: Any) -> dict[str, Any]:
-    tech = support.add_department(uow, "Technical Support", "support@example.net")
-    sales = support.add_department(uow, "Sales", "sales@example.net", clients_only=False)
+    tech = departments.add_department(uow, "Technical Support", "support@example.net")
+    sales = departments.add_department(uow, "Sales", "sales@example.net", clients_only=False)
     uow.commit()
     return {"tech": tech.id, "sales": sales.id}
 
@@ -263,12 +259,13 @@ def test_html_only_mail_to_sales_keeps_inline_image(db, desk):
 
 
 def test_reply_by_mask_strips_quote_and_reopens(db, uow, desk, client):
-    from billow.services.support.tickets import NewTicket, open_ticket, update_ticket
+    from billow.services.support.changes import update_ticket
+    from billow.services.support.opening import NewTicket, open_ticket
 
     ticket = open_ticket(
         uow, NewTicket(department_id=desk["tech"], subject="Website down", message="down", client_id=client)
     )
-    update_ticket(uow, ticket.id, support.TicketChanges(status="Closed"))
+    update_ticket(uow, ticket.id, changes.TicketChanges(status="Closed"))
     uow.commit()
     outcome = _import(db, _reply_mail(ticket.tid))
     assert outcome.status == "Ticket Reply Imported Successfully" and outcome.ticket_id == ticket.id
@@ -322,8 +319,8 @@ def test_blocked_sender_unknown_department_and_department_rules(db, uow, desk):
     from billow.db.models import TicketBlockedSender
 
     uow.session.add(TicketBlockedSender(type="sender", content="spam@example.org"))
-    strict = support.add_department(uow, "Clients", "clients@example.net", clients_only=True)
-    replies = support.add_department(uow, "Replies", "replies@example.net", piping_replies_only=True)
+    strict = departments.add_department(uow, "Clients", "clients@example.net", clients_only=True)
+    replies = departments.add_department(uow, "Replies", "replies@example.net", piping_replies_only=True)
     uow.commit()
     del strict, replies
     spam = b"From: Spam@Example.org\r\nTo: support@example.net\r\nSubject: buy\r\n\r\nbuy now\r\n"

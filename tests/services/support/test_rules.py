@@ -13,8 +13,19 @@ from billow import clock
 from billow.db.models import OutboxEvent, Ticket
 from billow.errors import BillowError
 from billow.services.settings import set_setting
-from billow.services.support import tickets as support
-from billow.services.support.render import ALLOWED_TAGS, render_message, sanitise_html
+from billow.services.support import (
+    auto_close,
+    blocklist,
+    changes,
+    departments,
+    lookup,
+    mail_fields,
+    merge,
+    queries,
+)
+from billow.services.support import opening as ticket_opening
+from billow.services.support import replies as ticket_replies
+from billow.services.support._render import ALLOWED_TAGS, render_message, sanitise_html
 from billow.uow import Actor, UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -41,10 +52,13 @@ def _client(uow: UnitOfWork, email: str, **flags: Any) -> int:
 
 
 def _answered(uow: UnitOfWork, dept_id: int, client_id: int, **kw: Any) -> Ticket:
-    ticket = support.open_ticket(
-        uow, support.NewTicket(department_id=dept_id, subject="s", message="m", client_id=client_id, **kw)
+    ticket = ticket_opening.open_ticket(
+        uow,
+        ticket_opening.NewTicket(department_id=dept_id, subject="s", message="m", client_id=client_id, **kw),
     )
-    support.add_reply(uow, support.NewReply(ticket_id=ticket.id, message="answer", admin_username="staff"))
+    ticket_replies.add_reply(
+        uow, ticket_replies.NewReply(ticket_id=ticket.id, message="answer", admin_username="staff")
+    )
     return ticket
 
 
@@ -53,13 +67,13 @@ def _answered(uow: UnitOfWork, dept_id: int, client_id: int, **kw: Any) -> Ticke
 
 def test_close_inactive_tickets(db: Any, uow: UnitOfWork) -> None:
     with clock.frozen(T0):
-        dept = support.add_department(uow, "Support", "support@example.net")
-        locked = support.add_department(uow, "Locked", "locked@example.net", prevent_client_closure=True)
+        dept = departments.add_department(uow, "Support", "support@example.net")
+        locked = departments.add_department(uow, "Locked", "locked@example.net", prevent_client_closure=True)
         cid = _client(uow, "a@example.com")
         vip = _client(uow, "vip@example.com", overrideautoclose=True)
         answered = _answered(uow, dept.id, cid)
-        waiting = support.open_ticket(
-            uow, support.NewTicket(department_id=dept.id, subject="s", message="m", client_id=cid)
+        waiting = ticket_opening.open_ticket(
+            uow, ticket_opening.NewTicket(department_id=dept.id, subject="s", message="m", client_id=cid)
         )  # Open: awaiting staff
         prevented = _answered(uow, dept.id, cid, prevent_client_closure=True)
         in_locked = _answered(uow, locked.id, cid)
@@ -67,17 +81,17 @@ def test_close_inactive_tickets(db: Any, uow: UnitOfWork) -> None:
         overridden = _answered(uow, dept.id, vip)
         uow.commit()
     with clock.frozen(T0 + timedelta(hours=30)):
-        assert support.close_inactive_tickets(uow, clock.now()) == []  # setting off (0)
+        assert auto_close.close_inactive_tickets(uow, clock.now()) == []  # setting off (0)
         set_setting(uow, "CloseInactiveTickets", "48")
         uow.commit()
-        assert support.close_inactive_tickets(uow, clock.now()) == []  # not idle long enough
+        assert auto_close.close_inactive_tickets(uow, clock.now()) == []  # not idle long enough
         late = _answered(uow, dept.id, cid)
         uow.commit()
     with clock.frozen(T0 + timedelta(hours=49)):
-        closed = support.close_inactive_tickets(uow, clock.now())
+        closed = auto_close.close_inactive_tickets(uow, clock.now())
         uow.commit()
         assert closed == [answered.id, allowed_in_locked.id]
-        assert support.close_inactive_tickets(uow, clock.now()) == []  # idempotent
+        assert auto_close.close_inactive_tickets(uow, clock.now()) == []  # idempotent
         statuses = {t.id: t.status for t in uow.session.scalars(select(Ticket))}
         uow.commit()  # end the read transaction before another session reads
     assert statuses[answered.id] == "Closed"
@@ -93,19 +107,20 @@ def test_close_inactive_tickets(db: Any, uow: UnitOfWork) -> None:
 
 def test_a_reply_after_listing_keeps_the_ticket_open(uow: UnitOfWork) -> None:
     with clock.frozen(T0):
-        dept = support.add_department(uow, "Support", "support@example.net")
+        dept = departments.add_department(uow, "Support", "support@example.net")
         ticket = _answered(uow, dept.id, _client(uow, "a@example.com"))
         set_setting(uow, "CloseInactiveTickets", "1")
         uow.commit()
     with clock.frozen(T0 + timedelta(hours=2)):
-        assert support.inactive_ticket_ids(uow, clock.now()) == [ticket.id]
-        support.add_reply(
-            uow, support.NewReply(ticket_id=ticket.id, message="me again", client_id=ticket.client_id or 0)
+        assert auto_close.inactive_ticket_ids(uow, clock.now()) == [ticket.id]
+        ticket_replies.add_reply(
+            uow,
+            ticket_replies.NewReply(ticket_id=ticket.id, message="me again", client_id=ticket.client_id or 0),
         )
-        support.add_reply(
-            uow, support.NewReply(ticket_id=ticket.id, message="answer", admin_username="staff")
+        ticket_replies.add_reply(
+            uow, ticket_replies.NewReply(ticket_id=ticket.id, message="answer", admin_username="staff")
         )
-        assert support.auto_close_ticket(uow, ticket.id, clock.now()) is False
+        assert auto_close.auto_close_ticket(uow, ticket.id, clock.now()) is False
         assert ticket.status == "Answered"
 
 
@@ -116,56 +131,59 @@ def test_client_sees_only_own_tickets(db: Any, uow: UnitOfWork) -> None:
     from billow.db.models import UserClient
     from billow.services.clients.users import create_user
 
-    dept = support.add_department(uow, "Support", "support@example.net")
+    dept = departments.add_department(uow, "Support", "support@example.net")
     mine, theirs = _client(uow, "me@example.com"), _client(uow, "them@example.com")
     user = create_user(uow, "Me", "Client", "me-login@example.com", "a long password 1")
     uow.session.add(UserClient(user_id=user.id, client_id=mine, owner=True))
-    own = support.open_ticket(
-        uow, support.NewTicket(department_id=dept.id, subject="mine", message="m", client_id=mine)
+    own = ticket_opening.open_ticket(
+        uow, ticket_opening.NewTicket(department_id=dept.id, subject="mine", message="m", client_id=mine)
     )
-    other = support.open_ticket(
-        uow, support.NewTicket(department_id=dept.id, subject="theirs", message="m", client_id=theirs)
+    other = ticket_opening.open_ticket(
+        uow, ticket_opening.NewTicket(department_id=dept.id, subject="theirs", message="m", client_id=theirs)
     )
-    support.add_note(uow, "staff only", ticket_id=own.id)
-    guest = support.open_ticket(
+    ticket_replies.add_note(uow, "staff only", ticket_id=own.id)
+    guest = ticket_opening.open_ticket(
         uow,
-        support.NewTicket(
+        ticket_opening.NewTicket(
             department_id=dept.id, subject="guest", message="m", name="G", email="g@example.org"
         ),
     )
     uow.commit()
     with UnitOfWork(db, Actor(kind="client", user_id=user.id)) as as_client:
-        assert support.get_ticket(as_client, own.id).subject == "mine"
+        assert lookup.get_ticket(as_client, own.id).subject == "mine"
         for forbidden in (other.id, guest.id):
             with pytest.raises(BillowError, match="Ticket ID not found"):
-                support.get_ticket(as_client, forbidden)
+                lookup.get_ticket(as_client, forbidden)
         with pytest.raises(BillowError, match="Ticket ID not found"):
-            support.get_ticket(as_client, tid=other.tid)
-        total, rows = support.list_tickets(as_client, support.TicketFilter())
+            lookup.get_ticket(as_client, tid=other.tid)
+        total, rows = queries.list_tickets(as_client, queries.TicketFilter())
         assert (total, [t.id for t in rows]) == (1, [own.id])
-        assert support.list_tickets(as_client, support.TicketFilter(client_id=theirs))[0] == 0
-        assert support.notes_of(as_client, support.get_ticket(as_client, own.id)) == []
+        assert queries.list_tickets(as_client, queries.TicketFilter(client_id=theirs))[0] == 0
+        assert queries.notes_of(as_client, lookup.get_ticket(as_client, own.id)) == []
         with pytest.raises(BillowError, match="Ticket ID not found"):
-            support.add_reply(as_client, support.NewReply(ticket_id=other.id, message="let me in"))
-        with pytest.raises(BillowError, match="Client ID Not Found"):
-            support.open_ticket(
-                as_client,
-                support.NewTicket(department_id=dept.id, subject="s", message="m", client_id=theirs),
+            ticket_replies.add_reply(
+                as_client, ticket_replies.NewReply(ticket_id=other.id, message="let me in")
             )
-        reply = support.add_reply(
-            as_client, support.NewReply(ticket_id=own.id, message="update", admin_username="pretend-staff")
+        with pytest.raises(BillowError, match="Client ID Not Found"):
+            ticket_opening.open_ticket(
+                as_client,
+                ticket_opening.NewTicket(department_id=dept.id, subject="s", message="m", client_id=theirs),
+            )
+        reply = ticket_replies.add_reply(
+            as_client,
+            ticket_replies.NewReply(ticket_id=own.id, message="update", admin_username="pretend-staff"),
         )
         assert (reply.admin, reply.client_id) == ("", mine)
-        counts = support.ticket_counts(as_client)
+        counts = queries.ticket_counts(as_client)
         assert counts.all_active == 1
         # Staff operations are refused to a client even on its own ticket.
         for attempt in (
-            lambda: support.update_ticket(as_client, own.id, support.TicketChanges(status="Closed")),
-            lambda: support.delete_ticket(as_client, own.id),
-            lambda: support.merge_tickets(as_client, own.id, [other.id]),
-            lambda: support.block_sender(as_client, own.id),
-            lambda: support.update_reply(as_client, reply.id, "rewritten"),
-            lambda: support.delete_reply(as_client, own.id, reply.id),
+            lambda: changes.update_ticket(as_client, own.id, changes.TicketChanges(status="Closed")),
+            lambda: changes.delete_ticket(as_client, own.id),
+            lambda: merge.merge_tickets(as_client, own.id, [other.id]),
+            lambda: blocklist.block_sender(as_client, own.id),
+            lambda: ticket_replies.update_reply(as_client, reply.id, "rewritten"),
+            lambda: ticket_replies.delete_reply(as_client, own.id, reply.id),
         ):
             with pytest.raises(BillowError):
                 attempt()
@@ -175,24 +193,24 @@ def test_client_cannot_close_a_prevented_ticket(db: Any, uow: UnitOfWork) -> Non
     from billow.db.models import UserClient
     from billow.services.clients.users import create_user
 
-    dept = support.add_department(uow, "Support", "support@example.net", prevent_client_closure=True)
+    dept = departments.add_department(uow, "Support", "support@example.net", prevent_client_closure=True)
     cid = _client(uow, "me@example.com")
     user = create_user(uow, "Me", "Client", "me-login@example.com", "a long password 1")
     uow.session.add(UserClient(user_id=user.id, client_id=cid, owner=True))
-    locked = support.open_ticket(
-        uow, support.NewTicket(department_id=dept.id, subject="s", message="m", client_id=cid)
+    locked = ticket_opening.open_ticket(
+        uow, ticket_opening.NewTicket(department_id=dept.id, subject="s", message="m", client_id=cid)
     )
-    free = support.open_ticket(
+    free = ticket_opening.open_ticket(
         uow,
-        support.NewTicket(
+        ticket_opening.NewTicket(
             department_id=dept.id, subject="s", message="m", client_id=cid, prevent_client_closure=False
         ),
     )
     uow.commit()
     with UnitOfWork(db, Actor(kind="client", user_id=user.id)) as as_client:
         with pytest.raises(BillowError, match="cannot be closed"):
-            support.close_ticket(as_client, locked.id)
-        assert support.close_ticket(as_client, free.id).status == "Closed"
+            changes.close_ticket(as_client, locked.id)
+        assert changes.close_ticket(as_client, free.id).status == "Closed"
 
 
 # --- sanitiser --------------------------------------------------------------------------
@@ -266,11 +284,11 @@ def test_markdown_renders_formatting() -> None:
 def test_ticket_email_fields_and_reply_round_trip(db: Any, uow: UnitOfWork) -> None:
     from billow.services.support.inbound_mail import import_message
 
-    dept = support.add_department(uow, "Support", "support@example.net")
+    dept = departments.add_department(uow, "Support", "support@example.net")
     cid = _client(uow, "owner@example.com")
-    guest = support.open_ticket(
+    guest = ticket_opening.open_ticket(
         uow,
-        support.NewTicket(
+        ticket_opening.NewTicket(
             department_id=dept.id,
             subject="Guest q",
             message="hi",
@@ -278,26 +296,26 @@ def test_ticket_email_fields_and_reply_round_trip(db: Any, uow: UnitOfWork) -> N
             email="gail@example.org",
         ),
     )
-    mine = support.open_ticket(
+    mine = ticket_opening.open_ticket(
         uow,
-        support.NewTicket(
+        ticket_opening.NewTicket(
             department_id=dept.id, subject="Mine", message="m", client_id=cid, cc="boss@example.com"
         ),
     )
-    support.add_reply(
-        uow, support.NewReply(ticket_id=guest.id, message="Try again now", admin_username="staff")
+    ticket_replies.add_reply(
+        uow, ticket_replies.NewReply(ticket_id=guest.id, message="Try again now", admin_username="staff")
     )
     uow.commit()
-    fields = support.ticket_email_fields(uow, guest.id)
+    fields = mail_fields.ticket_email_fields(uow, guest.id)
     assert fields is not None
     assert fields["merge"]["ticket_id"] == guest.tid and fields["merge"]["ticket_message"] == "Try again now"
     assert fields["merge"]["ticket_message_html"] == "Try again now"
     assert fields["merge"]["ticket_link"].endswith(f"tid={guest.tid}&c={guest.c}")
     assert (fields["client_id"], fields["recipients"]) == (0, [("Gail Guest", "gail@example.org")])
-    client_fields = support.ticket_email_fields(uow, mine.id)
+    client_fields = mail_fields.ticket_email_fields(uow, mine.id)
     assert client_fields is not None
     assert client_fields["recipients"] == [("C owner", "owner@example.com"), ("", "boss@example.com")]
-    assert support.ticket_email_fields(uow, 999) is None
+    assert mail_fields.ticket_email_fields(uow, 999) is None
     # The subject WHMCS's templates use brings the customer's answer back to the ticket.
     subject = f"Re: [Ticket ID: {fields['merge']['ticket_id']}] {fields['merge']['ticket_subject']}"
     raw = (

@@ -15,7 +15,8 @@ from billow.config import get_settings
 from billow.db.models import Currency, Price, Product, ProductGroup, ServiceAddon
 from billow.errors import NotFound, ValidationError
 from billow.money import fmt
-from billow.services.catalog import products as catalog
+from billow.services.catalog import addons, config_options, price_rows, product_fields, promotions
+from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import PRICE_KEYS, SETUP_KEYS
 from billow.services.catalog.products import ProductInput
 from billow.services.hosting import servers
@@ -55,8 +56,8 @@ def _product_pricing(
 
 
 def _config_options(ctx: Context, product: Product, currencies: list[Currency]) -> list[dict[str, Any]]:
-    linked = catalog.product_options(ctx.uow, product.id)
-    choice_prices = catalog.prices_of(ctx.uow, "configoptions", [c.id for _, cs in linked for c in cs])
+    linked = config_options.product_options(ctx.uow, product.id)
+    choice_prices = price_rows.prices_of(ctx.uow, "configoptions", [c.id for _, cs in linked for c in cs])
     out = []
     for option, choices in linked:
         if option.hidden:
@@ -100,14 +101,18 @@ def get_products(ctx: Context, params: Params) -> dict[str, Any]:
             pids = [int(p) for p in pid_text.split(",") if p.strip()]
         except ValueError:
             raise ValidationError("Invalid pid") from None
-    products = catalog.list_products(ctx.uow, pids=pids, gid=params.int("gid"), module=params.str("module"))
+    products = catalog_products.list_products(
+        ctx.uow, pids=pids, gid=params.int("gid"), module=params.str("module")
+    )
     currencies = _currencies(ctx)
-    prices = catalog.prices_of(ctx.uow, "product", [p.id for p in products])
+    prices = price_rows.prices_of(ctx.uow, "product", [p.id for p in products])
     base = get_settings().system_url
     items = []
     for product in products:
         group = ctx.session.get(ProductGroup, product.gid)
-        fields = [f for f in catalog.product_fields(ctx.uow, product.id) if f.showorder and not f.adminonly]
+        fields = [
+            f for f in product_fields.product_fields(ctx.uow, product.id) if f.showorder and not f.adminonly
+        ]
         items.append(
             {
                 "pid": product.id,
@@ -165,7 +170,7 @@ def add_product(ctx: Context, params: Params) -> dict[str, Any]:
         if params.has(f"configoption{i}")
     }
     extra = {k: params.str(k) for k in params if k.startswith("ondemandrenewal")}
-    product = catalog.add_product(
+    product = catalog_products.add_product(
         ctx.uow,
         ProductInput(
             name=params.str("name"),
@@ -204,7 +209,7 @@ def add_product(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def get_promotions(ctx: Context, params: Params) -> dict[str, Any]:
-    rows = catalog.list_promotions(ctx.uow, params.str("code"))
+    rows = promotions.list_promotions(ctx.uow, params.str("code"))
     items = [
         {
             "id": p.id,
@@ -263,7 +268,7 @@ def get_servers(ctx: Context, params: Params) -> dict[str, Any]:
         addon = ctx.session.get(ServiceAddon, params.int("addonId"))
         if addon is None:
             raise NotFound("Addon ID Not Found")
-        module = catalog.get_addon(ctx.uow, addon.addonid).module if addon.addonid else ""
+        module = addons.get_addon(ctx.uow, addon.addonid).module if addon.addonid else ""
     fetch = params.bool("fetchStatus")
     counts = servers.active_counts(ctx.uow)
     items = []

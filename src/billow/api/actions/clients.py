@@ -14,8 +14,7 @@ from billow.db.models import Client, Contact, User, UserClient
 from billow.errors import NotFound, ValidationError
 from billow.events import request_email
 from billow.money import fmt
-from billow.services.clients import accounts as svc
-from billow.services.clients import contacts
+from billow.services.clients import accounts, contacts, custom_fields
 from billow.services.clients import lifecycle as client_lifecycle
 from billow.services.clients.accounts import CONTACT_FIELDS, FLAG_FIELDS, ClientInput
 from billow.services.clients.validation import country_name, phone_parts
@@ -58,10 +57,10 @@ def _email_preferences(params: Params) -> dict[str, bool]:
 def _client_from_params(params: Params, ctx: Context) -> Client:
     client_id = params.int("clientid")
     if client_id:
-        return svc.get_client(ctx.uow, client_id)
+        return accounts.get_client(ctx.uow, client_id)
     email = params.str("clientemail") or params.str("email")
     if email:
-        client = svc.find_client_by_email(ctx.uow, email)
+        client = accounts.find_client_by_email(ctx.uow, email)
         if client is not None:
             return client
     raise NotFound("Client ID Not Found")
@@ -76,7 +75,7 @@ def add_client(ctx: Context, params: Params) -> dict[str, Any]:
         ip=params.str("clientip"),
         marketing_emails_opt_in=params.bool("marketingoptin"),
     )
-    client = svc.add_client(
+    client = accounts.add_client(
         ctx.uow,
         ClientInput(values=values, custom_fields=_custom_fields(params)),
         skip_validation=params.bool("skipvalidation"),
@@ -90,7 +89,7 @@ def add_client(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_clients(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_clients(
+    total, rows = accounts.list_clients(
         ctx.uow,
         search=params.str("search"),
         status=params.str("status"),
@@ -113,7 +112,7 @@ def client_details(ctx: Context, client: Client) -> dict[str, Any]:
     """The ``client`` object of ``GetClientsDetails`` (also used by other areas' details)."""
     phonecc, local, formatted = phone_parts(client.phonenumber, client.country)
     prefs = {k: "1" if (client.email_preferences or {}).get(k, True) else "0" for k in EMAIL_KINDS}
-    fields = svc.custom_field_values(ctx.uow, "client", client.id)
+    fields = custom_fields.custom_field_values(ctx.uow, "client", client.id)
     users = ctx.session.execute(
         select(User, UserClient.owner).join(UserClient, UserClient.user_id == User.id)
         .where(UserClient.client_id == client.id).order_by(User.id)
@@ -169,7 +168,7 @@ def get_clients_details(ctx: Context, params: Params) -> dict[str, Any]:
         raise ValidationError("Either clientid Or email Is Required")
     client = (
         ctx.session.get(Client, client_id) if client_id
-        else svc.find_client_by_email(ctx.uow, email)
+        else accounts.find_client_by_email(ctx.uow, email)
     )
     if client is None:
         raise NotFound("Client Not Found")
@@ -207,7 +206,7 @@ def update_client(ctx: Context, params: Params) -> dict[str, Any]:
                 "notifications as required by ICANN. To disable domain notifications, please "
                 "create an alternative contact that is set to receive them"
             )
-    svc.update_client(
+    accounts.update_client(
         ctx.uow, client.id,
         ClientInput(values=values, custom_fields=_custom_fields(params), email_preferences=prefs),
         skip_validation=params.bool("skipvalidation"),
@@ -240,7 +239,7 @@ def get_client_groups(ctx: Context, params: Params) -> dict[str, Any]:
         {"id": g.id, "groupname": g.groupname, "groupcolour": g.groupcolour,
          "discountpercent": fmt(g.discountpercent), "susptermexempt": onoff(g.susptermexempt),
          "separateinvoices": onoff(g.separateinvoices)}
-        for g in svc.list_groups(ctx.uow)
+        for g in accounts.list_groups(ctx.uow)
     ]
     return {"totalresults": len(groups), "groups": {"group": groups}}
 
@@ -249,7 +248,7 @@ def add_client_note(ctx: Context, params: Params) -> dict[str, Any]:
     client_id = params.int("userid") or params.int("clientid")
     if not client_id or ctx.session.get(Client, client_id) is None:
         raise NotFound("Client ID not found")
-    note = svc.add_note(ctx.uow, client_id, params.str("notes"), sticky=params.bool("sticky"))
+    note = accounts.add_note(ctx.uow, client_id, params.str("notes"), sticky=params.bool("sticky"))
     return {"noteid": str(note.id)}
 
 

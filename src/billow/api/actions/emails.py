@@ -15,11 +15,11 @@ from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import Action
 from billow.errors import ValidationError
-from billow.services.mail import messages as email
+from billow.services.mail import email_log, send_now, templates
 
 
 def get_email_templates(ctx: Context, params: Params) -> dict[str, Any]:
-    rows = email.list_templates(ctx.uow, type_=params.str("type").lower(),
+    rows = templates.list_templates(ctx.uow, type_=params.str("type").lower(),
                                 language=params.str("language").lower())
     # Strings, as WHMCS's documented example answers this action.
     items = [{"id": str(t.id), "name": t.name, "subject": t.subject, "custom": str(int(t.custom))}
@@ -45,12 +45,12 @@ def send_email(ctx: Context, params: Params) -> dict[str, Any]:
     custom_vars = _custom_vars(params)
     relid = params.int("id", error="A related ID is required")
     if name:
-        template = email.get_template(ctx.uow, name)
+        template = templates.get_template(ctx.uow, name)
         if not relid and template.type != "admin":
             raise ValidationError("A related ID is required")
-        email.send_template(ctx.uow, template.name, relid, extra=custom_vars)
+        send_now.send_template(ctx.uow, template.name, relid, extra=custom_vars)
     else:
-        if customtype not in email.CUSTOM_TYPES:
+        if customtype not in templates.CUSTOM_TYPES:
             raise ValidationError("Invalid message type provided")
         subject, message = params.str("customsubject"), params.str("custommessage")
         if not subject:
@@ -59,12 +59,12 @@ def send_email(ctx: Context, params: Params) -> dict[str, Any]:
             raise ValidationError("A message body is required for a custom message")
         if not relid:
             raise ValidationError("A related ID is required")
-        email.send_custom(ctx.uow, customtype, relid, subject, message, custom_vars)
+        send_now.send_custom(ctx.uow, customtype, relid, subject, message, custom_vars)
     return {}
 
 
 def send_admin_email(ctx: Context, params: Params) -> dict[str, Any]:
-    email.send_admin(
+    send_now.send_admin(
         ctx.uow, messagename=params.str("messagename"), subject=params.str("customsubject"),
         message=params.str("custommessage"), type_=params.str("type", "system").lower(),
         merge=params.dict("mergefields") or _merge_fields(params),
@@ -84,7 +84,7 @@ def _merge_fields(params: Params) -> dict[str, Any]:
 
 def get_emails(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = email.list_client_emails(
+    total, rows = email_log.list_client_emails(
         ctx.uow, params.int("clientid", error="Client ID Not Found"),
         on_date=params.date("date", error="Invalid date"), subject=params.str("subject"),
         offset=start, limit=limit,

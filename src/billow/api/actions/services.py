@@ -15,7 +15,7 @@ from billow.db.models import Client, Order, Product, ProductGroup, Server
 from billow.errors import ValidationError
 from billow.money import fmt
 from billow.services.catalog.cycles import cycle
-from billow.services.clients.accounts import custom_field_values
+from billow.services.clients.custom_fields import custom_field_values
 from billow.services.clients.lifecycle import format_money
 from billow.services.hosting import provisioning
 from billow.services.hosting import services as svc

@@ -24,8 +24,19 @@ from billow.db.models import (
     UserClient,
 )
 from billow.errors import NotFound, ValidationError
-from billow.services.support import tickets as svc
-from billow.services.support.attachments import decode_whmcs_attachments
+from billow.services.support import (
+    blocklist,
+    changes,
+    departments,
+    lookup,
+    merge,
+    predefined_replies,
+    queries,
+    ticket_attachments,
+)
+from billow.services.support import opening as ticket_opening
+from billow.services.support import replies as ticket_replies
+from billow.services.support.attachment_files import decode_whmcs_attachments
 
 
 def _attachments(params: Params) -> list[Any]:
@@ -123,9 +134,9 @@ def _ticket_summary(
 
 def open_ticket(ctx: Context, params: Params) -> dict[str, Any]:
     prevent = params.opt_bool("preventClientClosure")
-    ticket = svc.open_ticket(
+    ticket = ticket_opening.open_ticket(
         ctx.uow,
-        svc.NewTicket(
+        ticket_opening.NewTicket(
             department_id=params.int("deptid"),
             subject=params.str("subject"),
             message=params.str("message"),
@@ -150,9 +161,9 @@ def open_ticket(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def add_ticket_reply(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.add_reply(
+    ticket_replies.add_reply(
         ctx.uow,
-        svc.NewReply(
+        ticket_replies.NewReply(
             ticket_id=params.int("ticketid"),
             message=params.str("message"),
             client_id=params.int("clientid"),
@@ -174,7 +185,7 @@ def add_ticket_reply(ctx: Context, params: Params) -> dict[str, Any]:
 def add_ticket_note(ctx: Context, params: Params) -> dict[str, Any]:
     if not params.int("ticketid") and not params.str("ticketnum"):
         raise NotFound("Ticket ID not found")
-    svc.add_note(
+    ticket_replies.add_note(
         ctx.uow,
         params.str("message"),
         ticket_id=params.int("ticketid"),
@@ -188,9 +199,9 @@ def add_ticket_note(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_tickets(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_tickets(
+    total, rows = queries.list_tickets(
         ctx.uow,
-        svc.TicketFilter(
+        queries.TicketFilter(
             department_id=params.int("deptid"),
             client_id=params.int("clientid"),
             email=params.str("email"),
@@ -201,7 +212,7 @@ def get_tickets(ctx: Context, params: Params) -> dict[str, Any]:
         limit=limit,
     )
     people = _People(ctx)
-    files = svc.attachments_of(ctx.uow, "ticket", [t.id for t in rows])
+    files = ticket_attachments.attachments_of(ctx.uow, "ticket", [t.id for t in rows])
     items = [_ticket_summary(ctx, people, t, files[t.id]) for t in rows]
     return page(total, start, "tickets", "ticket", items)
 
@@ -209,14 +220,14 @@ def get_tickets(ctx: Context, params: Params) -> dict[str, Any]:
 def get_ticket(ctx: Context, params: Params) -> dict[str, Any]:
     if not params.int("ticketid") and not params.str("ticketnum"):
         raise ValidationError("Ticket ID not found")
-    ticket = svc.get_ticket(ctx.uow, params.int("ticketid"), params.str("ticketnum"), follow_merge=True)
+    ticket = lookup.get_ticket(ctx.uow, params.int("ticketid"), params.str("ticketnum"), follow_merge=True)
     descending = params.str("repliessort").upper() == "DESC"
     people = _People(ctx)
     summary = _ticket_summary(
-        ctx, people, ticket, svc.attachments_of(ctx.uow, "ticket", [ticket.id])[ticket.id]
+        ctx, people, ticket, ticket_attachments.attachments_of(ctx.uow, "ticket", [ticket.id])[ticket.id]
     )
-    replies = svc.replies_of(ctx.uow, ticket, descending=descending)
-    files = svc.attachments_of(ctx.uow, "reply", [r.id for r in replies])
+    replies = queries.replies_of(ctx.uow, ticket, descending=descending)
+    files = ticket_attachments.attachments_of(ctx.uow, "reply", [r.id for r in replies])
     opening = {
         "replyid": "0",
         "userid": str(ticket.client_id or 0),
@@ -237,14 +248,14 @@ def get_ticket(ctx: Context, params: Params) -> dict[str, Any]:
         opening.update(requestor_name=ticket.admin, requestor_email="", requestor_type="Operator")
     reply_items = [_reply(ctx, people, r, files[r.id]) for r in replies]
     reply_items = [*reply_items, opening] if descending else [opening, *reply_items]
-    notes = svc.notes_of(ctx.uow, ticket)
-    note_files = svc.attachments_of(ctx.uow, "note", [n.id for n in notes])
+    notes = queries.notes_of(ctx.uow, ticket)
+    note_files = ticket_attachments.attachments_of(ctx.uow, "note", [n.id for n in notes])
     return {
         "ticketid": str(ticket.id),
         "tid": ticket.tid,
         "c": ticket.c,
         "deptid": str(ticket.department_id),
-        "deptname": svc.get_department(ctx.uow, ticket.department_id).name,
+        "deptname": departments.get_department(ctx.uow, ticket.department_id).name,
         "userid": str(ticket.client_id or 0),
         "contactid": str(ticket.contact_id),
         "name": summary["name"],
@@ -305,9 +316,9 @@ def _note(note: TicketNote, files: list[TicketAttachment], *, key: str) -> dict[
 
 
 def get_ticket_notes(ctx: Context, params: Params) -> dict[str, Any]:
-    ticket = svc.get_ticket(ctx.uow, params.int("ticketid"))
-    notes = svc.notes_of(ctx.uow, ticket)
-    files = svc.attachments_of(ctx.uow, "note", [n.id for n in notes])
+    ticket = lookup.get_ticket(ctx.uow, params.int("ticketid"))
+    notes = queries.notes_of(ctx.uow, ticket)
+    files = ticket_attachments.attachments_of(ctx.uow, "note", [n.id for n in notes])
     items = []
     for note in notes:
         item = _note(note, files[note.id], key="id")
@@ -317,7 +328,7 @@ def get_ticket_notes(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def get_ticket_counts(ctx: Context, params: Params) -> dict[str, Any]:
-    counts = svc.ticket_counts(ctx.uow)
+    counts = queries.ticket_counts(ctx.uow)
     data: dict[str, Any] = {
         "filteredDepartments": counts.departments,
         "allActive": counts.all_active,
@@ -340,7 +351,7 @@ def get_ticket_attachment(ctx: Context, params: Params) -> dict[str, Any]:
         raise ValidationError("Invalid Type. Must be one of ticket, reply, note")
     if params.str("index") == "":
         raise ValidationError("Attachment Index Required")
-    filename, data = svc.get_attachment(
+    filename, data = ticket_attachments.get_attachment(
         ctx.uow, kind, params.int("relatedid"), params.int("index", error="Invalid Attachment Index")
     )
     return {"filename": filename, "data": base64.b64encode(data).decode()}
@@ -351,10 +362,10 @@ def update_ticket(ctx: Context, params: Params) -> dict[str, Any]:
         return params.str(key) if params.has(key) else None
 
     flag = params.int("flag") if params.has("flag") else None
-    ticket = svc.update_ticket(
+    ticket = changes.update_ticket(
         ctx.uow,
         params.int("ticketid"),
-        svc.TicketChanges(
+        changes.TicketChanges(
             department_id=params.int("deptid") or None,
             status=opt("status") or None,
             subject=opt("subject"),
@@ -380,7 +391,7 @@ def update_ticket_reply(ctx: Context, params: Params) -> dict[str, Any]:
         raise ValidationError("Reply ID Required")
     if not params.str("message"):
         raise ValidationError("Message is Required")
-    reply = svc.update_reply(
+    reply = ticket_replies.update_reply(
         ctx.uow,
         params.int("replyid"),
         params.str("message"),
@@ -400,14 +411,14 @@ def merge_ticket(ctx: Context, params: Params) -> dict[str, Any]:
     bad = [p for p in parts if not p.isdigit()]
     if bad:
         raise ValidationError("Invalid Merge Ticket IDs: " + ", ".join(bad))
-    ticket = svc.merge_tickets(
+    ticket = merge.merge_tickets(
         ctx.uow, params.int("ticketid"), [int(p) for p in parts], params.str("newsubject")
     )
     return {"ticketid": str(ticket.id)}
 
 
 def delete_ticket(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.delete_ticket(ctx.uow, params.int("ticketid"))
+    changes.delete_ticket(ctx.uow, params.int("ticketid"))
     return {}
 
 
@@ -416,24 +427,24 @@ def delete_ticket_reply(ctx: Context, params: Params) -> dict[str, Any]:
         raise ValidationError("Ticket ID Required")
     if not params.int("replyid"):
         raise ValidationError("Reply ID Required")
-    svc.delete_reply(ctx.uow, params.int("ticketid"), params.int("replyid"))
+    ticket_replies.delete_reply(ctx.uow, params.int("ticketid"), params.int("replyid"))
     return {}
 
 
 def delete_ticket_note(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.delete_note(ctx.uow, params.int("noteid"))
+    ticket_replies.delete_note(ctx.uow, params.int("noteid"))
     return {}
 
 
 def block_ticket_sender(ctx: Context, params: Params) -> dict[str, Any]:
     if not params.int("ticketid"):
         raise ValidationError("Ticket ID Required")
-    deleted = svc.block_sender(ctx.uow, params.int("ticketid"), delete_ticket_too=params.bool("delete"))
+    deleted = blocklist.block_sender(ctx.uow, params.int("ticketid"), delete_ticket_too=params.bool("delete"))
     return {"deleted": "true" if deleted else "false"}
 
 
 def get_support_departments(ctx: Context, params: Params) -> dict[str, Any]:
-    counts = svc.department_counts(ctx.uow)
+    counts = departments.department_counts(ctx.uow)
     items = [
         {
             "id": str(d.id),
@@ -441,13 +452,13 @@ def get_support_departments(ctx: Context, params: Params) -> dict[str, Any]:
             "awaitingreply": str(counts.get(d.id, (0, 0))[0]),
             "opentickets": str(counts.get(d.id, (0, 0))[1]),
         }
-        for d in svc.list_departments(ctx.uow)
+        for d in departments.list_departments(ctx.uow)
     ]
     return {"totalresults": len(items), "departments": {"department": items}}
 
 
 def get_support_statuses(ctx: Context, params: Params) -> dict[str, Any]:
-    counts = svc.ticket_counts(ctx.uow, department_id=params.int("deptid"))
+    counts = queries.ticket_counts(ctx.uow, department_id=params.int("deptid"))
     items = [{"title": s.title, "count": n, "color": s.color} for s, n in counts.by_status]
     return {"totalresults": len(items), "statuses": {"status": items}}
 
@@ -455,14 +466,15 @@ def get_support_statuses(ctx: Context, params: Params) -> dict[str, Any]:
 def get_ticket_predefined_cats(ctx: Context, params: Params) -> dict[str, Any]:
     items = [
         {"id": str(c.id), "parentid": str(c.parent_id), "name": c.name, "replycount": str(n)}
-        for c, n in svc.list_predefined_categories(ctx.uow)
+        for c, n in predefined_replies.list_predefined_categories(ctx.uow)
     ]
     return {"totalresults": len(items), "categories": {"category": items}}
 
 
 def get_ticket_predefined_replies(ctx: Context, params: Params) -> dict[str, Any]:
     items = [
-        {"name": r.name, "reply": r.reply} for r in svc.list_predefined_replies(ctx.uow, params.int("catid"))
+        {"name": r.name, "reply": r.reply} for r in predefined_replies.list_predefined_replies(
+            ctx.uow, params.int("catid"))
     ]
     return {"totalresults": len(items), "predefinedreplies": {"predefinedreply": items}}
 

@@ -15,7 +15,7 @@ from billow.api.params import Params
 from billow.api.registry import Action
 from billow.db.models import WebhookDelivery, WebhookEndpoint
 from billow.errors import ValidationError
-from billow.services.events import webhooks
+from billow.services.events import webhook_endpoints, webhook_inspection
 
 
 def _events(params: Params) -> list[str] | None:
@@ -28,7 +28,7 @@ def _events(params: Params) -> list[str] | None:
 
 
 def endpoint_shape(uow: Any, endpoint: WebhookEndpoint) -> dict[str, Any]:
-    counts = webhooks.delivery_counts(uow, endpoint.id)
+    counts = webhook_endpoints.delivery_counts(uow, endpoint.id)
     return {
         "id": endpoint.id,
         "url": endpoint.url,
@@ -48,7 +48,7 @@ def add_webhook(ctx: Context, params: Params) -> dict[str, Any]:
     url = params.str("url")
     if not url:
         raise ValidationError("A webhook URL is required")
-    endpoint, secret = webhooks.add_endpoint(
+    endpoint, secret = webhook_endpoints.add_endpoint(
         ctx.uow, url, _events(params) or [], secret=params.str("signingsecret"),
         description=params.str("description"), enabled=params.bool("enabled", True),
     )
@@ -57,13 +57,16 @@ def add_webhook(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_webhooks(ctx: Context, params: Params) -> dict[str, Any]:
     webhook_id = params.int("webhookid", error="Webhook ID Not Found")
-    rows = [webhooks.get_endpoint(ctx.uow, webhook_id)] if webhook_id else webhooks.list_endpoints(ctx.uow)
+    if webhook_id:
+        rows = [webhook_endpoints.get_endpoint(ctx.uow, webhook_id)]
+    else:
+        rows = webhook_endpoints.list_endpoints(ctx.uow)
     items = [endpoint_shape(ctx.uow, e) for e in rows]
     return {"totalresults": len(items), "webhooks": {"webhook": items}}
 
 
 def update_webhook(ctx: Context, params: Params) -> dict[str, Any]:
-    endpoint, secret = webhooks.update_endpoint(
+    endpoint, secret = webhook_endpoints.update_endpoint(
         ctx.uow, params.int("webhookid", error="Webhook ID Not Found"),
         url=params.str("url") if params.has("url") else None,
         events=_events(params),
@@ -79,7 +82,7 @@ def update_webhook(ctx: Context, params: Params) -> dict[str, Any]:
 
 def delete_webhook(ctx: Context, params: Params) -> dict[str, Any]:
     webhook_id = params.int("webhookid", error="Webhook ID Not Found")
-    webhooks.delete_endpoint(ctx.uow, webhook_id)
+    webhook_endpoints.delete_endpoint(ctx.uow, webhook_id)
     return {"webhookid": webhook_id}
 
 
@@ -102,14 +105,14 @@ def delivery_shape(uow: Any, delivery: WebhookDelivery) -> dict[str, Any]:
         "attemptlog": {"attempt": [
             {"date": whmcs_datetime(a.attempted_at), "status": a.status, "responsecode": a.response_code,
              "latency_ms": a.latency_ms, "response": a.response_excerpt, "error": a.error}
-            for a in webhooks.attempts_of(uow, delivery.id)
+            for a in webhook_inspection.attempts_of(uow, delivery.id)
         ]},
     }
 
 
 def get_webhook_deliveries(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = webhooks.list_deliveries(
+    total, rows = webhook_inspection.list_deliveries(
         ctx.uow, endpoint_id=params.int("webhookid", error="Webhook ID Not Found"),
         delivery_id=params.int("deliveryid", error="Webhook Delivery ID Not Found"),
         status=params.str("status").lower(), event_name=params.str("event"), offset=start, limit=limit,
@@ -118,7 +121,7 @@ def get_webhook_deliveries(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def retry_webhook_delivery(ctx: Context, params: Params) -> dict[str, Any]:
-    replay = webhooks.retry_delivery(
+    replay = webhook_inspection.retry_delivery(
         ctx.uow, params.int("deliveryid", error="Webhook Delivery ID Not Found")
     )
     return {"deliveryid": replay.id, "replayof": replay.replay_of}

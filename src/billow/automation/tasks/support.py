@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from billow.automation.base import RunContext, Task
-from billow.services.support import tickets as support
+from billow.services.support import auto_close
 from billow.services.support.imap import mailbox_department_ids, poll_department
 from billow.uow import UnitOfWork
 
@@ -13,8 +13,8 @@ from billow.uow import UnitOfWork
 class CloseInactiveTickets(Task):
     """WHMCS's CloseInactiveTickets: close tickets answered and left for ``CloseInactiveTickets`` hours.
 
-    Which tickets qualify is :func:`billow.services.support.tickets.inactive_ticket_ids`; each is
-    re-checked and closed by :func:`~billow.services.support.tickets.auto_close_ticket`, so a
+    Which tickets qualify is :func:`billow.services.support.auto_close.inactive_ticket_ids`; each is
+    re-checked and closed by :func:`~billow.services.support.auto_close.auto_close_ticket`, so a
     ticket that got a reply since the page was listed stays open, and a re-run after a
     crash finds exactly the tickets still to close.
     """
@@ -26,10 +26,10 @@ class CloseInactiveTickets(Task):
     setting = "CloseInactiveTickets"
 
     def pending(self, ctx: RunContext, uow: UnitOfWork, after: int, limit: int) -> Sequence[int]:
-        return support.inactive_ticket_ids(uow, ctx.now, after=after, limit=limit)
+        return auto_close.inactive_ticket_ids(uow, ctx.now, after=after, limit=limit)
 
     def process(self, ctx: RunContext, uow: UnitOfWork, item: int) -> None:
-        if support.auto_close_ticket(uow, item, ctx.now):
+        if auto_close.auto_close_ticket(uow, item, ctx.now):
             ctx.count("closed")
 
     def describe(self, item: int) -> str:

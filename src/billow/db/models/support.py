@@ -3,7 +3,7 @@
 Mirrors WHMCS's ``tblticketdepartments``, ``tblticketstatuses``, ``tbltickets``,
 ``tblticketreplies``, ``tblticketnotes``, ``tblticketpredefinedcats``/``replies``,
 ``tblticketspamfilters`` and ``tblticketmaillog``. Attachment bytes live on disk (see
-:mod:`billow.services.support.attachments`); the database keeps only their metadata.
+:mod:`billow.services.support.attachment_files`); the database keeps only their metadata.
 Services and domains belong to other areas, so their ids are plain indexed integers.
 """
 

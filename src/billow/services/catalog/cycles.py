@@ -69,7 +69,7 @@ def cycle(text: str) -> Cycle:
         return found
     found = _BY_KEY.get(_key(text or ""))
     if found is None:
-        raise ValidationError("Invalid Billing Cycle")
+        raise ValidationError("Invalid Billing Cycle", code="invalid_billing_cycle")
     return found
 
 

@@ -72,7 +72,7 @@ def show_rate(rate: Decimal) -> str:
 def default_currency(uow: UnitOfWork) -> Currency:
     found = uow.session.scalar(select(Currency).where(Currency.is_default.is_(True)).order_by(Currency.id))
     if found is None:
-        raise NotFound("No default currency is configured")
+        raise NotFound("No default currency is configured", code="no_default_currency")
     return found
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from billow.db.models import Addon, Currency, Order, Price, Product, Promotion, Service
 from billow.errors import ValidationError
 from billow.money import ZERO, quantize
+from billow.services.catalog.config_options import ChosenOption
 from billow.services.catalog.cycles import Cycle, add_months, cycle, prorate
-from billow.services.catalog.products import ChosenOption, prices_of
+from billow.services.catalog.price_rows import prices_of
 from billow.uow import UnitOfWork
 
 HUNDRED = Decimal(100)
@@ -53,7 +54,7 @@ def cycle_for_product(product: Product | Addon, requested: str) -> Cycle:
         return cycle("onetime")
     c = cycle(requested or "monthly")
     if not c.recurring:
-        raise ValidationError("Invalid Billing Cycle")
+        raise ValidationError("Invalid Billing Cycle", code="invalid_billing_cycle")
     return c
 
 
@@ -62,12 +63,17 @@ def _row_amounts(row: Price | None, c: Cycle, *, disabled_is_error: bool) -> tup
         return ZERO, ZERO
     if row is None:
         if disabled_is_error:
-            raise ValidationError("No pricing defined for the product in the client's currency")
+            raise ValidationError(
+                "No pricing defined for the product in the client's currency", code="no_pricing_for_currency"
+            )
         return ZERO, ZERO
     price = getattr(row, c.price_key)
     if price < 0:
         if disabled_is_error:
-            raise ValidationError(f"The {c.display} billing cycle is not available for this product")
+            raise ValidationError(
+                f"The {c.display} billing cycle is not available for this product",
+                code="billing_cycle_unavailable",
+            )
         return ZERO, ZERO
     return getattr(row, c.setup_key), price
 
@@ -206,11 +212,14 @@ def check_promotion(
     *override* (AddOrder's ``promooverride``).
     """
     if promotion.startdate and today < promotion.startdate:
-        raise ValidationError("The promotion code entered is not yet valid")
+        raise ValidationError("The promotion code entered is not yet valid", code="promotion_not_started")
     if promotion.expirationdate and today > promotion.expirationdate:
-        raise ValidationError("The promotion code entered has expired")
+        raise ValidationError("The promotion code entered has expired", code="promotion_expired")
     if promotion.maxuses and promotion.uses >= promotion.maxuses:
-        raise ValidationError("The promotion code entered has already been used the maximum number of times")
+        raise ValidationError(
+            "The promotion code entered has already been used the maximum number of times",
+            code="promotion_used_up",
+        )
     if promotion.onceperclient:
         used = uow.session.scalar(
             select(func.count())
@@ -222,7 +231,9 @@ def check_promotion(
             )
         )
         if used:
-            raise ValidationError("This promotion code can only be used once per client")
+            raise ValidationError(
+                "This promotion code can only be used once per client", code="promotion_once_per_client"
+            )
     if promotion.newsignups or promotion.existingclient:
         has_services = uow.session.scalar(
             select(func.count())
@@ -230,9 +241,14 @@ def check_promotion(
             .where(Service.userid == client_id, Service.status == "Active")
         )
         if promotion.newsignups and has_services:
-            raise ValidationError("This promotion code is only valid for new customers")
+            raise ValidationError(
+                "This promotion code is only valid for new customers", code="promotion_new_clients_only"
+            )
         if promotion.existingclient and not has_services:
-            raise ValidationError("This promotion code is only valid for existing customers")
+            raise ValidationError(
+                "This promotion code is only valid for existing customers",
+                code="promotion_existing_clients_only",
+            )
     if override:
         return True
     applies = [p for p in promotion.appliesto.split(",") if p.strip()]

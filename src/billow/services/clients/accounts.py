@@ -1,4 +1,7 @@
-"""Clients: billing accounts, their validation, custom fields, groups and notes."""
+"""Clients (billing accounts): adding, updating, finding and listing them, their groups and notes.
+
+Custom field values are checked and stored through :mod:`billow.services.clients.custom_fields`.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,13 @@ from billow.db.models import (
     ClientGroup,
     ClientNote,
     Currency,
-    CustomField,
-    CustomFieldValue,
     User,
     UserClient,
 )
 from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.clients.users import user_email_taken
 from billow.services.clients.validation import (
     check_lengths,
@@ -31,6 +33,7 @@ from billow.services.clients.validation import (
 from billow.uow import UnitOfWork
 
 CLIENT_STATUSES = ("Active", "Inactive", "Closed")
+
 SORTABLE = {
     "id": Client.id,
     "firstname": Client.firstname,
@@ -41,6 +44,8 @@ SORTABLE = {
     "datecreated": Client.datecreated,
     "status": Client.status,
 }
+
+
 #: Fields AddClient requires, with WHMCS's message for each (unless ``skipvalidation``).
 REQUIRED = (
     ("firstname", "You did not enter your first name"),
@@ -51,10 +56,14 @@ REQUIRED = (
     ("postcode", "You did not enter your postcode"),
     ("phonenumber", "You did not enter your phone number"),
 )
+
+
 CONTACT_FIELDS = (
     "firstname", "lastname", "companyname", "email", "address1", "address2", "city",
     "state", "postcode", "country", "phonenumber", "tax_id",
 )
+
+
 FLAG_FIELDS = (
     "taxexempt", "latefeeoveride", "overideduenotices", "separateinvoices", "disableautocc",
     "emailoptout", "marketing_emails_opt_in", "overrideautoclose", "allow_sso",
@@ -72,7 +81,6 @@ class ClientInput:
 
 _DEFAULT_CURRENCY = select(Currency).where(Currency.is_default.is_(True))
 
-
 def default_currency(uow: UnitOfWork) -> Currency:
     currency = uow.session.scalar(_DEFAULT_CURRENCY)
     if currency is None:
@@ -87,7 +95,7 @@ def default_currency(uow: UnitOfWork) -> Currency:
 def get_client(uow: UnitOfWork, client_id: int, *, message: str = "Client ID Not Found") -> Client:
     client = uow.session.get(Client, client_id) if client_id else None
     if client is None:
-        raise NotFound(message)
+        raise NotFound(message, code="client_not_found")
     return client
 
 
@@ -115,7 +123,7 @@ def _validated_contact(values: dict[str, Any], *, skip: bool, partial: bool) -> 
     if not skip:
         for key, message in REQUIRED:
             if (not partial or key in values) and not str(values.get(key) or "").strip():
-                raise ValidationError(message)
+                raise ValidationError(message, code="required_field_missing")
     if "email" in values or not partial:
         # WHMCS words the same refusal differently in AddClient and UpdateClient.
         invalid = ("The email address entered is not valid" if partial
@@ -142,22 +150,22 @@ def add_client(
     """Create a client and, unless an owner user is given, its owner user login."""
     values = _validated_contact(data.values, skip=skip_validation, partial=False)
     if email_in_use(uow, values["email"]):
-        raise ValidationError("The email address entered is not available for use.")
+        raise ValidationError("The email address entered is not available for use.", code="email_in_use")
     currency_id = int(values.pop("currency", 0) or 0)
     currency = uow.session.get(Currency, currency_id) if currency_id else default_currency(uow)
     if currency is None:
-        raise ValidationError("Invalid Currency ID")
+        raise ValidationError("Invalid Currency ID", code="currency_not_found")
     group_id = int(values.pop("groupid", 0) or 0)
     if group_id and uow.session.get(ClientGroup, group_id) is None:
-        raise ValidationError("Invalid Client Group ID")
+        raise ValidationError("Invalid Client Group ID", code="client_group_not_found")
     owner: User | None = None
     if owner_user_id:
         owner = uow.session.get(User, owner_user_id)
         if owner is None:
-            raise ValidationError("Invalid Owner User ID")
+            raise ValidationError("Invalid Owner User ID", code="owner_user_not_found")
     elif user_email_taken(uow, values["email"]):
-        raise ValidationError("A user already exists with that email address")
-    _check_custom_fields(uow, data.custom_fields, required=not skip_validation)
+        raise ValidationError("A user already exists with that email address", code="user_email_in_use")
+    check_custom_fields(uow, data.custom_fields, required=not skip_validation)
 
     check_lengths(Client, values)
     if owner is None:
@@ -195,20 +203,20 @@ def update_client(
         values["_country_for_phone"] = values.get("country") or client.country
     values = _validated_contact(values, skip=skip_validation, partial=True)
     if "email" in values and email_in_use(uow, values["email"], exclude_client=client.id):
-        raise ValidationError("Duplicate Email Address")
+        raise ValidationError("Duplicate Email Address", code="email_in_use")
     if "currency" in values:
         currency_id = int(values.pop("currency") or 0)
         if uow.session.get(Currency, currency_id) is None:
-            raise ValidationError("Invalid Currency ID")
+            raise ValidationError("Invalid Currency ID", code="currency_not_found")
         client.currency_id = currency_id
     if "groupid" in values:
         group_id = int(values.pop("groupid") or 0)
         if group_id and uow.session.get(ClientGroup, group_id) is None:
-            raise ValidationError("Invalid Client Group ID")
+            raise ValidationError("Invalid Client Group ID", code="client_group_not_found")
         client.group_id = group_id
     if "status" in values and values["status"] not in CLIENT_STATUSES:
-        raise ValidationError("Invalid Status")
-    _check_custom_fields(uow, data.custom_fields, required=False)
+        raise ValidationError("Invalid Status", code="invalid_client_status")
+    check_custom_fields(uow, data.custom_fields, required=False)
     before = {k: getattr(client, k) for k in values if hasattr(client, k)}
     _apply(client, values)
     if data.email_preferences:
@@ -284,68 +292,6 @@ def _list_statements(by_status: bool, by_search: bool, orderby: str, descending:
     return count, page
 
 
-# --- custom fields ----------------------------------------------------------------------
-
-_FIELD_DEFS = (select(CustomField)
-               .where(CustomField.type == bindparam("kind"), CustomField.relid == bindparam("relid"))
-               .order_by(CustomField.sortorder, CustomField.id))
-
-
-def custom_field_defs(uow: UnitOfWork, kind: str, relid: int = 0) -> list[CustomField]:
-    return list(uow.session.scalars(_FIELD_DEFS, {"kind": kind, "relid": relid}))
-
-
-def _check_custom_fields(uow: UnitOfWork, values: dict[str, str], *, required: bool,
-                         kind: str = "client", relid: int = 0) -> None:
-    import re
-
-    defs = {str(d.id): d for d in custom_field_defs(uow, kind, relid)}
-    for key, value in values.items():
-        definition = defs.get(str(key))
-        if definition is None:
-            raise ValidationError(f"Invalid custom field id {key}")
-        if definition.regexpr and value and not re.fullmatch(definition.regexpr.strip("/"), str(value)):
-            raise ValidationError(f"The value for {definition.fieldname} is not valid")
-    if required:
-        for definition in defs.values():
-            if definition.required and not definition.adminonly and not str(
-                values.get(str(definition.id), "")
-            ).strip():
-                raise ValidationError(
-                    f"You did not provide required custom field value for {definition.fieldname}"
-                )
-
-
-def save_custom_fields(uow: UnitOfWork, kind: str, relid: int, values: dict[str, str]) -> None:
-    for key, value in values.items():
-        field_id = int(key)
-        row = uow.session.scalar(select(CustomFieldValue).where(
-            CustomFieldValue.field_id == field_id, CustomFieldValue.relid == relid
-        ))
-        if row is None:
-            uow.session.add(CustomFieldValue(field_id=field_id, relid=relid, value=str(value)))
-        else:
-            row.value = str(value)
-
-
-def custom_field_values(
-    uow: UnitOfWork, kind: str, relid: int, defs_relid: int = 0
-) -> list[tuple[CustomField, str]]:
-    defs = custom_field_defs(uow, kind, defs_relid)
-    if not defs:
-        return []
-    values = {
-        v.field_id: v.value
-        for v in uow.session.scalars(select(CustomFieldValue).where(
-            CustomFieldValue.relid == relid,
-            CustomFieldValue.field_id.in_([d.id for d in defs]),
-        ))
-    }
-    return [(d, values.get(d.id, "")) for d in defs]
-
-
-# --- groups and notes -------------------------------------------------------------------
-
 def list_groups(uow: UnitOfWork) -> list[ClientGroup]:
     return list(uow.session.scalars(select(ClientGroup).order_by(ClientGroup.id)))
 
@@ -353,7 +299,7 @@ def list_groups(uow: UnitOfWork) -> list[ClientGroup]:
 def add_note(uow: UnitOfWork, client_id: int, note: str, *, sticky: bool = False) -> ClientNote:
     client = get_client(uow, client_id)
     if not note.strip():
-        raise ValidationError("Notes can not be empty")
+        raise ValidationError("Notes can not be empty", code="note_required")
     row = ClientNote(client_id=client.id, admin_id=uow.actor.admin_id or 0, note=note, sticky=sticky)
     uow.session.add(row)
     uow.session.flush()

@@ -56,7 +56,7 @@ def add_contact(
     client = get_client(uow, client_id)
     data = _normalise(values, client.country)
     if data.get("email") and _duplicate(uow, client.id, data["email"]):
-        raise ValidationError("Duplicate Email Address")
+        raise ValidationError("Duplicate Email Address", code="email_in_use")
     contact = Contact(client_id=client.id, **data)
     merged = dict(DEFAULT_EMAIL_PREFERENCES)
     merged.update(prefs)
@@ -72,7 +72,7 @@ def add_contact(
 def get_contact(uow: UnitOfWork, contact_id: int) -> Contact:
     contact = uow.session.get(Contact, contact_id) if contact_id else None
     if contact is None:
-        raise NotFound("Contact ID Not Found")
+        raise NotFound("Contact ID Not Found", code="contact_not_found")
     return contact
 
 
@@ -83,7 +83,7 @@ def update_contact(
     olddata = contact_hook_vars(contact)
     data = _normalise(values, contact.country)
     if data.get("email") and _duplicate(uow, contact.client_id, data["email"], contact.id):
-        raise ValidationError("Duplicate Email Address")
+        raise ValidationError("Duplicate Email Address", code="email_in_use")
     for key, value in data.items():
         setattr(contact, key, value)
     if prefs:
@@ -108,7 +108,7 @@ def _require_domain_recipient(uow: UnitOfWork, contact: Contact) -> None:
     )
     if any((o.email_preferences or {}).get("domain", True) for o in others):
         return
-    raise ValidationError(ICANN_CONTACT)
+    raise ValidationError(ICANN_CONTACT, code="icann_contact_required")
 
 
 def delete_contact(uow: UnitOfWork, contact_id: int) -> int:

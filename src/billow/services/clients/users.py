@@ -39,7 +39,7 @@ def create_user(
     if not validated:
         email = normalise_email(email)
         if user_email_taken(uow, email):
-            raise ValidationError("A user already exists with that email address")
+            raise ValidationError("A user already exists with that email address", code="user_email_in_use")
     check_lengths(User, {"firstname": firstname, "lastname": lastname, "email": email,
                          "language": language})
     user = User(
@@ -57,7 +57,7 @@ def create_user(
 def get_user(uow: UnitOfWork, user_id: int, message: str = "Invalid User ID requested") -> User:
     user = uow.session.get(User, user_id) if user_id else None
     if user is None:
-        raise NotFound(message)
+        raise NotFound(message, code="user_not_found")
     return user
 
 
@@ -76,7 +76,7 @@ def add_user(
         (password, "You did not enter a password"),
     ):
         if not value.strip():
-            raise ValidationError(message)
+            raise ValidationError(message, code="required_field_missing")
     email = normalise_email(email, invalid_message="The email address entered is not valid")
     uow.emit("PreUserAdd", {"user_id": 0, "firstname": firstname, "lastname": lastname,
                             "email": email, "language": language})
@@ -88,11 +88,13 @@ def add_user(
 def update_user(uow: UnitOfWork, user_id: int, changes: dict[str, str]) -> User:
     user = get_user(uow, user_id)
     if not changes:
-        raise ValidationError("One of `email`, `firstname`, `lastname`, or `language` is required")
+        raise ValidationError(
+            "One of `email`, `firstname`, `lastname`, or `language` is required", code="nothing_to_update"
+        )
     if "email" in changes:
         email = normalise_email(changes["email"], invalid_message="The email address entered is not valid")
         if user_email_taken(uow, email, exclude=user.id):
-            raise ValidationError("A user already exists with that email address")
+            raise ValidationError("A user already exists with that email address", code="user_email_in_use")
         changes["email"] = email
     olddata = user_hook_vars(user)
     check_lengths(User, changes)
@@ -125,15 +127,17 @@ def list_users(uow: UnitOfWork, search: str, descending: bool, offset: int, limi
 def request_password_reset(uow: UnitOfWork, user_id: int = 0, email: str = "") -> User:
     """Start a password reset: a one-hour token, kept only as a digest, mailed to the user."""
     if not user_id and not email:
-        raise ValidationError("Please enter the email address or provide the id")
+        raise ValidationError(
+            "Please enter the email address or provide the id", code="user_email_or_id_required"
+        )
     if user_id:
         user = get_user(uow, user_id, "User Not Found")
     else:
         if "@" not in email:
-            raise ValidationError("Please provide a valid email address")
+            raise ValidationError("Please provide a valid email address", code="invalid_email")
         found = find_user_by_email(uow, email)
         if found is None:
-            raise NotFound("User Not Found")
+            raise NotFound("User Not Found", code="user_not_found")
         user = found
     token = security.new_token(24)
     user.reset_token_digest = security.keyed_digest(token)
@@ -150,7 +154,7 @@ def validate_login(uow: UnitOfWork, email: str, password: str) -> User:
     if user is None or not user.password_hash or not security.verify_password(
         user.password_hash, password
     ):
-        raise ValidationError("Email or Password Invalid")
+        raise ValidationError("Email or Password Invalid", code="invalid_login")
     user.last_login = uow.now
     user.last_ip = uow.actor.ip
     return user

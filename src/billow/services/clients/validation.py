@@ -16,17 +16,17 @@ def normalise_email(email: str, *, required_message: str = "You did not enter yo
                     invalid_message: str = "The email address you entered was not valid") -> str:
     email = email.strip()
     if not email:
-        raise ValidationError(required_message)
+        raise ValidationError(required_message, code="email_required")
     try:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
-        raise ValidationError(invalid_message) from None
+        raise ValidationError(invalid_message, code="invalid_email") from None
 
 
 def normalise_country(code: str, *, message: str = "Valid country required") -> str:
     code = code.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValidationError(message)
+        raise ValidationError(message, code="invalid_country")
     return code
 
 
@@ -43,9 +43,9 @@ def normalise_phone(number: str, country: str, *, message: str = "Invalid teleph
     try:
         parsed = phonenumbers.parse(number, country.upper() or None)
     except phonenumbers.NumberParseException:
-        raise ValidationError(message) from None
+        raise ValidationError(message, code="invalid_phone_number") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise ValidationError(message)
+        raise ValidationError(message, code="invalid_phone_number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -74,4 +74,4 @@ def check_lengths(model: Any, values: dict[str, Any]) -> None:
             continue
         length = column.type.length  # None for Text: unlimited
         if length and len(value) > length:
-            raise ValidationError(f"The {key} may be at most {length} characters long")
+            raise ValidationError(f"The {key} may be at most {length} characters long", code="value_too_long")

@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from billow.db.models import Service, ServiceConfigOption
-from billow.services.catalog import products as catalog
+from billow.services.catalog import config_options as catalog_options
 from billow.uow import UnitOfWork
 
 
 def service_options(
     uow: UnitOfWork, service: Service, product_id: int | None = None
-) -> list[catalog.ChosenOption]:
+) -> list[catalog_options.ChosenOption]:
     """The options *service* has chosen among its product's (or *product_id*'s) options."""
     rows = {
         r.option_id: r
@@ -27,16 +27,16 @@ def service_options(
         )
     }
     chosen = []
-    for option, choices in catalog.product_options(uow, product_id or service.packageid):
+    for option, choices in catalog_options.product_options(uow, product_id or service.packageid):
         row = rows.get(option.id)
         if row is None:
             continue
         choice = next((c for c in choices if c.id == row.choice_id), None)
-        chosen.append(catalog.ChosenOption(option, choice, row.qty))
+        chosen.append(catalog_options.ChosenOption(option, choice, row.qty))
     return chosen
 
 
-def save_options(uow: UnitOfWork, service: Service, chosen: list[catalog.ChosenOption]) -> None:
+def save_options(uow: UnitOfWork, service: Service, chosen: list[catalog_options.ChosenOption]) -> None:
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))
     for option in chosen:
         uow.session.add(
@@ -50,7 +50,7 @@ def save_options(uow: UnitOfWork, service: Service, chosen: list[catalog.ChosenO
     uow.session.flush()
 
 
-def option_values(chosen: list[catalog.ChosenOption]) -> dict[str, Any]:
+def option_values(chosen: list[catalog_options.ChosenOption]) -> dict[str, Any]:
     """``{option id: value}`` as a request gives them: a quantity, else the choice id."""
     return {
         str(o.option.id): (o.qty if o.option.optiontype in (3, 4) else (o.choice.id if o.choice else ""))
@@ -58,6 +58,6 @@ def option_values(chosen: list[catalog.ChosenOption]) -> dict[str, Any]:
     }
 
 
-def module_values(chosen: list[catalog.ChosenOption]) -> dict[str, Any]:
+def module_values(chosen: list[catalog_options.ChosenOption]) -> dict[str, Any]:
     """``{option name: value}`` as a provisioning module's ``configoptions`` gives them."""
     return {o.option.name: o.value for o in chosen}

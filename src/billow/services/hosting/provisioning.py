@@ -45,7 +45,7 @@ from billow.modules.servers import get_module
 from billow.modules.servers.base import SECRET_KEYS, ModuleParams, ModuleResult, ServerModule, mask
 from billow.security import decrypt, encrypt
 from billow.services.activity import log_activity
-from billow.services.clients.accounts import custom_field_values
+from billow.services.clients.custom_fields import custom_field_values
 from billow.services.hosting.config_options import module_values, service_options
 from billow.services.hosting.servers import choose_server, get_server, server_params
 from billow.uow import UnitOfWork

@@ -32,10 +32,10 @@ from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.money import ZERO
 from billow.services.activity import log_activity
 from billow.services.billing.contract import DateAdvance, DueItem, InvoiceLine
-from billow.services.catalog import pricing
-from billow.services.catalog import products as catalog
+from billow.services.catalog import addons, config_options, pricing
+from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import anchor_day, anchor_of, cycle, due_after, next_due, prorate
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, module_calls, provisioning
 from billow.services.hosting.config_options import option_values, save_options, service_options
 from billow.services.settings import setting_on
@@ -124,7 +124,7 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
     uow.emit("PreServiceEdit", {"serviceid": service.id}, resource_type="service", resource_id=service.id)
     v = changes.values
     if "pid" in v:
-        catalog.get_product(uow, int(v["pid"]))
+        catalog_products.get_product(uow, int(v["pid"]))
         service.packageid = int(v["pid"])
     if "serverid" in v:
         if int(v["serverid"]):
@@ -171,16 +171,16 @@ def update_service(uow: UnitOfWork, service_id: int, changes: ServiceChanges) ->
             raise ValidationError(f"Invalid unset field {key}", code="invalid_unset_field")
         setattr(service, column, "")
     if changes.customfields:
-        _check_custom_fields(
+        check_custom_fields(
             uow, changes.customfields, required=False, kind="product", relid=service.packageid
         )
         save_custom_fields(uow, "product", service.id, changes.customfields)
     if changes.configoptions:
         current = option_values(service_options(uow, service))
         current.update({str(k): val for k, val in changes.configoptions.items()})
-        save_options(uow, service, catalog.resolve_options(uow, service.packageid, current))
+        save_options(uow, service, config_options.resolve_options(uow, service.packageid, current))
     if changes.autorecalc:
-        product = catalog.get_product(uow, service.packageid)
+        product = catalog_products.get_product(uow, service.packageid)
         client = _client(uow, service.userid)
         service.amount = pricing.service_recurring(
             uow, service, service_options(uow, service), product, client.currency_id, service.billingcycle
@@ -226,7 +226,7 @@ def update_addon(
         raise ValidationError("Nothing to Update", code="nothing_to_update")
     old_status = row.status
     if "addonid" in values:
-        catalog.get_addon(uow, int(values["addonid"]))
+        addons.get_addon(uow, int(values["addonid"]))
         row.addonid = int(values["addonid"])
     if "status" in values and values["status"] not in SERVICE_STATUSES:
         raise ValidationError("Invalid Addon Status", code="invalid_addon_status")
@@ -244,7 +244,7 @@ def update_addon(
     }
     _apply_columns(row, values, columns)
     if autorecalc and row.addonid:
-        addon = catalog.get_addon(uow, row.addonid)
+        addon = addons.get_addon(uow, row.addonid)
         quote = pricing.addon_quote(
             uow, addon, _client(uow, row.userid).currency_id, row.billingcycle, row.qty
         )
@@ -333,7 +333,7 @@ class UpgradeQuote:
     old_product: Product
     new_product: Product
     new_cycle: str
-    new_options: list[catalog.ChosenOption]
+    new_options: list[config_options.ChosenOption]
     new_recurring: Decimal
     days_remaining: int
     total_days: int
@@ -352,19 +352,19 @@ def calculate_upgrade(
 ) -> UpgradeQuote:
     """Price an upgrade: the new recurring amount and the prorated charge (or credit)."""
     service = provisioning.get_service(uow, service_id, "Service ID Not Found")
-    old_product = catalog.get_product(uow, service.packageid)
+    old_product = catalog_products.get_product(uow, service.packageid)
     client = _client(uow, service.userid)
     current = option_values(service_options(uow, service))
     if type_ == "product":
-        new_product = catalog.get_product(uow, new_pid)
+        new_product = catalog_products.get_product(uow, new_pid)
         target_cycle = pricing.cycle_for_product(new_product, new_cycle or service.billingcycle).display
-        linked = {str(o.id) for o, _ in catalog.product_options(uow, new_product.id)}
-        options = catalog.resolve_options(
+        linked = {str(o.id) for o, _ in config_options.product_options(uow, new_product.id)}
+        options = config_options.resolve_options(
             uow, new_product.id, {k: v for k, v in current.items() if k in linked}
         )
     elif type_ == "configoptions":
         new_product, target_cycle = old_product, service.billingcycle
-        options = catalog.resolve_options(
+        options = config_options.resolve_options(
             uow, old_product.id, {**current, **{str(k): v for k, v in (configoptions or {}).items()}}
         )
     else:
@@ -500,7 +500,7 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     service.packageid = int(new.get("pid") or service.packageid)
     service.billingcycle = str(new.get("billingcycle") or service.billingcycle)
     save_options(
-        uow, service, catalog.resolve_options(uow, service.packageid, new.get("configoptions") or {})
+        uow, service, config_options.resolve_options(uow, service.packageid, new.get("configoptions") or {})
     )
     service.amount = upgrade.new_recurring
     if service.billingcycle != old_cycle:

@@ -36,10 +36,9 @@ from billow.events import request_email
 from billow.money import ZERO, fmt
 from billow.services.activity import log_activity
 from billow.services.billing.contract import InvoiceLine
-from billow.services.catalog import pricing
-from billow.services.catalog import products as catalog
+from billow.services.catalog import config_options, pricing, products, promotions
 from billow.services.catalog.cycles import cycle, due_after, next_due
-from billow.services.clients.accounts import _check_custom_fields, save_custom_fields
+from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import addon_provisioning, provisioning
 from billow.uow import UnitOfWork
 
@@ -257,7 +256,7 @@ def add_order(uow: UnitOfWork, req: OrderRequest) -> PlacedOrder:
 def _promotion(uow: UnitOfWork, code: str) -> Promotion | None:
     if not code.strip():
         return None
-    promotion = catalog.find_promotion(uow, code)
+    promotion = promotions.find_promotion(uow, code)
     if promotion is None:
         raise ValidationError("The promotion code entered does not exist", code="promotion_not_found")
     return promotion
@@ -275,11 +274,11 @@ def _add_item(
     if product is None:
         raise ValidationError("Invalid Product ID", code="product_not_found")
     qty = max(item.qty, 1)
-    catalog.take_stock(uow, product, qty)
+    products.take_stock(uow, product, qty)
     c = pricing.cycle_for_product(product, item.billingcycle)
     with uow.session.no_autoflush:  # catalog reads: nothing pending affects them
-        chosen = catalog.resolve_options(uow, product.id, item.configoptions)
-        _check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
+        chosen = config_options.resolve_options(uow, product.id, item.configoptions)
+        check_custom_fields(uow, item.customfields, required=True, kind="product", relid=product.id)
     applies = False
     if promotion is not None:
         applies = pricing.check_promotion(
@@ -690,7 +689,7 @@ def _return_stock(uow: UnitOfWork, order: Order) -> None:
         if service.status == "Pending":
             product = uow.session.get(Product, service.packageid)
             if product is not None:
-                catalog.return_stock(product, service.qty)
+                products.return_stock(product, service.qty)
 
 
 def _cancel_invoice(uow: UnitOfWork, order: Order) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from billow import security
-from billow.services.support import tickets as support
+from billow.services.support import departments
 from billow.services.support.inbound_mail import import_message
 from billow.uow import UnitOfWork
 
@@ -54,14 +54,14 @@ def configured_mailboxes(uow: UnitOfWork) -> list[Mailbox]:
             security.decrypt(d.mail_password),
             d.mail_folder or "INBOX",
         )
-        for d in support.list_departments(uow)
+        for d in departments.list_departments(uow)
         if d.mail_host.strip()
     ]
 
 
 def mailbox_department_ids(uow: UnitOfWork, *, after: int = 0, limit: int | None = None) -> list[int]:
     """Ids of departments with an IMAP mailbox configured, ascending, above *after*."""
-    ids = [d.id for d in support.list_departments(uow) if d.mail_host.strip() and d.id > after]
+    ids = [d.id for d in departments.list_departments(uow) if d.mail_host.strip() and d.id > after]
     return sorted(ids)[:limit] if limit is not None else sorted(ids)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from billow.db.models import Admin, SupportDepartmentAdmin
-from billow.services.access.credentials import get_admin
-from billow.services.support.tickets import get_department
+from billow.services.access.admins import get_admin
+from billow.services.support.departments import get_department
 from billow.uow import UnitOfWork
 
 

@@ -1,10 +1,12 @@
-"""E-mail resolvers for the areas' records: invoices (billing) and services (catalog).
+"""E-mail resolvers of invoices (``invoice``, with the PDF attachment) and services (``product``).
 
-The e-mail sender (``services/email.py``) asks :data:`billow.services.mail.context.RESOLVERS`
-for the merge fields of a template type; these two resolvers give WHMCS's ``invoice_*`` and
-``service_*`` fields, resolved when the e-mail is queued so the message shows the record as
-it is then (an invoice's balance after the payment that triggered the receipt). Tickets have
-their resolver in ``services/support.py``; clients and users in ``email_context``.
+The composer (:mod:`billow.services.mail.composing`) asks
+:data:`billow.services.mail.context_registry.RESOLVERS` for the merge fields of a template
+type; these two resolvers give WHMCS's ``invoice_*`` and ``service_*`` fields, resolved when
+the e-mail is queued so the message shows the record as it is then (an invoice's balance
+after the payment that triggered the receipt). Tickets have their resolver in
+:mod:`billow.services.support.mail_fields`; clients, users and admins in
+:mod:`billow.services.mail._client_contexts`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from billow.db.models import Client, Invoice
-from billow.services.mail.context import MailContext, client_fields
+from billow.services.mail._client_contexts import client_fields
+from billow.services.mail.context_registry import MailContext
 from billow.uow import UnitOfWork
 
 

@@ -1,4 +1,4 @@
-"""Ticket attachments on disk: decoding, limits, safe names, storage and safe serving.
+"""Attachment files on disk: decoding, limits, safe names, storage and safe serving.
 
 Files live outside the database in ``Settings.resolved_attachments_dir()`` (default
 ``<BILLOW_DATA_DIR>/attachments``) under a random prefix, so a name chosen by a stranger
@@ -98,19 +98,27 @@ def decode_whmcs_attachments(value: Any) -> list[Upload]:
         try:
             items = json.loads(raw)
         except ValueError:
-            raise ValidationError("Invalid attachments: expected base64 encoded JSON") from None
+            raise ValidationError(
+                "Invalid attachments: expected base64 encoded JSON", code="invalid_attachments"
+            ) from None
     if isinstance(items, dict):
         items = [items]
     if not isinstance(items, list):
-        raise ValidationError("Invalid attachments: expected a list of {name, data}")
+        raise ValidationError(
+            "Invalid attachments: expected a list of {name, data}", code="invalid_attachments"
+        )
     uploads = []
     for item in items:
         if not isinstance(item, dict) or not str(item.get("name") or "").strip():
-            raise ValidationError("Invalid attachments: each needs a name and data")
+            raise ValidationError(
+                "Invalid attachments: each needs a name and data", code="invalid_attachments"
+            )
         try:
             data = base64.b64decode(str(item.get("data") or ""), validate=True)
         except (binascii.Error, ValueError):
-            raise ValidationError(f"Invalid attachment data for {item.get('name')}") from None
+            raise ValidationError(
+                f"Invalid attachment data for {item.get('name')}", code="invalid_attachments"
+            ) from None
         uploads.append(Upload(str(item["name"]), data))
     return uploads
 
@@ -146,10 +154,13 @@ def validate_uploads(uploads: list[Upload], allowed_types: str) -> list[Upload]:
         ext = os.path.splitext(name)[1].lower()
         if ext not in allowed:
             raise ValidationError(
-                f"File type not allowed: {name}. Allowed file types: {', '.join(sorted(allowed))}"
+                f"File type not allowed: {name}. Allowed file types: {', '.join(sorted(allowed))}",
+                code="attachment_type_not_allowed",
             )
         if len(upload.data) > limit:
-            raise ValidationError(f"Attachment {name} is larger than the {limit} bytes allowed")
+            raise ValidationError(
+                f"Attachment {name} is larger than the {limit} bytes allowed", code="attachment_too_large"
+            )
         checked.append(Upload(name, upload.data))
     return checked
 
@@ -163,7 +174,7 @@ def _root() -> Path:
 def _path(stored_name: str) -> Path:
     # Stored names are ours (random prefix + sanitised name); refuse anything else outright.
     if "/" in stored_name or "\\" in stored_name or stored_name.startswith("."):
-        raise ValidationError("Invalid attachment name")
+        raise ValidationError("Invalid attachment name", code="invalid_attachment_name")
     return _root() / stored_name
 
 
