@@ -5,7 +5,8 @@ paid service, and the clients area does not import billing to close a client. Ea
 declares an :class:`~billow.services.extension.ExtensionPoint`, and this module, the only
 one that sees every area, fills them. Reading this file tells you every cross-area edge
 of behaviour: what follows a payment, what feeds invoice generation, what closing,
-deleting or summarising a client involves, and whose defaults the settings know.
+deleting or summarising a client involves, what each e-mail type is about, and whose
+defaults the settings know.
 
 :func:`wire` is idempotent and is called by every entry point: the ASGI app factory, the
 ``billow`` command, the automation runner, the outbox worker and the test suite.
@@ -18,7 +19,9 @@ from billow.services.billing import billable_items, client_steps, generation, in
 from billow.services.billing.settings import BILLING_DEFAULTS
 from billow.services.clients import lifecycle
 from billow.services.hosting import services as hosting
+from billow.services.mail import client_contexts, context_registry, invoice_service_contexts
 from billow.services.settings import AREA_DEFAULTS
+from billow.services.support import mail_fields
 
 
 def wire() -> None:
@@ -41,6 +44,17 @@ def wire() -> None:
     lifecycle.DELETE_STEPS.register(client_steps.delete_client)
     lifecycle.STATS_STEPS.register(client_steps.client_stats)
     lifecycle.STATS_STEPS.register(hosting.client_stats)
+
+    # What each e-mail template type is about: merge fields and recipients per area.
+    context_registry.RESOLVERS.update({
+        "general": client_contexts.client_context,
+        "user": client_contexts.user_context,
+        "admin": client_contexts.admin_context,
+        "invoice": invoice_service_contexts.invoice_email_context,
+        "product": invoice_service_contexts.service_email_context,
+        "support": mail_fields.ticket_email_context,
+    })
+    context_registry.ATTACHMENT_RENDERERS["invoice"] = invoice_service_contexts.invoice_pdf_attachment
 
     # Default values of the areas' settings, known to GetConfigurationValue.
     AREA_DEFAULTS.register(lambda: BILLING_DEFAULTS)

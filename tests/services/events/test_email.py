@@ -15,8 +15,7 @@ from billow import clock
 from billow.db.models import EmailMessage
 from billow.events import request_email
 from billow.services.clients.contacts import add_contact
-from billow.services.mail import _client_contexts as client_contexts
-from billow.services.mail import context_registry, templates
+from billow.services.mail import client_contexts, context_registry, templates
 from billow.uow import UnitOfWork
 from whmcs_shapes import assert_same_shape
 

@@ -10,11 +10,13 @@ Public face (``from billow.services.mail import templates``):
 - ``smtp``: SMTP settings and the :class:`~billow.services.mail.smtp.Mailer`;
 - ``email_log``: the client's e-mail log (GetEmails);
 - ``context_registry``: :class:`~billow.services.mail.context_registry.MailContext` and the
-  registry of resolvers (what an e-mail of a template type is about). Another area adds
-  its e-mails by naming its resolver there (as support does with ``support.mail_fields``).
+  registry of resolvers (what an e-mail of a template type is about), filled by
+  :mod:`billow.bootstrap`;
+- ``client_contexts`` and ``invoice_service_contexts``: the resolvers of client, user and
+  admin, invoice and service e-mails (registered by :mod:`billow.bootstrap`; support's is
+  ``support.mail_fields``).
 
-Private to the package: ``_client_contexts`` and ``_invoice_service_contexts`` (the
-resolvers of client/user/admin, invoice and service e-mails, reached through the registry),
-``_mime`` (building the MIME message) and ``_default_templates`` (the shipped templates).
+Private to the package: ``_mime`` (building the MIME message) and ``_default_templates``
+(the shipped templates).
 This ``__init__`` imports nothing; callers import the modules.
 """

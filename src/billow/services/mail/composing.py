@@ -15,8 +15,7 @@ from typing import Any
 from billow import events
 from billow.db.models import Client, EmailMessage, EmailTemplate, Setting
 from billow.errors import BillowError, NotFound, ValidationError
-from billow.services.mail import _client_contexts as client_contexts
-from billow.services.mail import context_registry
+from billow.services.mail import client_contexts, context_registry
 from billow.services.mail._default_templates import ESSENTIAL
 from billow.services.mail.templates import (
     ADMIN_TYPES,

@@ -8,18 +8,18 @@ A resolver whose module does not exist yet is skipped cleanly: the e-mail is log
 sent, nothing breaks.
 
 Attachment renderers (the invoice PDF) work the same way through :data:`ATTACHMENT_RENDERERS`.
-The resolvers themselves live in :mod:`~billow.services.mail._client_contexts`,
-:mod:`~billow.services.mail._invoice_service_contexts` and
+The resolvers themselves live in :mod:`~billow.services.mail.client_contexts`,
+:mod:`~billow.services.mail.invoice_service_contexts` and
 :mod:`billow.services.support.mail_fields`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from billow.services.extension import NotWired, is_wired
 from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
@@ -41,23 +41,11 @@ Resolver = Callable[[UnitOfWork, int], MailContext | None]
 
 Renderer = Callable[[UnitOfWork, int], tuple[str, bytes]]
 
-#: Template type → ``module:function(uow, relid) -> MailContext | None``.
-RESOLVERS: dict[str, str] = {
-    "general": "billow.services.mail._client_contexts:client_context",
-    "user": "billow.services.mail._client_contexts:user_context",
-    "admin": "billow.services.mail._client_contexts:admin_context",
-    "invoice": "billow.services.mail._invoice_service_contexts:invoice_email_context",
-    "product": "billow.services.mail._invoice_service_contexts:service_email_context",
-    "domain": "billow.services.domains:domain_email_context",
-    "support": "billow.services.support.mail_fields:ticket_email_context",
-    "affiliate": "billow.services.affiliates:affiliate_email_context",
-}
+#: Template type → ``resolver(uow, relid) -> MailContext | None``; filled by bootstrap.
+RESOLVERS: dict[str, Resolver] = {}
 
-
-#: Attachment kind → ``module:function(uow, id) -> (filename, bytes)``.
-ATTACHMENT_RENDERERS: dict[str, str] = {
-    "invoice": "billow.services.mail._invoice_service_contexts:invoice_pdf_attachment",
-}
+#: Attachment kind → ``renderer(uow, id) -> (filename, bytes)``; filled by bootstrap.
+ATTACHMENT_RENDERERS: dict[str, Renderer] = {}
 
 
 _registered: dict[str, Resolver] = {}
@@ -78,29 +66,19 @@ def unregister(template_type: str = "", kind: str = "") -> None:
     _renderers.pop(kind, None)
 
 
-def _load(path: str) -> Callable[..., Any] | None:
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, attr, None)
+def _check_wired() -> None:
+    if not is_wired():
+        raise NotWired("e-mail resolvers used before billow.bootstrap.wire()")
 
 
 def resolver_for(template_type: str) -> Resolver | None:
-    if template_type in _registered:
-        return _registered[template_type]
-    path = RESOLVERS.get(template_type)
-    return _load(path) if path else None
+    _check_wired()
+    return _registered.get(template_type) or RESOLVERS.get(template_type)
 
 
 def renderer_for(kind: str) -> Renderer | None:
-    if kind in _renderers:
-        return _renderers[kind]
-    path = ATTACHMENT_RENDERERS.get(kind)
-    return _load(path) if path else None
+    _check_wired()
+    return _renderers.get(kind) or ATTACHMENT_RENDERERS.get(kind)
 
 
 def common_fields(uow: UnitOfWork) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from billow.db.models import EmailMessage
 from billow.errors import ValidationError
-from billow.services.mail import _client_contexts as client_contexts
+from billow.services.mail import client_contexts
 from billow.services.mail._mime import _addresses, build_mime
 from billow.services.mail.composing import (
     SENDING_FAILED,

@@ -6,7 +6,7 @@ type; these two resolvers give WHMCS's ``invoice_*`` and ``service_*`` fields, r
 the e-mail is queued so the message shows the record as it is then (an invoice's balance
 after the payment that triggered the receipt). Tickets have their resolver in
 :mod:`billow.services.support.mail_fields`; clients, users and admins in
-:mod:`billow.services.mail._client_contexts`.
+:mod:`billow.services.mail.client_contexts`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from billow.db.models import Client, Invoice
-from billow.services.mail._client_contexts import client_fields
+from billow.services.mail.client_contexts import client_fields
 from billow.services.mail.context_registry import MailContext
 from billow.uow import UnitOfWork
 
