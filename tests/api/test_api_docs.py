@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from billow.api import docs
-from billow.api.registry import build_table
+from billow.api.actions import build_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from billow.api.actions import build_table
 from billow.api.dispatch import dispatch
 from billow.api.documents import invoice_pdf, ticket_attachment
 from billow.api.encode import to_json, to_xml
 from billow.api.params import Params, parse_php_pairs
-from billow.api.registry import build_table
 from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.engine import session_factory

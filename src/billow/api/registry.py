@@ -7,7 +7,6 @@ without ``result`` (the dispatcher adds ``"result": "success"`` first).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,23 +15,6 @@ from billow.api.context import Context
 from billow.api.params import Params
 
 Handler = Callable[[Context, Params], Mapping[str, Any]]
-
-#: Modules under ``billow.api.actions`` whose ``ACTIONS`` make up the API.
-ACTION_MODULES = (
-    "system",
-    "clients",
-    "users",
-    "billing",
-    "webhooks",
-    "emails",
-    "catalog",
-    "orders",
-    "services",
-    "modules",
-    "automation",
-    "support",
-)
-
 
 @dataclass(frozen=True)
 class Action:
@@ -66,11 +48,3 @@ class ActionTable:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._by_name.values())
-
-
-def build_table(modules: Iterable[str] = ACTION_MODULES) -> ActionTable:
-    actions: list[Action] = []
-    for name in modules:
-        module = importlib.import_module(f"billow.api.actions.{name}")
-        actions.extend(module.ACTIONS)
-    return ActionTable(actions)

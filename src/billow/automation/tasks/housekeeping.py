@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -10,22 +9,17 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from billow.automation.base import RunContext, Task
-from billow.db.models import AutomationTaskLog
+from billow.db.models import ApiLog, AutomationRun, AutomationTaskLog, ModuleLog, TicketMailLog
 from billow.uow import UnitOfWork
 
-#: Log tables pruned by :class:`DataRetentionPrune`: ``("module:Model", "timestamp column")``.
+#: Log tables pruned by :class:`DataRetentionPrune`: ``(model, "timestamp column")``.
 #: Areas with their own logs add a line here.
-PRUNABLE_LOGS: tuple[tuple[str, str], ...] = (
-    ("billow.db.models.logs:ApiLog", "at"),
-    ("billow.db.models.orders:ModuleLog", "date"),
-    ("billow.db.models.automation:AutomationRun", "started_at"),
-    ("billow.db.models.support:TicketMailLog", "date"),
+PRUNABLE_LOGS: tuple[tuple[Any, str], ...] = (
+    (ApiLog, "at"),
+    (ModuleLog, "date"),
+    (AutomationRun, "started_at"),
+    (TicketMailLog, "date"),
 )
-
-
-def _model(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 class DataRetentionPrune(Task):
@@ -47,8 +41,7 @@ class DataRetentionPrune(Task):
         self._target: tuple[Any, Any] | None = None
 
     def run(self, ctx: RunContext) -> None:
-        for path, column in PRUNABLE_LOGS:
-            model = _model(path)
+        for model, column in PRUNABLE_LOGS:
             self._target = (model, getattr(model, column))
             super().run(ctx)
         self._target = None

@@ -14,27 +14,23 @@ from importlib.metadata import entry_points
 
 from billow.errors import NotFound
 from billow.modules.servers.base import ServerModule
+from billow.modules.servers.cpanel import CpanelModule
+from billow.modules.servers.infrafabric import InfraFabricModule
+from billow.modules.servers.none import NoneModule
 
 log = logging.getLogger("billow.modules")
 
 #: Built-ins, also used when the package metadata is missing (running from a source tree).
-BUILTIN = {
-    "none": "billow.modules.servers.none:NoneModule",
-    "cpanel": "billow.modules.servers.cpanel:CpanelModule",
-    "infrafabric": "billow.modules.servers.infrafabric:InfraFabricModule",
+BUILTIN: dict[str, type[ServerModule]] = {
+    "none": NoneModule,
+    "cpanel": CpanelModule,
+    "infrafabric": InfraFabricModule,
 }
-
-
-def _load(path: str) -> type[ServerModule]:
-    import importlib
-
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, type[ServerModule]]:
-    found: dict[str, type[ServerModule]] = {name: _load(path) for name, path in BUILTIN.items()}
+    found: dict[str, type[ServerModule]] = dict(BUILTIN)
     for ep in entry_points(group="billow.servers"):
         try:
             cls = ep.load()
