@@ -9,19 +9,16 @@ settings; a gateway without a row is active when it needs no configuration
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
-from importlib.metadata import entry_points
 
 from sqlalchemy import select
 
 from billow.db.models import GatewaySetting
 from billow.errors import ValidationError
+from billow.modules.discovery import discover
 from billow.modules.gateways.base import Gateway
 from billow.modules.gateways.builtin import BankTransfer, MailIn
 from billow.uow import UnitOfWork
-
-log = logging.getLogger("billow.gateways")
 
 #: Gateways shipped with Billow; the entry points list them too (this keeps an
 #: uninstalled source checkout working).
@@ -31,18 +28,7 @@ BUILTIN: dict[str, type[Gateway]] = {BankTransfer.system_name: BankTransfer, Mai
 @lru_cache(maxsize=1)
 def gateway_classes() -> dict[str, type[Gateway]]:
     """Every installed gateway class by system name (entry points, then built-ins)."""
-    found: dict[str, type[Gateway]] = dict(BUILTIN)
-    for ep in entry_points(group="billow.gateways"):
-        try:
-            cls = ep.load()
-        except Exception:  # noqa: BLE001 - one broken plugin must not hide the others
-            log.exception("gateway entry point %s failed to load", ep.name)
-            continue
-        if isinstance(cls, type) and issubclass(cls, Gateway):
-            found[cls.system_name] = cls
-        else:
-            log.error("gateway entry point %s is not a Gateway subclass", ep.name)
-    return found
+    return discover("billow.gateways", Gateway, BUILTIN, key=lambda _, cls: cls.system_name)
 
 
 def load_gateway(uow: UnitOfWork, system_name: str) -> Gateway | None:

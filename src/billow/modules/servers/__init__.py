@@ -8,17 +8,14 @@ third-party module, so a broken install shows up the same way for all of them.
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
-from importlib.metadata import entry_points
 
 from billow.errors import NotFound
+from billow.modules.discovery import discover
 from billow.modules.servers.base import ServerModule
 from billow.modules.servers.cpanel import CpanelModule
 from billow.modules.servers.infrafabric import InfraFabricModule
 from billow.modules.servers.none import NoneModule
-
-log = logging.getLogger("billow.modules")
 
 #: Built-ins, also used when the package metadata is missing (running from a source tree).
 BUILTIN: dict[str, type[ServerModule]] = {
@@ -30,15 +27,7 @@ BUILTIN: dict[str, type[ServerModule]] = {
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, type[ServerModule]]:
-    found: dict[str, type[ServerModule]] = dict(BUILTIN)
-    for ep in entry_points(group="billow.servers"):
-        try:
-            cls = ep.load()
-        except Exception:  # noqa: BLE001 - one broken plugin must not hide the others
-            log.exception("server module entry point %s failed to load", ep.name)
-            continue
-        found[ep.name] = cls
-    return found
+    return discover("billow.servers", ServerModule, BUILTIN)
 
 
 def available() -> list[str]:
