@@ -29,6 +29,8 @@ DEFAULTS: dict[str, str] = {
     "AutoSuspension": "on",
     "AutoSuspensionDays": "5",
     "AutoUnsuspend": "on",
+    #: Attach the PDF to invoice e-mails (WHMCS ships it on).
+    "EnablePDFInvoices": "on",
     "AutoTermination": "",
     "AutoTerminationDays": "30",
     "CreateInvoiceDaysBefore": "14",

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from billow import events
-from billow.db.models import Client, EmailMessage, EmailTemplate, Setting
+from billow.db.models import Client, EmailMessage, EmailTemplate
 from billow.errors import BillowError, NotFound, ValidationError
 from billow.services.mail import client_contexts, context_registry
 from billow.services.mail._default_templates import ESSENTIAL
@@ -25,7 +25,7 @@ from billow.services.mail.templates import (
     get_template,
     render,
 )
-from billow.services.settings import get_setting
+from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.email")
@@ -126,7 +126,7 @@ def _compose(
     if type_ == "support":
         rendered = _with_reply_marker(rendered)
     attachments = list(ctx.attachments)
-    if (attach_invoice_pdf and type_ == "invoice" and _pdf_invoices_enabled(uow)
+    if (attach_invoice_pdf and type_ == "invoice" and setting_on(uow, "EnablePDFInvoices")
             and context_registry.renderer_for("invoice") is not None):
         attachments.append({"kind": "invoice", "id": relid})
     to_name, to_addr = recipients[0]
@@ -151,12 +151,6 @@ def _with_reply_marker(rendered: Rendered) -> Rendered:
     text = f"{REPLY_ABOVE_MARKER}\n\n{rendered.text}" if rendered.text else rendered.text
     html = f"<p>{escape(REPLY_ABOVE_MARKER)}</p>\n{rendered.html}" if rendered.html else rendered.html
     return Rendered(rendered.subject, html, text)
-
-
-def _pdf_invoices_enabled(uow: UnitOfWork) -> bool:
-    """WHMCS's ``EnablePDFInvoices`` (on unless set off): attach PDFs to invoice e-mails."""
-    row = uow.session.get(Setting, "EnablePDFInvoices")
-    return row is None or row.value.strip().lower() not in ("", "0", "off", "false")
 
 
 def queue_template(
