@@ -18,7 +18,9 @@ from billow.services import extension
 from billow.services.billing import billable_items, client_steps, generation, invoices
 from billow.services.billing.settings import BILLING_DEFAULTS
 from billow.services.clients import lifecycle
-from billow.services.hosting import services as hosting
+from billow.services.hosting import client_steps as hosting_client_steps
+from billow.services.hosting import invoicing as hosting_invoicing
+from billow.services.hosting import paid as hosting_paid
 from billow.services.mail import client_contexts, context_registry, invoice_service_contexts
 from billow.services.settings import AREA_DEFAULTS
 from billow.services.support import mail_fields
@@ -29,21 +31,21 @@ def wire() -> None:
     if extension.is_wired():
         return
     # A paid invoice provisions, unsuspends, renews and applies upgrades (hosting).
-    invoices.PAID_STEPS.register(hosting.on_invoice_paid)
+    invoices.PAID_STEPS.register(hosting_paid.on_invoice_paid)
 
     # What invoice generation bills: billable items, then services and addons.
     generation.DUE_SOURCES.register(billable_items.due_items)
-    generation.DUE_SOURCES.register(hosting.due_items)
-    generation.DUE_CLIENT_PLANNERS[hosting.due_items] = hosting.due_clients
+    generation.DUE_SOURCES.register(hosting_invoicing.due_items)
+    generation.DUE_CLIENT_PLANNERS[hosting_invoicing.due_items] = hosting_invoicing.due_clients
 
     # Closing, deleting and summarising a client, area by area (order matters: services
     # are cancelled before their invoices, and deleted before the billing rows).
     lifecycle.CLOSE_STEPS.register(client_steps.close_client)
-    lifecycle.CLOSE_STEPS.register(hosting.close_client_services)
-    lifecycle.DELETE_STEPS.register(hosting.delete_client_services)
+    lifecycle.CLOSE_STEPS.register(hosting_client_steps.close_client_services)
+    lifecycle.DELETE_STEPS.register(hosting_client_steps.delete_client_services)
     lifecycle.DELETE_STEPS.register(client_steps.delete_client)
     lifecycle.STATS_STEPS.register(client_steps.client_stats)
-    lifecycle.STATS_STEPS.register(hosting.client_stats)
+    lifecycle.STATS_STEPS.register(hosting_client_steps.client_stats)
 
     # What each e-mail template type is about: merge fields and recipients per area.
     context_registry.RESOLVERS.update({

@@ -32,8 +32,9 @@ from billow.services.billing.payments import add_payment
 from billow.services.catalog import addons as catalog_addons
 from billow.services.catalog import products
 from billow.services.hosting import servers
-from billow.services.hosting.services import add_cancel_request
-from billow.services.orders import orders
+from billow.services.hosting.cancellations import add_cancel_request
+from billow.services.orders import placing, status_changes
+from billow.services.orders.requests import AddonOrder, OrderItem, OrderRequest
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 from protocol_servers import FakeFabric
@@ -75,13 +76,13 @@ def _order(db, shop: Shop, label: str, addons: tuple[int, ...] | None = None) ->
     """Order a VPS with addons and accept it; return the service id and addon row ids by addon."""
     with UnitOfWork(db) as work:
         owner = book.client(work, label)
-        placed = orders.add_order(work, orders.OrderRequest(
+        placed = placing.add_order(work, OrderRequest(
             client_id=owner.id, paymentmethod="mailin", noinvoice=True, noemail=True,
-            items=[orders.OrderItem(pid=shop.vps, billingcycle="monthly", domain=f"{label}.example",
+            items=[OrderItem(pid=shop.vps, billingcycle="monthly", domain=f"{label}.example",
                                     addons=[(a, 1) for a in (addons or (shop.backup, shop.support))])]))
         work.commit()
     with UnitOfWork(db) as work:
-        orders.accept_order(work, placed.order.id)
+        status_changes.accept_order(work, placed.order.id)
         work.commit()
     with db() as session:
         rows = session.scalars(select(ServiceAddon).where(ServiceAddon.id.in_(placed.addon_ids))).all()
@@ -349,13 +350,13 @@ def test_auto_activation_on_payment_creates_the_addon(db, uow, fabric):
     service_id, _ = _order(db, shop, "later", ())
     with UnitOfWork(db) as work:
         owner = work.session.get(Service, service_id).userid
-        placed = orders.add_order(work, orders.OrderRequest(
+        placed = placing.add_order(work, OrderRequest(
             client_id=owner, paymentmethod="mailin", noemail=True,
-            addon_items=[orders.AddonOrder(addon_id=shop.backup, service_id=service_id)]))
+            addon_items=[AddonOrder(addon_id=shop.backup, service_id=service_id)]))
         work.commit()
     [row] = placed.addon_ids
     with UnitOfWork(db) as work:
-        orders.accept_order(work, placed.order.id)  # "on payment": accepting does not set it up
+        status_changes.accept_order(work, placed.order.id)  # "on payment": accepting does not set it up
         work.commit()
     assert _status(db, ServiceAddon, row) == "Pending" and len(fabric.instances) == 1
     _pay(db, placed.invoice_id, date.today())

@@ -25,7 +25,7 @@ from billow.services.billing.credit import adjust_credit, lock_client
 from billow.services.billing.invoice_batch import InvoiceDraft, create_invoices
 from billow.services.billing.invoice_timing import invoice_timing
 from billow.services.billing.invoices import create_invoice
-from billow.services.hosting import services as client_services
+from billow.services.hosting import invoicing as hosting_invoicing
 from billow.services.settings import set_setting
 from billow.uow import UnitOfWork
 
@@ -107,7 +107,7 @@ def test_a_date_moved_underneath_refuses_the_invoice(db, uow, monkeypatch):
     owner = book.client(uow, "raced")
     service = book.service(uow, owner, hosting, due=DUE)
     uow.commit()
-    real = client_services.due_items
+    real = hosting_invoicing.due_items
 
     def racing(work, as_of, client_id, ids=None, **kwargs):
         items = real(work, as_of, client_id, ids, **kwargs)
@@ -119,7 +119,7 @@ def test_a_date_moved_underneath_refuses_the_invoice(db, uow, monkeypatch):
     # Swap the hosting source for the racing one at the extension point bootstrap filled.
     sources = [racing if source is real else source for source in invoicegen.DUE_SOURCES]
     monkeypatch.setattr(invoicegen, "DUE_SOURCES", sources)
-    monkeypatch.setitem(invoicegen.DUE_CLIENT_PLANNERS, racing, client_services.due_clients)
+    monkeypatch.setitem(invoicegen.DUE_CLIENT_PLANNERS, racing, hosting_invoicing.due_clients)
     with UnitOfWork(db) as work, pytest.raises(Conflict) as refused:
         invoicegen.generate_invoices(work, as_of=DUE)
     assert refused.value.message == f"already invoiced: services:{service.id}:{DUE}"

@@ -207,7 +207,7 @@ def test_fixed_term_termination(db, uow):
 
 
 def test_cancellation_requests_immediate_and_end_of_period(db, uow):
-    from billow.services.hosting.services import add_cancel_request
+    from billow.services.hosting.cancellations import add_cancel_request
 
     hosting = book.product(uow, "Hosting")
     now = book.service(uow, book.client(uow, "now"), hosting, due=DUE)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, error, unit_of_work
-from billow.services.hosting.provisioning import list_queue, retry
+from billow.services.hosting.module_queue import list_queue, retry
 
 app = typer.Typer(help="Failed module actions waiting for a retry.", no_args_is_help=True)
 

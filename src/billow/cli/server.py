@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
-from billow.services.hosting.provisioning import test_connection
+from billow.services.hosting.panel_reads import test_connection
 from billow.services.hosting.servers import (
     ServerInput,
     active_counts,

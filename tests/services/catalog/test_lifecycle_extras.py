@@ -10,7 +10,7 @@ from sqlalchemy import select
 from billow.db.models import ModuleQueueEntry, Product, Service
 from billow.events import HookAbort, registry
 from billow.services.catalog import config_options, product_fields, products
-from billow.services.hosting import provisioning, servers
+from billow.services.hosting import module_params, module_queue, panel_reads, servers
 from billow.uow import UnitOfWork
 
 
@@ -67,7 +67,7 @@ def test_accept_order_overrides(api, uow, db, whm):
     with db() as s:
         service = s.get(Service, int(placed["serviceids"]))
         assert (service.status, service.username, service.server_id) == ("Pending", "custom1", server.id)
-        assert provisioning.service_password(service) == "Given!Pass1"
+        assert module_params.service_password(service) == "Given!Pass1"
     api.ok("ModuleCreate", serviceid=placed["serviceids"])
     assert whm.accounts["custom1"]["password"] == "Given!Pass1"
 
@@ -83,7 +83,7 @@ def test_usage_update_and_queue_filters(api, uow, db, whm):
     )
     api.ok("AcceptOrder", orderid=placed["orderid"])
     with UnitOfWork(db) as work:
-        assert provisioning.update_usage(work, server.id) == 1
+        assert panel_reads.update_usage(work, server.id) == 1
         work.commit()
     body = api.ok("GetClientsProducts", serviceid=placed["serviceids"])["products"]["product"][0]
     assert (body["diskusage"], body["disklimit"], body["bwusage"], body["bwlimit"]) == (
@@ -102,7 +102,7 @@ def test_usage_update_and_queue_filters(api, uow, db, whm):
         assert entry.arguments == {"reason": "x"} and s.get(Service, entry.service_id).status == "Active"
     whm.down = False
     with UnitOfWork(db) as work:
-        assert provisioning.retry(work, entry.id).success
+        assert module_queue.retry(work, entry.id).success
         work.commit()
     assert whm.accounts["usage"]["reason"] == "x"
 
@@ -247,7 +247,7 @@ def test_refused_password_change_keeps_the_old_password(api, uow, db, whm):
         == "The password is too weak."
     )
     with db() as s:
-        assert provisioning.service_password(s.get(Service, int(placed["serviceids"]))) == before
+        assert module_params.service_password(s.get(Service, int(placed["serviceids"]))) == before
 
 
 def test_required_product_custom_field(api, uow, whm):

@@ -8,14 +8,14 @@ from billow.api.actions._shared import whmcs_datetime
 from billow.api.context import Context
 from billow.api.params import Params, parse_utc_datetime
 from billow.api.registry import Action
-from billow.services.hosting import module_settings, provisioning
+from billow.services.hosting import module_queue, module_settings
 
 
 def get_module_queue(ctx: Context, params: Params) -> dict[str, Any]:
     since = None
     if params.str("since"):
         since = parse_utc_datetime(params.str("since"), "Invalid since date")
-    entries = provisioning.list_queue(
+    entries = module_queue.list_queue(
         ctx.uow,
         service_type=params.str("serviceType"),
         related_id=params.int("relatedId"),

@@ -17,8 +17,9 @@ from billow.api.registry import Action
 from billow.db.models import Client, Product, ProductGroup
 from billow.errors import ValidationError
 from billow.money import fmt, to_decimal
-from billow.services.orders import orders as svc
-from billow.services.orders.orders import AcceptOptions, AddonOrder, OrderItem, OrderRequest
+from billow.services.orders import fraud, placing, queries, status_changes
+from billow.services.orders.requests import AddonOrder, OrderItem, OrderRequest
+from billow.services.orders.status_changes import AcceptOptions
 
 PRODUCT_TYPE_NAMES = {
     "hostingaccount": "Hosting Account",
@@ -129,7 +130,7 @@ def add_order(ctx: Context, params: Params) -> dict[str, Any]:
         noemail=params.bool("noemail"),
         nameservers=[params.str(f"nameserver{i}") for i in range(1, 6) if params.str(f"nameserver{i}")],
     )
-    placed = svc.add_order(ctx.uow, request)
+    placed = placing.add_order(ctx.uow, request)
     return {
         "orderid": str(placed.order.id),
         "serviceids": ",".join(map(str, placed.service_ids)),
@@ -144,7 +145,7 @@ def _opt_bool(params: Params, key: str) -> bool | None:
 
 
 def accept_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.accept_order(
+    status_changes.accept_order(
         ctx.uow,
         params.int("orderid"),
         AcceptOptions(
@@ -161,28 +162,28 @@ def accept_order(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def pending_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.pending_order(ctx.uow, params.int("orderid"))
+    status_changes.pending_order(ctx.uow, params.int("orderid"))
     return {}
 
 
 def cancel_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.cancel_order(ctx.uow, params.int("orderid"))
+    status_changes.cancel_order(ctx.uow, params.int("orderid"))
     return {}
 
 
 def fraud_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.fraud_order(ctx.uow, params.int("orderid"))
+    status_changes.fraud_order(ctx.uow, params.int("orderid"))
     return {}
 
 
 def delete_order(ctx: Context, params: Params) -> dict[str, Any]:
-    svc.delete_order(ctx.uow, params.int("orderid"))
+    status_changes.delete_order(ctx.uow, params.int("orderid"))
     return {}
 
 
 def _line_items(ctx: Context, order_id: int) -> list[dict[str, Any]]:
     lines = []
-    for service in svc.order_services(ctx.uow, order_id):
+    for service in status_changes.order_services(ctx.uow, order_id):
         product = ctx.session.get(Product, service.packageid)
         group = ctx.session.get(ProductGroup, product.gid) if product else None
         lines.append(
@@ -199,7 +200,7 @@ def _line_items(ctx: Context, order_id: int) -> list[dict[str, Any]]:
                 "status": service.status,
             }
         )
-    for addon in svc.order_addons(ctx.uow, order_id):
+    for addon in status_changes.order_addons(ctx.uow, order_id):
         lines.append(
             {
                 "type": "addon",
@@ -217,7 +218,7 @@ def _line_items(ctx: Context, order_id: int) -> list[dict[str, Any]]:
 
 def get_orders(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_orders(
+    total, rows = queries.list_orders(
         ctx.uow,
         order_id=params.int("id"),
         client_id=params.int("userid"),
@@ -264,8 +265,8 @@ def get_orders(ctx: Context, params: Params) -> dict[str, Any]:
                 "fraudmodule": order.fraudmodule,
                 "fraudoutput": order.fraudoutput,
                 "notes": order.notes,
-                "paymentmethodname": svc.payment_method_name(ctx.uow, order.paymentmethod),
-                "paymentstatus": svc.payment_status(ctx.uow, order),
+                "paymentmethodname": queries.payment_method_name(ctx.uow, order.paymentmethod),
+                "paymentstatus": queries.payment_status(ctx.uow, order),
                 "name": client.fullname if client else "",
                 "currencyprefix": currency.prefix if currency else "",
                 "currencysuffix": currency.suffix if currency else "",
@@ -278,12 +279,12 @@ def get_orders(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def get_order_statuses(ctx: Context, params: Params) -> dict[str, Any]:
-    statuses = [{"title": title, "count": count} for title, count in svc.status_counts(ctx.uow)]
+    statuses = [{"title": title, "count": count} for title, count in queries.status_counts(ctx.uow)]
     return {"totalresults": len(statuses), "statuses": {"status": statuses}}
 
 
 def order_fraud_check(ctx: Context, params: Params) -> dict[str, Any]:
-    module, result = svc.fraud_check(ctx.uow, params.int("orderid"), params.str("ipaddress"))
+    module, result = fraud.fraud_check(ctx.uow, params.int("orderid"), params.str("ipaddress"))
     return {"status": result.status, "module": module, "results": "; ".join(result.reasons)}
 
 

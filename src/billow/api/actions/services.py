@@ -17,9 +17,17 @@ from billow.money import fmt
 from billow.services.catalog.cycles import cycle
 from billow.services.clients.custom_fields import custom_field_values
 from billow.services.clients.lifecycle import format_money
-from billow.services.hosting import provisioning
-from billow.services.hosting import services as svc
-from billow.services.orders import orders
+from billow.services.hosting import (
+    addons,
+    cancellations,
+    config_options,
+    module_params,
+    provisioning,
+    upgrades,
+)
+from billow.services.hosting import services as hosting_services
+from billow.services.orders import placing
+from billow.services.orders import queries as order_queries
 
 OPTION_TYPE_NAMES = {1: "dropdown", 2: "radio", 3: "yesno", 4: "quantity"}
 
@@ -34,7 +42,7 @@ def _service_id(params: Params) -> int:
 
 def get_clients_products(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_services(
+    total, rows = hosting_services.list_services(
         ctx.uow,
         client_id=params.int("clientid"),
         service_id=params.int("serviceid"),
@@ -63,7 +71,7 @@ def get_clients_products(ctx: Context, params: Params) -> dict[str, Any]:
         group = groups.get(product.gid) if product else None
         server = servers.get(service.server_id)
         fields = custom_field_values(ctx.uow, "product", service.id, service.packageid)
-        options = svc.service_options(ctx.uow, service)
+        options = config_options.service_options(ctx.uow, service)
         items.append(
             {
                 "id": str(service.id),
@@ -87,12 +95,12 @@ def get_clients_products(ctx: Context, params: Params) -> dict[str, Any]:
                 "firstpaymentamount": fmt(service.firstpaymentamount),
                 "recurringamount": fmt(service.amount),
                 "paymentmethod": service.paymentmethod,
-                "paymentmethodname": orders.payment_method_name(ctx.uow, service.paymentmethod),
+                "paymentmethodname": order_queries.payment_method_name(ctx.uow, service.paymentmethod),
                 "billingcycle": service.billingcycle,
                 "nextduedate": whmcs_date(service.nextduedate),
                 "status": service.status,
                 "username": service.username,
-                "password": provisioning.service_password(service),
+                "password": module_params.service_password(service),
                 "subscriptionid": service.subscriptionid,
                 "promoid": str(service.promoid),
                 "overideautosuspend": onoff(service.overideautosuspend),
@@ -171,20 +179,20 @@ def update_client_product(ctx: Context, params: Params) -> dict[str, Any]:
     if params.has("overideautosuspend"):
         values["overideautosuspend"] = params.bool("overideautosuspend")
     if params.has("paymentmethod"):
-        orders.check_payment_method(ctx.uow, values["paymentmethod"])
-    changes = svc.ServiceChanges(
+        placing.check_payment_method(ctx.uow, values["paymentmethod"])
+    changes = hosting_services.ServiceChanges(
         values=values,
         unset=[str(u) for u in params.list("unset")],
         customfields={str(k): str(v) for k, v in params.php_array("customfields").items()},
         configoptions=params.php_array("configoptions"),
         autorecalc=params.bool("autorecalc"),
     )
-    service = svc.update_service(ctx.uow, params.int("serviceid"), changes)
+    service = hosting_services.update_service(ctx.uow, params.int("serviceid"), changes)
     return {"serviceid": str(service.id)}
 
 
 def get_clients_addons(ctx: Context, params: Params) -> dict[str, Any]:
-    rows = svc.list_addons(
+    rows = addons.list_addons(
         ctx.uow,
         client_id=params.int("clientid"),
         service_id=params.int("serviceid"),
@@ -208,7 +216,7 @@ def get_clients_addons(ctx: Context, params: Params) -> dict[str, Any]:
             "nextduedate": whmcs_date(a.nextduedate),
             "nextinvoicedate": whmcs_date(a.nextinvoicedate),
             "paymentmethod": a.paymentmethod,
-            "paymentmethodname": orders.payment_method_name(ctx.uow, a.paymentmethod),
+            "paymentmethodname": order_queries.payment_method_name(ctx.uow, a.paymentmethod),
             "notes": a.notes,
         }
         for a in rows
@@ -234,7 +242,7 @@ def update_client_addon(ctx: Context, params: Params) -> dict[str, Any]:
     for key in ("nextduedate", "terminationdate"):
         if params.has(key):
             values[key] = params.date(key, error=f"Invalid {key} date")
-    row = svc.update_addon(ctx.uow, params.int("id"), values, autorecalc=params.bool("autorecalc"))
+    row = addons.update_addon(ctx.uow, params.int("id"), values, autorecalc=params.bool("autorecalc"))
     return {"id": str(row.id)}
 
 
@@ -260,7 +268,7 @@ def upgrade_product(ctx: Context, params: Params) -> dict[str, Any]:
         provisioning.get_service(ctx.uow, service_id, "Service ID Not Found")
         raise ValidationError("Invalid Upgrade Type")
     new_cycle = params.str("newproductbillingcycle")
-    quote = svc.calculate_upgrade(
+    quote = upgrades.calculate_upgrade(
         ctx.uow,
         service_id,
         type_,
@@ -281,7 +289,7 @@ def upgrade_product(ctx: Context, params: Params) -> dict[str, Any]:
     }
     if params.bool("calconly"):
         return result
-    upgrade, order, invoice_id = svc.upgrade_service(ctx.uow, quote, params.str("paymentmethod"))
+    upgrade, order, invoice_id = upgrades.upgrade_service(ctx.uow, quote, params.str("paymentmethod"))
     result.update(
         {
             "id": str(upgrade.id),
@@ -294,7 +302,7 @@ def upgrade_product(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def add_cancel_request(ctx: Context, params: Params) -> dict[str, Any]:
-    request = svc.add_cancel_request(
+    request = cancellations.add_cancel_request(
         ctx.uow, params.int("serviceid"), params.str("reason"), params.str("type") or "End of Billing Period"
     )
     service = provisioning.get_service(ctx.uow, request.service_id)
@@ -303,7 +311,7 @@ def add_cancel_request(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_cancelled_packages(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = svc.list_cancel_requests(ctx.uow, start, limit)
+    total, rows = cancellations.list_cancel_requests(ctx.uow, start, limit)
     items = [
         {
             "id": str(r.id),

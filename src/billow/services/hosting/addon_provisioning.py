@@ -3,7 +3,7 @@
 A product addon (catalogue :class:`~billow.db.models.Addon`) with a ``module`` is set up,
 suspended, unsuspended and terminated through that module, the way a service is through
 its product's: :func:`change` builds WHMCS's ``$params`` for the addon and makes the call
-through :func:`billow.services.hosting.provisioning.exchange`, the one path of every module call
+through :func:`billow.services.hosting._exchange.exchange`, the one path of every module call
 (``PreModule*``/``AfterModule*`` hooks, module log with secrets masked, module queue entry
 on failure, retried by ``billow modulequeue retry`` or ``GetModuleQueue`` tooling).
 
@@ -27,7 +27,9 @@ from billow.db.models import Addon, AutomationMark, ModuleQueueEntry, Server, Se
 from billow.errors import NotFound
 from billow.modules.servers import get_module
 from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule
-from billow.services.hosting import provisioning
+from billow.services.hosting._exchange import Target, exchange, resolve_action
+from billow.services.hosting.module_params import build_params as service_params
+from billow.services.hosting.provisioning import OVERDUE_REASON
 from billow.services.hosting.servers import choose_server, server_params
 from billow.uow import UnitOfWork
 
@@ -51,7 +53,6 @@ STEPS = {
 
 
 #: Only addons suspended with this reason come back on payment (not those suspended by hand).
-OVERDUE_REASON = provisioning.OVERDUE_REASON
 #: Marks (``automation_marks``) of addons suspended for non-payment: addons have no
 #: suspension reason column, so the mark plays that part.
 OVERDUE_MARK = "AddonSuspendedWithService"
@@ -160,7 +161,7 @@ def call(
     if service is None:
         raise NotFound("Service ID not found")
     module = get_module(addon.module)
-    action = provisioning.resolve_action(module, key)
+    action = resolve_action(module, key)
     # Serialise module actions on one addon, as for services (a no-op on SQLite).
     uow.session.execute(select(ServiceAddon.id).where(ServiceAddon.id == row.id).with_for_update())
     if not row.server_id:
@@ -176,10 +177,10 @@ def call(
         if "module_data" in result.data:
             row.module_data = dict(result.data["module_data"])
 
-    target = provisioning.Target(
+    target = Target(
         "addon", row.id, row.userid, service.id, f"Addon ID: {row.id} - Service ID: {service.id}"
     )
-    return provisioning.exchange(
+    return exchange(
         uow,
         module,
         action,
@@ -206,7 +207,7 @@ def addon_server(uow: UnitOfWork, service: Service, module: ServerModule) -> Ser
 
 def build_params(uow: UnitOfWork, row: ServiceAddon, service: Service, addon: Addon) -> ModuleParams:
     """WHMCS's ``$params`` for a call made for client addon *row* of *service*."""
-    params = provisioning.build_params(uow, service)
+    params = service_params(uow, service)
     server = uow.session.get(Server, row.server_id) if row.server_id else None
     params.update(server_params(server))
     params.update(
@@ -231,7 +232,7 @@ def build_params(uow: UnitOfWork, row: ServiceAddon, service: Service, addon: Ad
 
 
 def retry(uow: UnitOfWork, entry: ModuleQueueEntry, key: str) -> ModuleResult:
-    """Run a queued failed addon action again (see :func:`provisioning.retry`)."""
+    """Run a queued failed addon action again (see :func:`billow.services.hosting.module_queue.retry`)."""
     row = uow.session.get(ServiceAddon, entry.service_id)
     if row is None:
         raise NotFound("Addon ID Not Found")

@@ -1,7 +1,7 @@
 """Module calls that wait for their caller's commit (the payment → provisioning edge).
 
 Every module call is made with no transaction or writer lock held
-(:func:`billow.services.hosting.provisioning.exchange` commits the intent, calls the panel,
+(:func:`billow.services.hosting._exchange.exchange` commits the intent, calls the panel,
 and records the outcome in a new transaction). A caller that runs inside a savepoint, such
 as the paid step of a payment, cannot commit half-way; it asks for the call here instead,
 and the call runs once the caller's unit of work committed (:meth:`UnitOfWork.defer`),
@@ -20,6 +20,7 @@ from billow.db.models import Service, ServiceAddon
 from billow.errors import BillowError
 from billow.services.activity import log_activity
 from billow.services.hosting import addon_provisioning, provisioning
+from billow.services.hosting._exchange import ACTIONS
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.provisioning")
@@ -37,7 +38,7 @@ def after_commit(uow: UnitOfWork, service_id: int, key: str, *, when: tuple[str,
         except BillowError as exc:
             later.rollback()
             log.warning("module %s for service %s refused: %s", key, service_id, exc.message)
-            log_activity(later, f"Module {provisioning.ACTIONS[key].label} Failed - Service ID: {service_id}"
+            log_activity(later, f"Module {ACTIONS[key].label} Failed - Service ID: {service_id}"
                          f" - Error: {exc.message}", client_id=service.userid)
 
     uow.defer(call)
@@ -55,7 +56,7 @@ def addon_after_commit(uow: UnitOfWork, addon_id: int, key: str, *, when: tuple[
         except BillowError as exc:
             later.rollback()
             log.warning("module %s for addon %s refused: %s", key, addon_id, exc.message)
-            log_activity(later, f"Module {provisioning.ACTIONS[key].label} Failed - Addon ID: {addon_id}"
+            log_activity(later, f"Module {ACTIONS[key].label} Failed - Addon ID: {addon_id}"
                          f" - Error: {exc.message}", client_id=row.userid)
 
     uow.defer(call)

@@ -83,7 +83,7 @@ def invoice_pdf_attachment(uow: UnitOfWork, invoice_id: int) -> tuple[str, bytes
 def service_email_context(uow: UnitOfWork, service_id: int) -> MailContext | None:
     """``product`` templates: *relid* is the service; the welcome e-mail shows the password."""
     from billow.db.models import Product, Server, Service
-    from billow.services.hosting.provisioning import service_password
+    from billow.services.hosting.module_params import service_password
 
     service = uow.session.get(Service, service_id) if service_id else None
     if service is None:
