@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from billow.automation.base import RunContext, Task
 from billow.uow import UnitOfWork
+from billow.worker import purge_history, run_once
 
 
 class _NotPerItem(Task):
@@ -35,8 +36,6 @@ class DeliverOutbox(_NotPerItem):
     setting = "CronDeliverOutbox"
 
     def run(self, ctx: RunContext) -> None:
-        from billow.worker import run_once
-
         stats = run_once(ctx.factory)
         with ctx.transaction(stats.dispatched) as uow:
             del uow  # the worker committed its own work; this page records the counts
@@ -59,8 +58,6 @@ class PruneDeliveredEvents(_NotPerItem):
     setting = "LogRetentionDays"
 
     def run(self, ctx: RunContext) -> None:
-        from billow.worker import purge_history
-
         with ctx.reader() as uow:
             days = ctx.setting_int(uow, "LogRetentionDays", 0)
         if days <= 0:

@@ -15,11 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    ModuleLog,
-    ModuleQueueEntry,
-    Service,
-)
+from billow.db.models import ModuleLog, ModuleQueueEntry, Service
 from billow.errors import NotAllowed, ValidationError
 from billow.modules.servers.base import SECRET_KEYS, ModuleParams, ModuleResult, ServerModule, mask
 from billow.services.activity import log_activity
@@ -100,11 +96,12 @@ def resolve_action(module: ServerModule, key: str, func_name: str = "") -> Actio
     if key == "custom":
         functions = type(module).custom_functions()
         if func_name not in functions:
-            raise ValidationError("Invalid Function Name")
+            raise ValidationError("Invalid Function Name", code="invalid_function_name")
         return Action(functions[func_name], func_name, "Custom", f"Custom Function ({func_name})")
     action = ACTIONS[key]
     if not type(module).supports(action.method):
-        raise NotAllowed(f"{action.function} is not supported by the {module.name} module")
+        raise NotAllowed(f"{action.function} is not supported by the {module.name} module",
+                         code="module_action_not_supported")
     return action
 
 

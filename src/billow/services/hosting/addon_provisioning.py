@@ -159,7 +159,7 @@ def call(
     """Run module action *key* of *addon*'s module for client addon *row*."""
     service = uow.session.get(Service, row.service_id)
     if service is None:
-        raise NotFound("Service ID not found")
+        raise NotFound("Service ID not found", code="service_not_found")
     module = get_module(addon.module)
     action = resolve_action(module, key)
     # Serialise module actions on one addon, as for services (a no-op on SQLite).
@@ -235,7 +235,7 @@ def retry(uow: UnitOfWork, entry: ModuleQueueEntry, key: str) -> ModuleResult:
     """Run a queued failed addon action again (see :func:`billow.services.hosting.module_queue.retry`)."""
     row = uow.session.get(ServiceAddon, entry.service_id)
     if row is None:
-        raise NotFound("Addon ID Not Found")
+        raise NotFound("Addon ID Not Found", code="addon_not_found")
     arguments = entry.arguments or {}
     return change(
         uow,

@@ -9,19 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    ServiceAddon,
-)
+from billow.db.models import ServiceAddon
 from billow.errors import ModuleFailed, NotFound, ValidationError
 from billow.services.catalog import addons as catalog_addons
 from billow.services.catalog import pricing
 from billow.services.catalog.cycles import cycle
 from billow.services.hosting import addon_provisioning
-from billow.services.hosting.services import (
-    SERVICE_STATUSES,
-    apply_columns,
-    service_client,
-)
+from billow.services.hosting.services import SERVICE_STATUSES, apply_columns, service_client
 from billow.uow import UnitOfWork
 
 

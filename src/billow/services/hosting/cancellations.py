@@ -7,13 +7,7 @@ from datetime import date
 
 from sqlalchemy import func, or_, select
 
-from billow.db.models import (
-    CancelRequest,
-    Invoice,
-    InvoiceItem,
-    Service,
-    ServiceAddon,
-)
+from billow.db.models import CancelRequest, Invoice, InvoiceItem, Service, ServiceAddon
 from billow.errors import ValidationError
 from billow.services.activity import log_activity
 from billow.services.billing.invoices import cancel_invoice

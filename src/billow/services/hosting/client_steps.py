@@ -9,15 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from billow.db.models import (
-    CancelRequest,
-    Client,
-    Order,
-    Product,
-    Service,
-    ServiceAddon,
-    Upgrade,
-)
+from billow.db.models import CancelRequest, Client, Order, Product, Service, ServiceAddon, Upgrade
 from billow.services.orders.status_changes import delete_services
 from billow.services.settings import get_setting
 from billow.uow import UnitOfWork

@@ -10,13 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Client,
-    Product,
-    Promotion,
-    Service,
-    ServiceAddon,
-)
+from billow.db.models import Client, Product, Promotion, Service, ServiceAddon
 from billow.services.billing.contract import DateAdvance, DueItem
 from billow.services.billing.invoice_timing import invoice_timing
 from billow.services.catalog import pricing

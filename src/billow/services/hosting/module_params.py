@@ -11,13 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Client,
-    Product,
-    ProductGroup,
-    Server,
-    Service,
-)
+from billow.db.models import Client, Product, ProductGroup, Server, Service
 from billow.errors import NotFound
 from billow.modules.servers.base import ModuleParams
 from billow.security import decrypt, encrypt
@@ -75,7 +69,7 @@ def build_params(uow: UnitOfWork, service: Service, product: Product | None = No
     """WHMCS's ``$params`` for *service* (see the provisioning module contract)."""
     product = product or uow.session.get(Product, service.packageid)
     if product is None:
-        raise NotFound("Product ID not found")
+        raise NotFound("Product ID not found", code="product_not_found")
     client = uow.session.get(Client, service.userid)
     server = uow.session.get(Server, service.server_id) if service.server_id else None
     params: dict[str, Any] = {

@@ -7,19 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    ModuleQueueEntry,
-)
+from billow.db.models import ModuleQueueEntry
 from billow.errors import NotFound, ValidationError
 from billow.modules.servers.base import ModuleResult
 from billow.services.hosting import addon_provisioning
-from billow.services.hosting._exchange import (
-    BY_FUNCTION,
-)
-from billow.services.hosting.provisioning import (
-    get_service,
-    run,
-)
+from billow.services.hosting._exchange import BY_FUNCTION
+from billow.services.hosting.provisioning import get_service, run
 from billow.uow import UnitOfWork
 
 
@@ -53,12 +46,12 @@ def retry(uow: UnitOfWork, entry_id: int) -> ModuleResult:
     """Run a queued failed action again; success marks the entry completed."""
     entry = uow.session.get(ModuleQueueEntry, entry_id)
     if entry is None:
-        raise NotFound("Module queue entry not found")
+        raise NotFound("Module queue entry not found", code="module_queue_entry_not_found")
     if entry.completed:
         return ModuleResult.ok()
     key = BY_FUNCTION.get(entry.module_action)
     if key is None:
-        raise ValidationError(f"Cannot retry {entry.module_action}")
+        raise ValidationError(f"Cannot retry {entry.module_action}", code="module_action_not_retryable")
     if entry.service_type == "addon":
         return addon_provisioning.retry(uow, entry, key)
     service = get_service(uow, entry.service_id)

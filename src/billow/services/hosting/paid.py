@@ -10,16 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Order,
-    Product,
-    Service,
-    ServiceAddon,
-    Upgrade,
-)
+from billow.db.models import Order, Product, Service, ServiceAddon, Upgrade
 from billow.modules.servers import get_module
 from billow.services.catalog.cycles import due_after
-from billow.services.hosting import addon_provisioning, module_calls
+from billow.services.hosting import _module_calls, addon_provisioning
 from billow.services.hosting.provisioning import OVERDUE_REASON
 from billow.services.hosting.upgrades import apply_upgrade
 from billow.services.settings import setting_on
@@ -70,7 +64,7 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
     product = uow.session.get(Product, service.packageid)
     if service.status == "Pending" and product is not None and product.autosetup == "payment":
         if product.servertype:
-            module_calls.after_commit(uow, service.id, "create", when=("Pending",))
+            _module_calls.after_commit(uow, service.id, "create", when=("Pending",))
         else:
             service.status = "Active"
     elif (
@@ -80,11 +74,11 @@ def _service_paid(uow: UnitOfWork, service_id: int, paid_due: date | None) -> No
         and product is not None
         and product.servertype
     ):
-        module_calls.after_commit(uow, service.id, "unsuspend", when=("Suspended",))
+        _module_calls.after_commit(uow, service.id, "unsuspend", when=("Suspended",))
     elif service.status == "Active" and product is not None and product.servertype:
         module_cls = get_module(product.servertype).__class__
         if module_cls.supports("renew"):
-            module_calls.after_commit(uow, service.id, "renew", when=("Active",))
+            _module_calls.after_commit(uow, service.id, "renew", when=("Active",))
 
 
 def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
@@ -99,4 +93,4 @@ def _addon_paid(uow: UnitOfWork, addon_id: int, paid_due: date | None) -> None:
         if product_addon is None:
             addon_provisioning.change(uow, addon, "create")
         elif product_addon.autoactivate == "payment":
-            module_calls.addon_after_commit(uow, addon.id, "create", when=("Pending",))
+            _module_calls.addon_after_commit(uow, addon.id, "create", when=("Pending",))

@@ -8,25 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Server,
-    Service,
-)
+from billow.db.models import Server, Service
 from billow.errors import NotAllowed
 from billow.modules.servers import get_module
 from billow.modules.servers.base import ModuleParams, ModuleResult
-from billow.services.hosting._exchange import (
-    log,
-    secrets_of,
-    write_log,
-)
-from billow.services.hosting.module_params import (
-    build_params,
-)
-from billow.services.hosting.provisioning import (
-    get_service,
-    module_for,
-)
+from billow.services.hosting._exchange import log, secrets_of, write_log
+from billow.services.hosting.module_params import build_params
+from billow.services.hosting.provisioning import get_service, module_for
 from billow.services.hosting.servers import get_server, server_params
 from billow.uow import UnitOfWork
 
@@ -35,7 +23,7 @@ def single_sign_on(uow: UnitOfWork, service_id: int) -> ModuleResult:
     service = get_service(uow, service_id)
     product, module = module_for(uow, service)
     if not type(module).supports("single_sign_on"):
-        raise NotAllowed("Single sign-on is not supported by the module")
+        raise NotAllowed("Single sign-on is not supported by the module", code="sso_not_supported")
     params = build_params(uow, service, product)
     with uow.outside_transaction():
         result = module.single_sign_on(params)  # type: ignore[attr-defined]

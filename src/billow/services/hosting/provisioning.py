@@ -1,41 +1,34 @@
-"""Running provisioning modules for services: the one path every module call takes.
+"""Module actions on services: create, suspend, unsuspend, terminate, change package,
+change password, custom functions, renew.
 
-:func:`run` builds WHMCS's ``$params`` for a service, runs the ``PreModule<Action>`` hooks
-(which may abort or override parameters), calls the module, writes each remote exchange
-to the module log with secrets masked, and then either applies the result (status,
-credentials, IPs) and emits ``AfterModule<Action>``, or leaves the service exactly as it
-was, records the module's own error in the module queue (retryable) and emits
-``AfterModule<Action>Failed``.
+:func:`run` builds WHMCS's ``$params`` for a service (:mod:`.module_params`), prepares a
+new account (server, username, password), and makes the call through
+:func:`billow.services.hosting._exchange.exchange`, the one path every module call takes:
+``PreModule<Action>`` hooks, the call with no transaction or writer lock held, the module
+log with secrets masked, then either the result applied (status, credentials, IPs) and
+``AfterModule<Action>``, or the service left exactly as it was, the module's own error in
+the module queue (retryable, :mod:`.module_queue`) and ``AfterModule<Action>Failed``.
 
 Callers that must report a failure to the API raise :class:`billow.errors.ModuleFailed`
 through :func:`require_success`; the dispatcher then keeps the queue entry and log.
+Callers inside a savepoint (the paid step) use :mod:`billow.services.hosting._module_calls`
+to run the call after their commit instead.
 
-No call is made inside a transaction. :func:`exchange` works in three steps: in the
-caller's transaction it prepares the target (server, username, password) and runs the
-``PreModule`` hooks; :meth:`~billow.uow.UnitOfWork.outside_transaction` commits that
-intent and releases the API's SQLite writer lock; the module is called; the outcome (log,
-queue, status, ``AfterModule`` hooks) is written in a new transaction that the entry point
-commits. Callers inside a savepoint (the paid step) use
-:mod:`billow.services.hosting.module_calls` to run the call after their commit instead.
+:data:`OVERDUE_REASON` is WHMCS's suspension reason for non-payment. It lives here, below
+:mod:`.addon_provisioning` and :mod:`.overdue`, which both need it (the overdue rules
+import addon provisioning, so it cannot live in :mod:`.overdue` without a cycle).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Product,
-    Service,
-)
+from billow.db.models import Product, Service
 from billow.errors import ModuleFailed, NotAllowed, NotFound
 from billow.events import request_email
 from billow.modules.servers import get_module
 from billow.modules.servers.base import ModuleParams, ModuleResult, ServerModule
-from billow.services.hosting._exchange import (
-    exchange,
-    resolve_action,
-    service_target,
-)
+from billow.services.hosting._exchange import exchange, resolve_action, service_target
 from billow.services.hosting.module_params import (
     build_params,
     generate_password,
@@ -52,7 +45,7 @@ OVERDUE_REASON = "Overdue on Payment"
 def get_service(uow: UnitOfWork, service_id: int, message: str = "Service ID not found") -> Service:
     service = uow.session.get(Service, service_id) if service_id else None
     if service is None:
-        raise NotFound(message)
+        raise NotFound(message, code="service_not_found")
     return service
 
 
@@ -72,7 +65,7 @@ def welcome_template(product_type: str) -> str:
 def module_for(uow: UnitOfWork, service: Service) -> tuple[Product, ServerModule]:
     product = uow.session.get(Product, service.packageid)
     if product is None or not product.servertype:
-        raise NotAllowed("Service not assigned to a module")
+        raise NotAllowed("Service not assigned to a module", code="service_without_module")
     return product, get_module(product.servertype)
 
 
@@ -189,7 +182,7 @@ def _apply_success(
 def require_success(result: ModuleResult) -> ModuleResult:
     """Raise the module's error for the API (keeping the queue entry) unless it succeeded."""
     if not result.success:
-        raise ModuleFailed(result.error)
+        raise ModuleFailed(result.error, code="module_failed")
     return result
 
 

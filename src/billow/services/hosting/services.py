@@ -8,10 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Client,
-    Service,
-)
+from billow.db.models import Client, Service
 from billow.db.queries import count_of
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity

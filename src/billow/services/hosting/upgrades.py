@@ -11,12 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billow.db.models import (
-    Order,
-    Product,
-    Service,
-    Upgrade,
-)
+from billow.db.models import Order, Product, Service, Upgrade
 from billow.errors import ValidationError
 from billow.money import ZERO
 from billow.services.activity import log_activity
@@ -25,11 +20,9 @@ from billow.services.catalog import config_options as catalog_options
 from billow.services.catalog import pricing
 from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import anchor_day, cycle, next_due, prorate
-from billow.services.hosting import module_calls, provisioning
+from billow.services.hosting import _module_calls, provisioning
 from billow.services.hosting.config_options import option_values, save_options, service_options
-from billow.services.hosting.services import (
-    service_client,
-)
+from billow.services.hosting.services import service_client
 from billow.services.orders.placing import check_payment_method, create_order_invoice, new_ordernum
 from billow.uow import UnitOfWork
 
@@ -219,7 +212,7 @@ def apply_upgrade(uow: UnitOfWork, upgrade: Upgrade) -> None:
     product = uow.session.get(Product, service.packageid)
     if service.status in ("Active", "Suspended") and product is not None and product.servertype:
         # after the commit: no module call inside the transaction (or the paid step's savepoint)
-        module_calls.after_commit(uow, service.id, "changepackage", when=("Active", "Suspended"))
+        _module_calls.after_commit(uow, service.id, "changepackage", when=("Active", "Suspended"))
     uow.emit(
         "AfterProductUpgrade", {"upgradeid": upgrade.id}, resource_type="service", resource_id=service.id
     )

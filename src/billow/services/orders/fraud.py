@@ -9,17 +9,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from billow.db.models import (
-    Client,
-    Order,
-)
+from billow.db.models import Client, Order
 from billow.errors import ValidationError
 from billow.modules.fraud import fraud_class
 from billow.modules.fraud.base import FraudSubject
 from billow.services.hosting import module_settings
-from billow.services.orders.status_changes import (
-    get_order,
-)
+from billow.services.orders.status_changes import get_order
 from billow.uow import UnitOfWork
 
 

@@ -34,7 +34,7 @@ from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import cycle, due_after, next_due
 from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import provisioning
-from billow.services.orders.renewals import renewal_line
+from billow.services.orders._renewals import renewal_line
 from billow.services.orders.requests import OrderItem, OrderRequest, PlacedOrder
 from billow.uow import UnitOfWork
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from billow.db.models import (
-    Invoice,
-    Order,
-)
+from billow.db.models import Invoice, Order
 from billow.db.queries import count_of
 from billow.modules.gateways import display_name, load_gateway
 from billow.uow import UnitOfWork

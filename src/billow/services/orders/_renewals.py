@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-from billow.db.models import (
-    Client,
-    Product,
-    Service,
-)
+from billow.db.models import Client, Product, Service
 from billow.errors import ValidationError
 from billow.services.billing.contract import InvoiceLine
 from billow.services.catalog.cycles import cycle, due_after
