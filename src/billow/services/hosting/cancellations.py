@@ -1,5 +1,4 @@
-"""Cancellation requests: recording them (``AddCancelRequest``) and carrying them out.
-"""
+"""Cancellation requests: recording them (``AddCancelRequest``) and carrying them out."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The module queue: failed module calls, listed and retried (services and addons).
-"""
+"""The module queue: failed module calls, listed and retried (services and addons)."""
 
 from __future__ import annotations
 

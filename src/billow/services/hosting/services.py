@@ -1,5 +1,4 @@
-"""Reading and editing clients' services (``GetClientsProducts``, ``UpdateClientProduct``).
-"""
+"""Reading and editing clients' services (``GetClientsProducts``, ``UpdateClientProduct``)."""
 
 from __future__ import annotations
 

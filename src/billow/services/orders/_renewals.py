@@ -1,5 +1,4 @@
-"""Renewing a service through an order: the invoice line of an early renewal.
-"""
+"""Renewing a service through an order: the invoice line of an early renewal."""
 
 from __future__ import annotations
 

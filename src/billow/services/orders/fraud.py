@@ -1,5 +1,4 @@
-"""Fraud checks of orders through the active fraud module (``OrderFraudCheck``).
-"""
+"""Fraud checks of orders through the active fraud module (``OrderFraudCheck``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Reading orders (``GetOrders``, ``GetOrderStatuses``) and what they show about payment.
-"""
+"""Reading orders (``GetOrders``, ``GetOrderStatuses``) and what they show about payment."""
 
 from __future__ import annotations
 
