@@ -24,9 +24,7 @@ SERVICES = Path(billow.services.__file__).resolve().parent
 #: Parts of ``services/`` whose raises do not carry codes yet (paths relative to
 #: ``src/billow/services``; a folder ends with ``/``). Converting one means adding
 #: ``code="..."`` to its raises and deleting its line here.
-NOT_YET_CONVERTED: tuple[str, ...] = (
-    "hosting/",
-)
+NOT_YET_CONVERTED: tuple[str, ...] = ()
 
 SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 

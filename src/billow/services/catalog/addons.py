@@ -35,7 +35,7 @@ def add_addon(
             'Invalid pay type. Must be one of "free", "onetime" or "recurring"', code="invalid_pay_type"
         )
     if module and module not in server_modules():
-        raise ValidationError("Invalid module name provided.", code="invalid_module")
+        raise ValidationError("Invalid module name provided.", code="invalid_module_name")
     addon = Addon(
         name=name,
         billingcycle=billingcycle,

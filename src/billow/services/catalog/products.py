@@ -106,7 +106,7 @@ def add_product(uow: UnitOfWork, data: ProductInput) -> Product:
     if data.color and not _HEX.match(data.color):
         raise ValidationError("The color must be a valid hexadecimal value.", code="invalid_color")
     if data.module and data.module not in server_modules():
-        raise ValidationError("Invalid module name provided.", code="invalid_module")
+        raise ValidationError("Invalid module name provided.", code="invalid_module_name")
     if data.welcomeemail < 0:
         raise ValidationError("You must supply a valid welcome email ID", code="welcome_email_not_found")
     for rec in data.recommendations:
