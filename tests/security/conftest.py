@@ -42,3 +42,20 @@ def client_at() -> Iterator[Callable[[Any, str], TestClient]]:
     yield make
     for client in opened:
         client.close()
+
+
+CLIENT = {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com", "address1": "1 Road",
+          "city": "Town", "state": "ST", "postcode": "12345", "country": "GB",
+          "phonenumber": "123456", "password2": "pw-123456"}
+
+
+@pytest.fixture
+def client_id(api: Any) -> str:
+    return str(api.ok("AddClient", **CLIENT)["clientid"])
+
+
+@pytest.fixture
+def invoice_id(api: Any, client_id: str) -> str:
+    """A 10.00 unpaid invoice of :func:`client_id`."""
+    return str(api.ok("CreateInvoice", userid=client_id, itemdescription1="Thing",
+                      itemamount1="10.00")["invoiceid"])

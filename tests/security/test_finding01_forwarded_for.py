@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import make_credential
 
 from billow.cli import system
-from tests.conftest import make_credential
 
 FORGED = {"X-Forwarded-For": "10.9.9.9"}
 
