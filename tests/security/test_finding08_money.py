@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from billow.api.params import parse_amount
+from billow.api import params as api_params
 from billow.errors import ValidationError
 
 LOOSE = ["1_000", "1e3", "1e-308", "1E2", "nan", "NaN", "inf", "-Infinity", "0x10", "1.2.3", "١٠", "+-1", "."]
@@ -17,7 +17,7 @@ LOOSE = ["1_000", "1e3", "1e-308", "1E2", "nan", "NaN", "inf", "-Infinity", "0x1
 @pytest.mark.parametrize("text", LOOSE)
 def test_parse_amount_refuses_loose_notation(text: str) -> None:
     with pytest.raises(ValidationError, match="Invalid amount"):
-        parse_amount(text, "Invalid amount")
+        api_params.parse_amount(text, "Invalid amount")
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -25,15 +25,15 @@ def test_parse_amount_refuses_loose_notation(text: str) -> None:
     ("1,000.00", "1000.00"), (" 7.25 ", "7.25"),
 ])
 def test_parse_amount_accepts_plain_decimals(text: str, value: str) -> None:
-    assert parse_amount(text, "Invalid amount") == Decimal(value)
+    assert api_params.parse_amount(text, "Invalid amount") == Decimal(value)
 
 
 def test_places_follow_the_currency() -> None:
-    assert parse_amount("0.10", "x", 2) == Decimal("0.1")
+    assert api_params.parse_amount("0.10", "x", 2) == Decimal("0.1")
     with pytest.raises(ValidationError):
-        parse_amount("0.001", "x", 2)
+        api_params.parse_amount("0.001", "x", 2)
     with pytest.raises(ValidationError):
-        parse_amount("1.5", "x", 0)
+        api_params.parse_amount("1.5", "x", 0)
 
 
 @pytest.mark.parametrize("amount", ["1_000", "1e-308", "1e3", "nan", "0.001"])

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from billow.api import dispatch
-from billow.cli.system import SERVER_OPTIONS
+from billow.cli import system
 
 URL = "/includes/api.php"
 
@@ -41,7 +41,7 @@ def test_query_credentials_still_work_and_are_never_logged(api: Any,
     # The test's own HTTP client (httpx) logs its URLs; the server's loggers must not.
     server_side = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     assert not [m for m in server_side if api.secret in m]
-    assert SERVER_OPTIONS["access_log"] is False
+    assert system.SERVER_OPTIONS["access_log"] is False
 
 
 def test_query_credentials_can_be_refused(api: Any, app_with: Any, client_at: Any) -> None:
