@@ -99,4 +99,6 @@ def test_stored_text_is_capped(api: Any) -> None:
     assert api.error("AddClientNote", userid=client_id, notes="n" * 70_000) == (
         "The notes may be at most 65535 characters long")
     assert api.ok("AddClientNote", userid=client_id, notes="n" * 65_535)
+    assert api.error("OpenTicket", deptid="1", clientid=client_id, subject="Hi", message="m" * 70_000) == (
+        "The message may be at most 65535 characters long")
     assert api.error("AddProduct", name="p" * 300, gid="99") == "The name may be at most 255 characters long"
