@@ -207,10 +207,11 @@ def live_server(database_url: str) -> Iterator[str]:
     import uvicorn
 
     from billow.api.app import create_app
+    from billow.cli.system import SERVER_OPTIONS
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host=LOCAL_IP, port=port,
-                                           log_level="warning", access_log=False))
+                                           log_level="warning", **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     api_ip_restriction: bool = True
     #: Addresses (IPs or CIDRs) of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: Largest request body accepted (bytes), counted while it streams in; a larger one is
+    #: answered 413. 0: 2 MiB plus room for one ticket attachment of
+    #: ``attachment_max_bytes`` sent base64-encoded (OpenTicket/AddTicketReply).
+    max_body_bytes: int = 0
+    #: Refuse API credentials (identifier/secret, username/password, accesskey) sent in a
+    #: GET query string, where they end up in URLs, proxies' and browsers' logs. Off by
+    #: default: WHMCS accepts them there, and some clients rely on it.
+    api_refuse_query_credentials: bool = False
     #: Failed logins from one address within the window before it is locked out.
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900
@@ -79,6 +87,11 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 10 * 1024 * 1024
     #: Largest raw inbound support e-mail accepted (bytes).
     support_mail_max_bytes: int = 25 * 1024 * 1024
+
+    def resolved_max_body_bytes(self) -> int:
+        if self.max_body_bytes > 0:
+            return self.max_body_bytes
+        return 2 * 1024 * 1024 + -(-self.attachment_max_bytes * 4 // 3)
 
     def resolved_attachments_dir(self) -> Path:
         return self.attachments_dir or (self.data_dir / "attachments")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from billow.api.params import Params, parse_php_pairs
 
@@ -53,7 +53,7 @@ def test_json_request_bodies_are_read_too(api: Any) -> None:
     assert response.json() == {"result": "success", "clientid": "1"}
 
 
-def test_xml_answer(api: Any) -> None:
+def test_xml_answer(api: Any, db: Any) -> None:
     api.ok("AddClient", **CLIENT)
     api.ok("AddClient", **{**CLIENT, "email": "bombe@example.com", "companyname": "A & B <Ltd>"})
     response = api.raw("GetClients", responsetype="xml")
@@ -66,7 +66,12 @@ def test_xml_answer(api: Any) -> None:
     clients = root.find("clients").findall("client")
     assert [c.findtext("id") for c in clients] == ["1", "2"]
     assert clients[1].findtext("companyname") == "A & B <Ltd>"
-    api.ok("AddClient", **{**CLIENT, "email": "ctl@example.com", "firstname": "Bell\x07Char"})
+    # The API refuses control characters in names (tests/security), but a stored value
+    # may still carry one (data from before, an import): the XML answer drops it.
+    third_id = int(api.ok("AddClient", **{**CLIENT, "email": "ctl@example.com"})["clientid"])
+    with db() as session, session.begin():
+        session.execute(text("UPDATE clients SET firstname = :name WHERE id = :id"),
+                        {"name": "Bell\x07Char", "id": third_id})
     third = ET.fromstring(api.raw("GetClients", responsetype="xml").content).find("clients")[2]
     assert third.findtext("firstname") == "BellChar", "XML 1.0 forbids control characters"
     error = ET.fromstring(api.raw("GetClientsDetails", responsetype="XML").content)

@@ -13,13 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from billow.api.actions import build_table
-from billow.api.dispatch import dispatch
+from billow.api.body_limit import BodyLimit, BodyTooLarge
+from billow.api.dispatch import _SQLITE_WRITER, dispatch, may_be_allowed
 from billow.api.documents import invoice_pdf, ticket_attachment
 from billow.api.encode import to_json, to_xml
 from billow.api.params import Params, parse_php_pairs
 from billow.bootstrap import wire
 from billow.config import get_settings
 from billow.db.engine import session_factory
+from billow.errors import ValidationError
 
 log = logging.getLogger("billow.api")
 
@@ -29,6 +31,15 @@ MAX_FIELDS = 1000
 #: Answer to a body that cannot be parsed at all (WHMCS has no wording for it).
 MALFORMED = "Invalid request: the request body could not be read"
 XML_TYPE = "text/xml; charset=utf-8"
+#: The methods the WHMCS endpoint serves; any other is answered 405 in WHMCS's envelope.
+API_METHODS = ("GET", "POST")
+#: Parameters that carry credentials, which :attr:`Settings.api_refuse_query_credentials`
+#: refuses in a query string.
+CREDENTIAL_KEYS = frozenset({"identifier", "secret", "username", "password", "accesskey"})
+QUERY_CREDENTIALS = "Credentials are not accepted in the URL: send them in the POST body"
+#: A body up to this size is read before the IP check (the check reads the database);
+#: a larger one, or one of unknown size, only once the address may be allowed.
+SMALL_BODY = 64 * 1024
 
 
 def client_ip(request: Request, trusted: list[str]) -> str:
@@ -51,6 +62,18 @@ def _in_networks(ip: str, networks: list[str]) -> bool:
         return False
     return any(address in ipaddress.ip_network(n, strict=False) for n in networks
                if ipaddress.ip_network(n, strict=False).version == address.version)
+
+
+def _envelope(message: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(to_json({"result": "error", "message": message}), status,
+                    media_type=JSON_TYPE, headers=headers)
+
+
+def _declared_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 async def _read_params(request: Request) -> Params:
@@ -89,6 +112,7 @@ def create_app() -> FastAPI:
     wire()
     settings = get_settings()
     app = FastAPI(title="Billow", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit, limit=settings.resolved_max_body_bytes())
     table = build_table()
     factory = session_factory()
     app.state.table = table
@@ -104,18 +128,40 @@ def create_app() -> FastAPI:
     sqlite = factory.kw["bind"].dialect.name == "sqlite"
     calls_out = frozenset({"getservers"})  # fetchStatus asks each server's status page
 
-    @app.api_route("/includes/api.php", methods=["GET", "POST"])
+    @app.api_route("/includes/api.php",
+                   methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
     async def whmcs_api(request: Request) -> Response:
+        if request.method not in API_METHODS:
+            return _envelope(f"Invalid request method {request.method}: use POST (or GET)", 405,
+                             {"Allow": ", ".join(API_METHODS)})
+        if settings.api_refuse_query_credentials and CREDENTIAL_KEYS & set(request.query_params):
+            return _envelope(QUERY_CREDENTIALS, 403)
+        ip = client_ip(request, settings.trusted_proxies)
+        declared = _declared_length(request)
+        if request.method == "POST" and (declared is None or declared > SMALL_BODY) and not (
+                await run_in_threadpool(may_be_allowed, factory, ip)):
+            # A stranger's body is never read: the refusal comes from the query alone.
+            params = Params(parse_php_pairs(request.query_params.multi_items()))
+            outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
+            return Response(to_json(outcome.result), outcome.http_status, media_type=JSON_TYPE)
         try:
             params = await _read_params(request)
+        except BodyTooLarge:
+            raise
+        except ValidationError as exc:
+            return _envelope(exc.message)
         except Exception:  # noqa: BLE001 - a body no parser accepts still gets WHMCS's envelope
             log.warning("unreadable API request body from %s", request.client, exc_info=True)
-            return Response(to_json({"result": "error", "message": MALFORMED}), 200,
-                            media_type=JSON_TYPE)
-        ip = client_ip(request, settings.trusted_proxies)
+            return _envelope(MALFORMED)
         action = params.str("action").lower()
-        if sqlite and action.startswith("get") and action not in calls_out:
-            outcome = dispatch(table, factory, params, ip)
+        # A read runs on the event loop only while no other call holds the writer lock: a
+        # call waiting for it there would stall every request, /healthz included.
+        if (sqlite and action.startswith("get") and action not in calls_out
+                and _SQLITE_WRITER.acquire(blocking=False)):
+            try:
+                outcome = dispatch(table, factory, params, ip)
+            finally:
+                _SQLITE_WRITER.release()
         else:
             outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
         if params.str("responsetype").lower() == "xml":
@@ -124,7 +170,9 @@ def create_app() -> FastAPI:
         return Response(to_json(outcome.result), outcome.http_status, media_type=JSON_TYPE)
 
     @app.get("/admin/invoices/{invoice_id}.pdf")
-    async def admin_invoice_pdf(invoice_id: int, request: Request) -> Response:
+    async def admin_invoice_pdf(invoice_id: str, request: Request) -> Response:
+        # The id is read by the route's own bounded parser, not the framework's int (an id
+        # past the column's range is "not found", never an overflow).
         ip = client_ip(request, settings.trusted_proxies)
         return await run_in_threadpool(invoice_pdf, factory, request.headers.get("authorization", ""),
                                        ip, invoice_id)

@@ -20,15 +20,17 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billow.api.context import Context
 from billow.api.params import Params
 from billow.api.registry import ActionTable, UnknownAction
-from billow.db.models import ApiLog
+from billow.config import get_settings
+from billow.db.models import AllowedIP, ApiLog
 from billow.errors import AuthError, BillowError
 from billow.services.access import api_authentication as access
+from billow.services.access.ip_allow_list import ip_in
 from billow.uow import Actor, UnitOfWork
 
 log = logging.getLogger("billow.api")
@@ -58,6 +60,19 @@ _SQLITE_WRITER = threading.RLock()
 def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
     bind = factory.kw.get("bind")
     return _SQLITE_WRITER if bind is not None and bind.dialect.name == "sqlite" else nullcontext()
+
+
+def may_be_allowed(factory: sessionmaker[Session], ip: str) -> bool:
+    """False when *ip* is refused whatever the request body says: the IP restriction is on,
+    no access key is configured (which a body could carry), and the address is in no
+    allow-list entry, global or any credential's. Lets the endpoint refuse a stranger
+    before reading its body."""
+    settings = get_settings()
+    if not settings.api_ip_restriction or settings.api_access_key:
+        return True
+    with _one_writer(factory), factory() as session:
+        networks = list(session.scalars(select(AllowedIP.network)))
+    return ip_in(ip, networks)
 
 
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:

@@ -77,12 +77,15 @@ def _authorise(uow: UnitOfWork, authorization: str, ip: str, action: str) -> Res
     return None
 
 
-def invoice_pdf(factory: sessionmaker[Session], authorization: str, ip: str, invoice_id: int) -> Response:
+def invoice_pdf(factory: sessionmaker[Session], authorization: str, ip: str, invoice_text: str) -> Response:
     """Authenticate the caller, then answer the invoice as a PDF download."""
     with UnitOfWork(factory, Actor(kind="admin", ip=ip)) as uow:
         refusal = _authorise(uow, authorization, ip, "GetInvoice")
         if refusal is not None:
             return refusal
+        invoice_id = _number(invoice_text)
+        if invoice_id is None:
+            return _refuse(404, "Invoice ID Not Found")
         try:
             pdf = render_invoice_pdf(uow, invoice_id)
         except NotFound as exc:

@@ -22,11 +22,42 @@ import phpserialize
 
 from billow.clock import now
 from billow.errors import ValidationError
-from billow.money import to_decimal
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+#: Deepest bracket nesting a key may have (``a[1][2]`` is 2); PHP's
+#: ``max_input_nesting_level`` is 64, and no WHMCS parameter goes past 3.
+MAX_NESTING = 16
+#: Digits an integer may have: more than any id, count or offset (past INT_MAX it saturates).
+MAX_INT_DIGITS = 40
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: The one notation an amount may have: optional sign, digits, optional point and digits.
+#: No ``_`` separators, no exponent, no ``inf``/``nan``. Thousands commas are dropped
+#: first, as WHMCS clients send ``1,000.00``.
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+#: Largest amount accepted: what :class:`~billow.db.types.Money` stores (integers of
+#: 1/10,000 in a signed 64-bit SQLite column, NUMERIC(20, 4) elsewhere) with room for totals.
+MAX_AMOUNT = Decimal("100000000000000")
+#: Decimal places an amount may have where its currency is not known: what is stored.
+STORED_PLACES = 4
+#: Control characters (C0, DEL, C1) and the bidirectional overrides: never in a single-line field.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Single-line fields (names, subjects, addresses): never a control character (a CR/LF in
+#: a name would reach e-mail headers).
+LINE_FIELDS = frozenset({
+    "firstname", "lastname", "companyname", "email", "address1", "address2", "city", "state",
+    "postcode", "country", "phonenumber", "name", "subject", "customsubject", "title",
+})
+#: Longest accepted single-line values where no service checks a column's length (client,
+#: contact and user fields are checked against their columns by the clients services).
+LINE_LIMITS = {"name": 255, "subject": 255, "customsubject": 255, "title": 255}
+#: Longest free text (notes, ticket messages, descriptions ...): MySQL's TEXT, as in WHMCS.
+MAX_TEXT = 65_535
+#: Free-text fields held to :data:`MAX_TEXT` (other long values, such as base64
+#: attachments, are bounded by the request body limit).
+TEXT_FIELDS = frozenset({"notes", "note", "message", "description", "adminnotes", "reply",
+                         "signature", "customfields", "custommessage"})
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "y"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no", "n", ""})
 
@@ -48,6 +79,8 @@ def parse_php_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
                 out[raw_key] = value
             continue
         name, rest = match.group(1), _PART.findall(match.group(2))
+        if len(rest) > MAX_NESTING:
+            raise ValidationError(f"Invalid parameter {name}: nested more than {MAX_NESTING} levels deep")
         container: Any = out
         key: str = name
         for part in rest:
@@ -62,8 +95,13 @@ def parse_php_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _next_index(container: dict[str, Any]) -> int:
-    ints = [int(k) for k in container if isinstance(k, str) and k.lstrip("-").isdigit()]
+    ints = [int(k) for k in container if isinstance(k, str) and _is_index(k)]
     return max(ints) + 1 if ints else 0
+
+
+def _is_index(key: str) -> bool:
+    """True for a key PHP treats as an integer index (ASCII digits, bounded)."""
+    return len(key) <= MAX_INT_DIGITS and _INTEGER.fullmatch(key) is not None and key[0] != "+"
 
 
 def decode_php_array(value: str) -> dict[str, Any]:
@@ -107,6 +145,55 @@ def encode_php_array(data: Mapping[Any, Any]) -> str:
     return base64.b64encode(phpserialize.dumps(dict(data))).decode()
 
 
+def parse_int(value: Any, error: str) -> int:
+    """An integer in plain notation (``ValidationError(error)`` otherwise), saturated to
+    the range of an INTEGER column as PHP's ``(int)`` saturates: an id past it matches
+    nothing ("... Not Found") and an offset past it is an empty page, where PostgreSQL
+    would otherwise fail the query and SQLite overflow."""
+    if isinstance(value, bool | dict | list):
+        raise ValidationError(error)
+    text = str(value).strip() if not isinstance(value, int) else str(value)
+    if len(text) > MAX_INT_DIGITS + 1 or not _INTEGER.fullmatch(text):
+        raise ValidationError(error)
+    return max(INT_MIN, min(INT_MAX, int(text)))
+
+
+def parse_amount(value: Any, error: str, places: int | None = STORED_PLACES) -> Decimal:
+    """An amount in plain decimal notation with at most *places* decimals (the currency's
+    where it is known), below :data:`MAX_AMOUNT`; ``ValidationError(error)`` otherwise.
+
+    The one money rule of the API: every amount parameter is read through it.
+    """
+    if isinstance(value, Decimal) and value.is_finite():
+        text = format(value, "f")
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value).strip().replace(",", "")
+    else:
+        raise ValidationError(error)
+    if len(text) > 64 or not _AMOUNT.fullmatch(text):
+        raise ValidationError(error)
+    amount = Decimal(text)
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValidationError(error)
+    if places is not None and "." in text and len(text.split(".", 1)[1].rstrip("0")) > places:
+        raise ValidationError(error)
+    return amount
+
+
+def check_line(key: str, text: str, limit: int | None = None) -> str:
+    """*text* as a single-line field: no control characters, at most *limit* characters."""
+    if _CONTROL.search(text):
+        raise ValidationError(f"The {key} may not contain control characters or line breaks")
+    return check_length(key, text, limit)
+
+
+def check_length(key: str, text: str, limit: int | None) -> str:
+    """*text* unless it is longer than *limit* (the services' wording for a column's limit)."""
+    if limit is not None and len(text) > limit:
+        raise ValidationError(f"The {key} may be at most {limit} characters long")
+    return text
+
+
 def as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -135,23 +222,23 @@ class Params(Mapping[str, Any]):
         return key in self._data
 
     def str(self, key: str, default: str = "") -> str:
+        """A text parameter, trimmed. Names, subjects and addresses (:data:`LINE_FIELDS`)
+        refuse control characters and overlong values; free text (:data:`TEXT_FIELDS`) is
+        held to :data:`MAX_TEXT`."""
         value = self._data.get(key)
         if value is None or isinstance(value, dict | list):
             return default
-        return str(value).strip()
+        text = str(value).strip()
+        if key in LINE_FIELDS:
+            return check_line(key, text, LINE_LIMITS.get(key))
+        return check_length(key, text, MAX_TEXT if key in TEXT_FIELDS else None)
 
     def int(self, key: str, default: int = 0, *, error: str | None = None) -> int:
+        """An integer (an id, a count, an offset); see :func:`parse_int`."""
         value = self._data.get(key)
         if value is None or (isinstance(value, str) and value.strip() == ""):
             return default
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValidationError(error or f"Invalid {key}") from None
-        # Saturate to the range of an INTEGER column, as PHP's (int) saturates: an id past
-        # it matches nothing ("... Not Found") and an offset past it is an empty page,
-        # where PostgreSQL would otherwise fail the query and SQLite overflow.
-        return max(INT_MIN, min(INT_MAX, number))
+        return parse_int(value, error or f"Invalid {key}")
 
     def bool(self, key: str, default: bool = False) -> bool:
         if key not in self._data:
@@ -161,14 +248,13 @@ class Params(Mapping[str, Any]):
     def opt_bool(self, key: str) -> bool | None:
         return as_bool(self._data[key]) if key in self._data else None
 
-    def decimal(self, key: str, default: Decimal | None = None, *, error: str | None = None):  # type: ignore[no-untyped-def]
+    def decimal(self, key: str, default: Decimal | None = None, *, error: str | None = None,
+                places: int | None = STORED_PLACES):  # type: ignore[no-untyped-def]
+        """An amount (or a rate, a quantity); see :func:`parse_amount`."""
         value = self._data.get(key)
         if value is None or (isinstance(value, str) and value.strip() == ""):
             return default
-        try:
-            return to_decimal(str(value).replace(",", ""))
-        except (ValueError, TypeError):
-            raise ValidationError(error or f"Invalid {key}") from None
+        return parse_amount(value, error or f"Invalid {key}", places)
 
     def date(self, key: str, default: date | None = None, *, error: str | None = None):  # type: ignore[no-untyped-def]
         """Read a date sent as ``YYYY-MM-DD`` (or ``YYYYMMDD``, or with a time part)."""
@@ -209,7 +295,7 @@ class Params(Mapping[str, Any]):
 
 def _sort_key(key: Any) -> tuple[int, Any]:
     text = str(key)
-    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
+    return (0, int(text)) if _is_index(text) else (1, text)
 
 
 # --- dates: the one place the API layer reads a date or a date-time ----------------------------

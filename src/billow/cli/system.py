@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -12,6 +12,18 @@ from billow.config import get_settings
 from billow.db.migrate import upgrade
 from billow.demo import ensure_quickstart_access, load_demo
 from billow.worker import start_in_thread
+
+#: How ``serve`` runs uvicorn, also used by the tests' live server. Billow alone decides
+#: which proxy's X-Forwarded-For to believe (``BILLOW_TRUSTED_PROXIES``, for every route):
+#: uvicorn's own proxy-header handling, which by default trusts 127.0.0.1 and rewrites the
+#: client address before Billow sees it, is off. No access log either: a GET may carry
+#: credentials in its query string, and the API log keeps what an operator needs.
+SERVER_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    "forwarded_allow_ips": "",
+    "access_log": False,
+    "server_header": False,
+}
 
 
 def migrate() -> None:
@@ -43,7 +55,7 @@ def serve(
         console.print("outbox worker running in-process")
     uvicorn.run(
         "billow.api.app:create_app", factory=True, host=host, port=port,
-        workers=workers, log_level="info", access_log=False,
+        workers=workers, log_level="info", **SERVER_OPTIONS,
     )
 
 

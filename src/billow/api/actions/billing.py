@@ -15,14 +15,23 @@ from zoneinfo import ZoneInfo
 
 from billow.api.actions._shared import page, paging, whmcs_date, whmcs_datetime
 from billow.api.context import Context
-from billow.api.params import ISO_DATE, Params, as_bool, parse_date, parse_moment
+from billow.api.params import (
+    ISO_DATE,
+    STORED_PLACES,
+    Params,
+    as_bool,
+    parse_amount,
+    parse_date,
+    parse_int,
+    parse_moment,
+)
 from billow.api.registry import Action
 from billow.config import get_settings
 from billow.db.models import Invoice, Transaction
 from billow.errors import ValidationError
 from billow.modules.gateways import active_gateways, display_name, load_gateway
 from billow.modules.gateways.base import supports
-from billow.money import ZERO, fmt, to_decimal
+from billow.money import ZERO, fmt
 from billow.services.billing import credit as credit_svc
 from billow.services.billing import generation as invoicegen
 from billow.services.billing import invoices, payments
@@ -40,8 +49,11 @@ def money(amount: Decimal | None, places: int = 2) -> str:
     return fmt(amount if amount is not None else ZERO, max(2, places))
 
 
-def _amount(params: Params, key: str, *, error: str | None = None) -> Decimal | None:
-    return params.decimal(key, None, error=error or f"Invalid {key}")
+def _amount(params: Params, key: str, *, error: str | None = None,
+            places: int | None = STORED_PLACES) -> Decimal | None:
+    """A money parameter (see :func:`parse_amount`), with at most *places* decimals: the
+    currency's where the action knows it."""
+    return params.decimal(key, None, error=error or f"Invalid {key}", places=places)
 
 
 def _when(text: str, error: str) -> datetime | None:
@@ -57,20 +69,20 @@ def _numbered_lines(params: Params) -> list[InvoiceLine]:
     for key in params:
         match = _NUMBERED.match(key)
         if match:
-            n = int(match.group(1))
+            n = parse_int(match.group(1), f"Invalid {key}")
             found[n] = (params.str(key), params.get(f"itemamount{n}"), params.get(f"itemtaxed{n}"))
     for name in ("itemdescription",):
         nested = params.dict(name)
         for k, value in nested.items():
-            if str(k).isdigit():
-                n = int(k)
+            if str(k).isascii() and str(k).isdigit():
+                n = parse_int(k, f"Invalid itemdescription[{k}]")
                 found[n] = (str(value), params.dict("itemamount").get(k), params.dict("itemtaxed").get(k))
     lines = []
     for n in sorted(found):
         description, amount, taxed = found[n]
         try:
-            value = to_decimal(str(amount).replace(",", "")) if amount not in (None, "") else ZERO
-        except ValueError:
+            value = parse_amount(amount, f"Invalid itemamount{n}") if amount not in (None, "") else ZERO
+        except ValidationError:
             raise ValidationError(f"Invalid itemamount{n}") from None
         lines.append(InvoiceLine(description=description, amount=value, taxed=as_bool(taxed)))
     return lines
@@ -111,10 +123,8 @@ def _item_changes(params: Params) -> dict[int, ItemChange]:
                 "Missing Variables: itemdescription, itemamount and itemtaxed are required for each item "
                 "being changed"
             )
-        try:
-            item_id, amount = int(key), to_decimal(str(amounts[key]).replace(",", ""))
-        except ValueError:
-            raise ValidationError(f"Invalid itemamount[{key}]") from None
+        item_id = parse_int(key, f"Invalid itemamount[{key}]")
+        amount = parse_amount(amounts[key], f"Invalid itemamount[{key}]")
         changes[item_id] = ItemChange(str(descriptions[key]), amount, as_bool(taxed[key]))
     return changes
 
@@ -125,10 +135,7 @@ def _new_items(params: Params) -> list[InvoiceLine]:
     lines = []
     for index, description in enumerate(descriptions):
         raw = amounts[index] if index < len(amounts) else "0"
-        try:
-            amount = to_decimal(str(raw).replace(",", ""))
-        except ValueError:
-            raise ValidationError(f"Invalid newitemamount[{index}]") from None
+        amount = parse_amount(raw, f"Invalid newitemamount[{index}]")
         is_taxed = as_bool(taxed[index]) if index < len(taxed) else False
         lines.append(InvoiceLine(str(description), amount, is_taxed))
     return lines
@@ -137,10 +144,7 @@ def _new_items(params: Params) -> list[InvoiceLine]:
 def update_invoice(ctx: Context, params: Params) -> dict[str, Any]:
     invoice_id = params.int("invoiceid")
     invoices.get_invoice(ctx.uow, invoice_id)
-    try:
-        delete_ids = [int(v) for v in params.list("deletelineids")]
-    except ValueError:
-        raise ValidationError("Invalid deletelineids") from None
+    delete_ids = [parse_int(v, "Invalid deletelineids") for v in params.list("deletelineids")]
     changes = InvoiceChanges(
         status=params.str("status") or None,
         paymentmethod=params.str("paymentmethod") if params.has("paymentmethod") else None,
@@ -243,13 +247,13 @@ def get_invoices(ctx: Context, params: Params) -> dict[str, Any]:
 
 def add_invoice_payment(ctx: Context, params: Params) -> dict[str, Any]:
     invoice_id = params.int("invoiceid")
-    invoices.get_invoice(ctx.uow, invoice_id)
+    places = invoices.places_of(invoices.get_invoice(ctx.uow, invoice_id))
     payments.add_payment(
         ctx.uow, invoice_id,
         transid=params.str("transid"),
         gateway=params.str("gateway"),
-        amount=_amount(params, "amount"),
-        fees=_amount(params, "fees") or ZERO,
+        amount=_amount(params, "amount", places=places),
+        fees=_amount(params, "fees", places=places) or ZERO,
         when=_when(params.str("date"), "Invalid Date Format - Expected: 'YYYY-MM-DD HH:mm:ss'"),
         noemail=params.bool("noemail"),
     )
@@ -314,17 +318,19 @@ def add_credit(ctx: Context, params: Params) -> dict[str, Any]:
     if kind not in ("add", "remove"):
         raise ValidationError("Type can only be add or remove")
     client_id = params.int("clientid")
-    get_client(ctx.uow, client_id)
+    client = get_client(ctx.uow, client_id)
+    places = client.currency.decimals if client.currency is not None else 2
     raw = params.str("amount")
     if not raw:
         raise ValidationError("No Amount Provided")
     if not re.fullmatch(r"\d+(\.\d+)?", raw):
         raise ValidationError("Amount must be in decimal format: ### or ###.##")
+    amount = parse_amount(raw, "Amount must be in decimal format: ### or ###.##", places)
     on = None
     if params.str("date"):
         on = parse_date(params.str("date")[:10], "Date Format is not Valid", ISO_DATE)
     balance = credit_svc.add_credit(
-        ctx.uow, client_id, to_decimal(raw), params.str("description"), remove=kind == "remove", on=on,
+        ctx.uow, client_id, amount, params.str("description"), remove=kind == "remove", on=on,
         admin_id=params.int("adminid") if params.has("adminid") else None,
     )
     return {"newbalance": money(balance)}
@@ -332,11 +338,12 @@ def add_credit(ctx: Context, params: Params) -> dict[str, Any]:
 
 def apply_credit(ctx: Context, params: Params) -> dict[str, Any]:
     invoice_id = params.int("invoiceid")
-    invoices.get_invoice(ctx.uow, invoice_id)
+    places = invoices.places_of(invoices.get_invoice(ctx.uow, invoice_id))
     raw = params.str("amount")
     amount: Decimal | None = None
     if raw and raw.lower() != "full":
-        amount = _amount(params, "amount", error="Credit Amount to apply must be greater than zero")
+        amount = _amount(params, "amount", error="Credit Amount to apply must be greater than zero",
+                         places=places)
     invoice, applied, paid = invoices.apply_credit(
         ctx.uow, invoice_id, amount, noemail=params.bool("noemail"))
     return {"invoiceid": str(invoice.id), "amount": money(applied),
@@ -376,10 +383,7 @@ def add_billable_item(ctx: Context, params: Params) -> dict[str, Any]:
 def _ids(params: Params, key: str) -> list[int] | None:
     if not params.has(key):
         return None
-    try:
-        return [int(v) for v in params.list(key) if str(v).strip() != ""]
-    except ValueError:
-        raise ValidationError(f"Invalid {key}") from None
+    return [parse_int(v, f"Invalid {key}") for v in params.list(key) if str(v).strip() != ""]
 
 
 def gen_invoices(ctx: Context, params: Params) -> dict[str, Any]:

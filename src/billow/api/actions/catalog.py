@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from billow.api.actions._shared import whmcs_date
 from billow.api.context import Context
-from billow.api.params import Params
+from billow.api.params import Params, parse_amount, parse_int
 from billow.api.registry import Action
 from billow.config import get_settings
 from billow.db.models import Currency, Price, Product, ProductGroup, ServiceAddon
@@ -97,10 +97,7 @@ def get_products(ctx: Context, params: Params) -> dict[str, Any]:
     pid_text = params.str("pid")
     pids: list[int] = []
     if pid_text:
-        try:
-            pids = [int(p) for p in pid_text.split(",") if p.strip()]
-        except ValueError:
-            raise ValidationError("Invalid pid") from None
+        pids = [parse_int(p, "Invalid pid") for p in pid_text.split(",") if p.strip()]
     products = catalog_products.list_products(
         ctx.uow, pids=pids, gid=params.int("gid"), module=params.str("module")
     )
@@ -155,10 +152,9 @@ def _pricing_param(params: Params) -> dict[int, dict[str, Any]]:
     for currency_id, cycles in raw.items():
         if not isinstance(cycles, dict):
             raise ValidationError("Invalid pricing array: expected pricing[currencyid][cycle]")
-        try:
-            out[int(currency_id)] = {str(k): v for k, v in cycles.items()}
-        except ValueError:
-            raise ValidationError("Invalid pricing currency id") from None
+        prices = {str(k): v if v in (None, "") else parse_amount(v, f"Invalid price for {k}")
+                  for k, v in cycles.items()}
+        out[parse_int(currency_id, "Invalid pricing currency id")] = prices
     return out
 
 

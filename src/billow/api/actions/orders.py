@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from billow.api.actions._shared import page, paging, whmcs_datetime
 from billow.api.context import Context
-from billow.api.params import Params, as_bool, decode_php_array
+from billow.api.params import Params, as_bool, decode_php_array, parse_amount, parse_int
 from billow.api.registry import Action
 from billow.db.models import Client, Product, ProductGroup
 from billow.errors import ValidationError
-from billow.money import fmt, to_decimal
+from billow.money import fmt
 from billow.services.orders import fraud, placing, queries, status_changes
 from billow.services.orders.requests import AddonOrder, OrderItem, OrderRequest
 from billow.services.orders.status_changes import AcceptOptions
@@ -45,10 +45,7 @@ def _int_list(text: Any, what: str) -> list[int]:
     if text is None or text == "":
         return []
     parts = text if isinstance(text, list) else str(text).split(",")
-    try:
-        return [int(str(p).strip()) for p in parts if str(p).strip()]
-    except ValueError:
-        raise ValidationError(f"Invalid {what}") from None
+    return [parse_int(p, f"Invalid {what}") for p in parts if str(p).strip()]
 
 
 def _serialized(value: Any) -> dict[str, Any]:
@@ -60,18 +57,13 @@ def _serialized(value: Any) -> dict[str, Any]:
 def _items(params: Params) -> list[OrderItem]:
     items = []
     for index, pid in enumerate(params.list("pid")):
-        try:
-            pid_value = int(str(pid).strip())
-        except ValueError:
-            raise ValidationError("Invalid Product ID") from None
+        pid_value = parse_int(pid, "Invalid Product ID")
         addon_ids = _int_list(_nth(params, "addons", index), "addon id")
         addon_qty = _int_list(_nth(params, "addonsqty", index), "addon quantity")
         override = _nth(params, "priceoverride", index)
-        try:
-            qty = int(str(_nth(params, "qty", index) or 1))
-            price = to_decimal(str(override)) if override not in (None, "") else None
-        except ValueError:
-            raise ValidationError("Invalid quantity or price override") from None
+        qty = parse_int(_nth(params, "qty", index) or 1, "Invalid quantity or price override")
+        price = (parse_amount(override, "Invalid quantity or price override")
+                 if override not in (None, "") else None)
         items.append(
             OrderItem(
                 pid=pid_value,
