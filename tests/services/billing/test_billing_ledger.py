@@ -25,14 +25,8 @@ from billow.errors import BillowError
 from billow.services.billing import payments
 from billow.services.billing.contract import InvoiceLine
 from billow.services.billing.credit import add_credit
-from billow.services.billing.invoices import (
-    InvoiceChanges,
-    ItemChange,
-    apply_credit,
-    create_invoice,
-    invoice_balance,
-    update_invoice,
-)
+from billow.services.billing.invoice_edits import InvoiceChanges, ItemChange, update_invoice
+from billow.services.billing.invoices import apply_credit, create_invoice, invoice_balance
 from billow.uow import UnitOfWork
 
 amounts = st.decimals(min_value=Decimal("0"), max_value=Decimal("500"), places=3, allow_nan=False)

@@ -34,10 +34,11 @@ from billow.modules.gateways.base import supports
 from billow.money import ZERO, fmt
 from billow.services.billing import credit as credit_svc
 from billow.services.billing import generation as invoicegen
-from billow.services.billing import invoices, payments
+from billow.services.billing import invoice_edits, invoice_queries, invoices, payments
 from billow.services.billing.billable_items import add_billable_item as add_item
 from billow.services.billing.contract import InvoiceLine
-from billow.services.billing.invoices import InvoiceChanges, InvoiceFilter, ItemChange
+from billow.services.billing.invoice_edits import InvoiceChanges, ItemChange
+from billow.services.billing.invoice_queries import InvoiceFilter
 from billow.services.billing.payments import TransactionInput
 from billow.services.clients.accounts import get_client
 
@@ -161,7 +162,7 @@ def update_invoice(ctx: Context, params: Params) -> dict[str, Any]:
         publish=params.bool("publish"),
         publish_and_email=params.bool("publishandsendemail"),
     )
-    invoice = invoices.update_invoice(ctx.uow, invoice_id, changes)
+    invoice = invoice_edits.update_invoice(ctx.uow, invoice_id, changes)
     return {"invoiceid": str(invoice.id)}
 
 
@@ -233,7 +234,7 @@ def invoice_row(invoice: Invoice) -> dict[str, Any]:
 
 def get_invoices(ctx: Context, params: Params) -> dict[str, Any]:
     start, limit = paging(params)
-    total, rows = invoices.list_invoices(
+    total, rows = invoice_queries.list_invoices(
         ctx.uow,
         InvoiceFilter(client_id=params.int("userid") or params.int("clientid") or None,
                       status=params.str("status"), orderby=params.str("orderby") or "id",

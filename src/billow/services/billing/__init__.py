@@ -1,1 +1,27 @@
-"""Invoices, numbering, generation, tax, payments, credit, refunds, billable items and overages."""
+"""Billing: invoices and what makes, changes and settles them.
+
+Public face (``from billow.services.billing import invoices``):
+
+- ``invoices``: create an invoice, totals (``recalculate``), balance, the one path to Paid
+  (``settle``, which runs the ``PAID_STEPS`` extension point), status changes, credit on
+  invoices (``apply_credit``);
+- ``invoice_edits``: UpdateInvoice (dates, status, items, notes, applied credit);
+- ``invoice_queries``: GetInvoices' filtered, sorted pages;
+- ``numbering``: legal sequential invoice numbers;
+- ``generation``: invoice generation (GenInvoices and the daily run) and its
+  ``DUE_SOURCES`` extension point; ``invoice_batch`` writes a page of invoices set-based;
+- ``invoice_timing``: when a recurring item is due for invoicing;
+- ``contract``: the shapes other areas bill with (``InvoiceLine``, ``DueItem``,
+  ``DateAdvance``);
+- ``payments``: payments, refunds, transactions; ``credit``: account credit and its log;
+- ``tax``: which rates apply and how much tax lines bear;
+- ``billable_items``: one-off and recurring charges; ``overages``: disk and bandwidth
+  overage billing;
+- ``late_fees``, ``reminders``, ``card_payments``: the rules the daily run applies to
+  unpaid invoices (fees, notices, automatic captures, card expiry notices);
+- ``invoice_pdf``: the PDF of an invoice; ``client_steps``: billing's part of closing,
+  deleting and summarising a client (registered by :mod:`billow.bootstrap`);
+- ``settings``: the billing settings' defaults.
+
+This ``__init__`` imports nothing; callers import the modules.
+"""

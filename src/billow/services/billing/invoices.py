@@ -20,17 +20,14 @@ Paid exactly when the balance reaches zero.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import lazyload
 
-from billow.db.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter, Transaction
+from billow.db.models import Client, Invoice, InvoiceItem, Transaction
 from billow.db.models.billing import INVOICE_STATUSES
 from billow.errors import BillowError, NotFound, ValidationError
 from billow.events import Emitted, email_request, emit, request_email
@@ -40,9 +37,9 @@ from billow.services.activity import log_activity
 from billow.services.billing import tax
 from billow.services.billing.contract import InvoiceLine
 from billow.services.billing.credit import adjust_credit, lock_client
+from billow.services.billing.numbering import assign_invoice_number
 from billow.services.clients.accounts import get_client
 from billow.services.extension import ExtensionPoint
-from billow.services.settings import get_setting, setting_on
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.invoices")
@@ -53,15 +50,6 @@ PAID_STEPS: ExtensionPoint[Callable[[UnitOfWork, Invoice], None]] = ExtensionPoi
 STATUS_BY_NAME = {s.lower(): s for s in INVOICE_STATUSES}
 #: Statuses from which a zero balance makes the invoice Paid (WHMCS processPaidInvoice).
 PAYABLE = ("Unpaid", "Payment Pending")
-SORTABLE = {
-    "id": Invoice.id,
-    "invoicenumber": Invoice.invoicenum,
-    "invoicenum": Invoice.invoicenum,
-    "date": Invoice.date,
-    "duedate": Invoice.duedate,
-    "total": Invoice.total,
-    "status": Invoice.status,
-}
 
 
 def normalise_status(text: str) -> str:
@@ -330,61 +318,6 @@ def invoice_hook_vars(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-# --- legal numbering ----------------------------------------------------------------------
-
-def _period(uow: UnitOfWork, on: date) -> str:
-    reset = get_setting(uow, "TaxAutoResetNumbering").strip().lower()
-    if reset == "yearly":
-        return f"{on:%Y}"
-    if reset == "monthly":
-        return f"{on:%Y-%m}"
-    return ""
-
-
-def take_invoice_number(uow: UnitOfWork, on: date) -> int:
-    """Take the next number of *on*'s numbering period from its locked counter row.
-
-    The counter is updated in the caller's transaction: if that transaction rolls back,
-    so does the number, which is why numbers have no gaps; and because the row is locked
-    (``FOR UPDATE`` on PostgreSQL, the write lock on SQLite) two payments never share one.
-    """
-    period = _period(uow, on)
-    start = int(get_setting(uow, "SequentialInvoiceNumberValue") or 1)
-    dialect = uow.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    uow.session.execute(
-        insert(InvoiceNumberCounter).values(period=period, next_number=start)
-        .on_conflict_do_nothing(index_elements=["period"])
-    )
-    counter = uow.session.scalar(
-        select(InvoiceNumberCounter).where(InvoiceNumberCounter.period == period)
-        .with_for_update().execution_options(populate_existing=True)
-    )
-    assert counter is not None  # inserted above when missing
-    number = counter.next_number
-    counter.next_number = number + 1
-    return number
-
-
-def format_invoice_number(template: str, number: int, on: date) -> str:
-    return (
-        (template or "{NUMBER}")
-        .replace("{YEAR}", f"{on:%Y}")
-        .replace("{MONTH}", f"{on:%m}")
-        .replace("{DAY}", f"{on:%d}")
-        .replace("{NUMBER}", str(number))
-    )
-
-
-def assign_invoice_number(uow: UnitOfWork, invoice: Invoice) -> None:
-    """Give a newly paid invoice its legal number, when sequential numbering is on."""
-    if invoice.invoicenum or not setting_on(uow, "SequentialInvoiceNumbering"):
-        return
-    on = uow.today
-    number = take_invoice_number(uow, on)
-    invoice.invoicenum = format_invoice_number(get_setting(uow, "SequentialInvoiceNumberFormat"), number, on)
-
-
 # --- credit on invoices -------------------------------------------------------------------
 
 def apply_available_credit(uow: UnitOfWork, invoice: Invoice) -> Decimal:
@@ -427,148 +360,6 @@ def _apply(uow: UnitOfWork, invoice: Invoice, client: Client, amount: Decimal) -
                  client_id=invoice.client_id)
 
 
-# --- reading ------------------------------------------------------------------------------
-
-@dataclass
-class InvoiceFilter:
-    client_id: int | None = None
-    status: str = ""
-    orderby: str = "id"
-    descending: bool = False
-
-
-def list_invoices(
-    uow: UnitOfWork, flt: InvoiceFilter, *, offset: int = 0, limit: int = 25
-) -> tuple[int, Sequence[Invoice]]:
-    """``GetInvoices``: one page of matching invoices and how many match in all.
-
-    ``Overdue`` is WHMCS's pseudo-status: Unpaid with a due date before today.
-    """
-    query = select(Invoice)
-    count = select(func.count(Invoice.id))
-    conditions = []
-    if flt.client_id:
-        conditions.append(Invoice.client_id == flt.client_id)
-    if flt.status:
-        if flt.status.strip().lower() == "overdue":
-            conditions += [Invoice.status == "Unpaid", Invoice.duedate < uow.today]
-        else:
-            conditions.append(Invoice.status == normalise_status(flt.status))
-    for condition in conditions:
-        query, count = query.where(condition), count.where(condition)
-    total = uow.session.scalar(count) or 0
-    column = SORTABLE.get(flt.orderby.strip().lower(), Invoice.id)
-    order = [column.desc() if flt.descending else column.asc()]
-    if column is not Invoice.id:
-        order.append(Invoice.id.desc() if flt.descending else Invoice.id.asc())
-    # A list shows no items: skip the eager item load the invoice mapping does by default.
-    query = query.options(lazyload(Invoice.items))
-    rows = uow.session.scalars(query.order_by(*order).offset(offset).limit(limit)).unique().all()
-    return total, rows
-
-
-# --- changes ------------------------------------------------------------------------------
-
-@dataclass
-class ItemChange:
-    description: str
-    amount: Decimal
-    taxed: bool
-
-
-@dataclass
-class InvoiceChanges:
-    """``UpdateInvoice``'s fields; None means "leave as it is"."""
-
-    status: str | None = None
-    paymentmethod: str | None = None
-    taxrate: Decimal | None = None
-    taxrate2: Decimal | None = None
-    credit: Decimal | None = None
-    date: date | None = None
-    duedate: date | None = None
-    datepaid: datetime | None = None
-    notes: str | None = None
-    changed_items: dict[int, ItemChange] = field(default_factory=dict)
-    new_items: list[InvoiceLine] = field(default_factory=list)
-    delete_item_ids: list[int] = field(default_factory=list)
-    publish: bool = False
-    publish_and_email: bool = False
-
-
-def update_invoice(uow: UnitOfWork, invoice_id: int, changes: InvoiceChanges) -> Invoice:
-    """``UpdateInvoice``: change items, rates, dates, applied credit and status; re-total.
-
-    Applied credit moves through the client's credit balance (and its log) in either
-    direction, so changing it never creates or destroys money.
-    """
-    invoice = lock_invoice(uow, invoice_id)
-    publishing = changes.publish or changes.publish_and_email
-    if publishing and invoice.status != "Draft":
-        raise ValidationError("Invoice must be in Draft status to be published", code="invoice_not_draft")
-    status = normalise_status(changes.status) if changes.status else None
-    places = places_of(invoice)
-    by_id = {item.id: item for item in invoice.items}
-    for item_id in list(changes.delete_item_ids) + list(changes.changed_items):
-        if item_id not in by_id:
-            raise NotFound(f"Invoice Item ID Not Found: {item_id}", code="invoice_item_not_found")
-    totals_changed = False
-    for item_id in changes.delete_item_ids:
-        invoice.items.remove(by_id.pop(item_id))
-        totals_changed = True
-    for item_id, change in changes.changed_items.items():
-        if item_id in by_id:
-            item = by_id[item_id]
-            item.description, item.taxed = change.description, change.taxed
-            item.amount = quantize(to_decimal(change.amount), places)
-            totals_changed = True
-    for line in changes.new_items:
-        invoice.items.append(InvoiceItem(**line_values(invoice.client_id, invoice.duedate,
-                                                       invoice.paymentmethod, line, places)))
-        totals_changed = True
-    if changes.taxrate is not None:
-        invoice.taxrate, totals_changed = quantize(to_decimal(changes.taxrate), 3), True
-    if changes.taxrate2 is not None:
-        invoice.taxrate2, totals_changed = quantize(to_decimal(changes.taxrate2), 3), True
-    if changes.paymentmethod is not None and changes.paymentmethod != invoice.paymentmethod:
-        invoice.paymentmethod = changes.paymentmethod
-        uow.emit("InvoiceChangeGateway", {"invoiceid": invoice.id, "paymentmethod": invoice.paymentmethod},
-                 resource_type="invoice", resource_id=invoice.id)
-    for name in ("date", "duedate", "datepaid", "notes"):
-        value = getattr(changes, name)
-        if value is not None:
-            setattr(invoice, name, value)
-    if changes.credit is not None:
-        _set_applied_credit(uow, invoice, quantize(to_decimal(changes.credit), places))
-        totals_changed = True
-    if totals_changed:
-        recalculate(uow, invoice)
-        uow.session.flush()
-        uow.emit("UpdateInvoiceTotal", {"invoiceid": invoice.id}, resource_type="invoice",
-                 resource_id=invoice.id)
-    if publishing:
-        _publish(uow, invoice, send_email=changes.publish_and_email)
-    if status is not None and status != invoice.status:
-        set_status(uow, invoice, status)
-    log_activity(uow, f"Modified Invoice - Invoice ID: {invoice.id}", client_id=invoice.client_id)
-    settle(uow, invoice)
-    return invoice
-
-
-def _set_applied_credit(uow: UnitOfWork, invoice: Invoice, wanted: Decimal) -> None:
-    if wanted < 0:
-        raise ValidationError("Credit must not be negative", code="negative_credit")
-    delta = wanted - invoice.credit
-    if delta == 0:
-        return
-    client = lock_client(uow, invoice.client_id)
-    if delta > 0:
-        adjust_credit(uow, client, -delta, f"Credit Applied to Invoice #{invoice.id}", relid=invoice.id)
-    else:
-        adjust_credit(uow, client, -delta, f"Credit Removed from Invoice #{invoice.id}", relid=invoice.id)
-    invoice.credit = wanted
-
-
 def _publish(uow: UnitOfWork, invoice: Invoice, *, send_email: bool) -> None:
     invoice.status = "Unpaid"
     variables = creation_variables(uow, invoice.id, "Unpaid")
@@ -599,9 +390,24 @@ def set_status(uow: UnitOfWork, invoice: Invoice, status: str) -> None:
         uow.emit(hook, {"invoiceid": invoice.id}, resource_type="invoice", resource_id=invoice.id)
 
 
+def set_applied_credit(uow: UnitOfWork, invoice: Invoice, wanted: Decimal) -> None:
+    """Make the credit applied to *invoice* *wanted*, moving the difference to or from the client."""
+    if wanted < 0:
+        raise ValidationError("Credit must not be negative", code="negative_credit")
+    delta = wanted - invoice.credit
+    if delta == 0:
+        return
+    client = lock_client(uow, invoice.client_id)
+    if delta > 0:
+        adjust_credit(uow, client, -delta, f"Credit Applied to Invoice #{invoice.id}", relid=invoice.id)
+    else:
+        adjust_credit(uow, client, -delta, f"Credit Removed from Invoice #{invoice.id}", relid=invoice.id)
+    invoice.credit = wanted
+
+
 def cancel_invoice(uow: UnitOfWork, invoice: Invoice) -> None:
     """Cancel an unpaid invoice, returning any credit it had taken to the client."""
     if invoice.credit > 0:
-        _set_applied_credit(uow, invoice, ZERO)
+        set_applied_credit(uow, invoice, ZERO)
         recalculate(uow, invoice)
     set_status(uow, invoice, "Cancelled")
