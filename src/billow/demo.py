@@ -2,8 +2,9 @@
 
 Idempotent whatever the state: every record is looked up by a natural key first, so
 running it again adds nothing, and a demo client deleted since is added again (owned by
-the user login with its e-mail, which outlives the client). The quickstart credential's secret is shown once and saved to a file readable
-only by its owner, because the database keeps only a digest of it.
+the user login with its e-mail, which outlives the client). The quickstart credential's
+secret is shown once and saved to a file readable only by its owner, because the
+database keeps only a digest of it.
 """
 
 from __future__ import annotations

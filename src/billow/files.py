@@ -7,6 +7,7 @@ this user already owns is tightened to the same when found looser.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -33,10 +34,8 @@ def private_dir(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """Create *path* empty and owner-only unless it exists; tighten it if this user owns it."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-    except FileExistsError:
-        pass
     _tighten(path, FILE_MODE)
     return path
 

@@ -62,10 +62,24 @@ def _one_writer(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
 
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
     """Run one API call in one transaction; see the module docstring for the order of checks."""
-    return _dispatch(table, factory, params, ip)
+    outcome = _dispatch(table, factory, params, ip, inline=False)
+    if outcome is None:  # pragma: no cover - only an inline dispatch defers
+        raise RuntimeError("dispatch deferred outside the event loop")
+    return outcome
 
 
-def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
+def dispatch_inline(
+    table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str
+) -> Outcome | None:
+    """:func:`dispatch` for a caller on the event loop: None, having written nothing, when
+    the call needs an argon2 password check (~100 ms of CPU), which the caller then hands
+    to a thread, so wrong logins never stall the loop (issue 12, finding 5)."""
+    return _dispatch(table, factory, params, ip, inline=True)
+
+
+def _dispatch(
+    table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str, inline: bool = False
+) -> Outcome | None:
     started = time.perf_counter()
     action_name = params.str("action")
     identifier = params.str("identifier") or params.str("username")
@@ -79,6 +93,8 @@ def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params
                 raise AuthError("IP Banned")
             credential = access.find_credential(uow, identifier)
             access.check_ip(uow, ip, credential, params.str("accesskey"))
+            if inline and access.needs_password_hash(credential, identifier, secret):
+                return None  # nothing written yet: the unit rolls back on exit
             try:
                 admin, credential = access.authenticate(uow, identifier, secret, credential=credential)
             except AuthError:
