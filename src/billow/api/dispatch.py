@@ -88,7 +88,8 @@ def _dispatch(
     with uow:
         status, auth_failed = 200, False
         try:
-            if access.is_locked_out(uow, ip):
+            gate = access.lockout(uow, ip, identifier)
+            if gate.banned:
                 log.warning("api login refused: %s is locked out", ip)
                 raise AuthError("IP Banned")
             credential = access.find_credential(uow, identifier)
@@ -100,6 +101,8 @@ def _dispatch(
             except AuthError:
                 auth_failed = True
                 raise
+            if gate.failures:
+                access.clear_failures(uow, ip, identifier)  # a success resets the count
             uow.actor.admin_id, uow.actor.admin_username = admin.id, admin.username
             try:
                 action = table.resolve(action_name)
@@ -132,7 +135,7 @@ def _dispatch(
             result, status = _error("An unexpected error occurred"), 200
         uow.rollback()
         if auth_failed:
-            access.record_failure(uow, ip, identifier)
+            access.record_failure(uow, ip, identifier, secret)
         _log_call(uow, action_name, identifier, ip, result, status, started)
         uow.commit()
         return Outcome(result, status, action_name)
