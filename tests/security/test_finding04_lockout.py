@@ -38,7 +38,7 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def second(db: Any) -> tuple[str, str]:
-    from conftest import make_credential
+    from tests.conftest import make_credential
 
     return make_credential(db, username="second")
 
