@@ -10,7 +10,6 @@ database keeps only a digest of it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from billow import security
 from billow.config import get_settings
 from billow.db.models import Admin, ApiCredential, ClientGroup, Contact, Currency
+from billow.files import private_dir, private_file
 from billow.services.access import admins, credentials, ip_allow_list
 from billow.services.clients.accounts import ClientInput, add_client, find_client_by_email
 from billow.services.clients.contacts import add_contact
@@ -141,9 +141,8 @@ def ensure_quickstart_access(uow: UnitOfWork) -> QuickstartAccess:
             saved["admin_password"] = password
         elif "admin_password" in saved:
             saved.pop("admin_password")
-        saved_to.parent.mkdir(parents=True, exist_ok=True)
-        saved_to.write_text(json.dumps(saved, indent=2))
-        os.chmod(saved_to, 0o600)
+        private_dir(saved_to.parent)
+        private_file(saved_to).write_text(json.dumps(saved, indent=2))  # 0600 before written
     return QuickstartAccess(
         admin_username=QUICKSTART_ADMIN,
         admin_password=password or saved.get("admin_password", ""),

@@ -65,3 +65,13 @@ def test_attachments_are_owner_only(tmp_path: Path, loose_umask: None,
     attachment_files.write_file(name, b"secret")
     assert _mode(tmp_path / "attachments") == 0o700
     assert _mode(tmp_path / "attachments" / name) == 0o600
+
+
+def test_quickstart_credentials_file_is_owner_only(tmp_path: Path, loose_umask: None, uow: object,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from billow.demo import ensure_quickstart_access
+
+    monkeypatch.setenv("BILLOW_DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    access = ensure_quickstart_access(uow)  # type: ignore[arg-type]
+    assert (_mode(access.saved_to.parent), _mode(access.saved_to)) == (0o700, 0o600)
