@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 10 * 1024 * 1024
     #: Largest raw inbound support e-mail accepted (bytes).
     support_mail_max_bytes: int = 25 * 1024 * 1024
+    #: Failed logins from one address, over every username, before the address is locked
+    #: out (``login_max_failures`` counts one username from one address).
+    login_max_failures_per_ip: int = 20
 
     def resolved_max_body_bytes(self) -> int:
         if self.max_body_bytes > 0:

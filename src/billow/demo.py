@@ -1,14 +1,15 @@
 """Demo data and first-run access for ``billow demo`` and ``make run``.
 
-Idempotent: every record is looked up by a natural key first, so running it again adds
-nothing. The quickstart credential's secret is shown once and saved to a file readable
-only by its owner, because the database keeps only a digest of it.
+Idempotent whatever the state: every record is looked up by a natural key first, so
+running it again adds nothing, and a demo client deleted since is added again (owned by
+the user login with its e-mail, which outlives the client). The quickstart credential's
+secret is shown once and saved to a file readable only by its owner, because the
+database keeps only a digest of it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +19,11 @@ from sqlalchemy import select
 from billow import security
 from billow.config import get_settings
 from billow.db.models import Admin, ApiCredential, ClientGroup, Contact, Currency
+from billow.files import private_dir, private_file
 from billow.services.access import admins, credentials, ip_allow_list
 from billow.services.clients.accounts import ClientInput, add_client, find_client_by_email
 from billow.services.clients.contacts import add_contact
+from billow.services.clients.users import find_user_by_email
 from billow.uow import UnitOfWork
 
 CURRENCIES = (
@@ -91,7 +94,9 @@ def load_demo(uow: UnitOfWork) -> int:
             "address1": address, "city": city, "state": state, "postcode": postcode,
             "country": country, "phonenumber": phone, "groupid": group_ids.get(group, 0),
         }
-        add_client(uow, ClientInput(values=values))
+        # A user with this e-mail outlives a deleted demo client: it owns the new one.
+        user = find_user_by_email(uow, email)
+        add_client(uow, ClientInput(values=values), owner_user_id=user.id if user else None)
         created += 1
     for client_email, first, last, email, prefs in CONTACTS:
         client = find_client_by_email(uow, client_email)
@@ -136,9 +141,8 @@ def ensure_quickstart_access(uow: UnitOfWork) -> QuickstartAccess:
             saved["admin_password"] = password
         elif "admin_password" in saved:
             saved.pop("admin_password")
-        saved_to.parent.mkdir(parents=True, exist_ok=True)
-        saved_to.write_text(json.dumps(saved, indent=2))
-        os.chmod(saved_to, 0o600)
+        private_dir(saved_to.parent)
+        private_file(saved_to).write_text(json.dumps(saved, indent=2))  # 0600 before written
     return QuickstartAccess(
         admin_username=QUICKSTART_ADMIN,
         admin_password=password or saved.get("admin_password", ""),

@@ -23,13 +23,19 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_hex(16))
+
+
 def verify_password(hashed: str, password: str) -> bool:
-    if not hashed:
-        return False
+    """Check *password* against an argon2 *hashed*; with no hash (an unknown user), the
+    same work is done against a dummy hash, so the time taken does not tell the two apart."""
     try:
-        return _hasher().verify(hashed, password)
+        matched = _hasher().verify(hashed or _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matched and bool(hashed)
 
 
 def md5_hex(text: str) -> str:

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from billow.api.actions import build_table
 from billow.api.body_limit import BodyLimit, BodyTooLarge
-from billow.api.dispatch import _SQLITE_WRITER, dispatch, may_be_allowed
+from billow.api.dispatch import _SQLITE_WRITER, dispatch, dispatch_inline, may_be_allowed
 from billow.api.documents import invoice_pdf, ticket_attachment
 from billow.api.encode import to_json, to_xml
 from billow.api.params import Params, parse_php_pairs
@@ -154,15 +154,17 @@ def create_app() -> FastAPI:
             log.warning("unreadable API request body from %s", request.client, exc_info=True)
             return _envelope(MALFORMED)
         action = params.str("action").lower()
-        # A read runs on the event loop only while no other call holds the writer lock: a
-        # call waiting for it there would stall every request, /healthz included.
+        outcome = None
+        # A read runs on the event loop only while no other call holds the writer lock (a
+        # call waiting for it there would stall every request, /healthz included), and
+        # never an argon2 password check: dispatch_inline answers None for those.
         if (sqlite and action.startswith("get") and action not in calls_out
                 and _SQLITE_WRITER.acquire(blocking=False)):
             try:
-                outcome = dispatch(table, factory, params, ip)
+                outcome = dispatch_inline(table, factory, params, ip)
             finally:
                 _SQLITE_WRITER.release()
-        else:
+        if outcome is None:
             outcome = await run_in_threadpool(dispatch, table, factory, params, ip)
         if params.str("responsetype").lower() == "xml":
             return Response(to_xml(outcome.result, outcome.action), outcome.http_status,

@@ -77,10 +77,24 @@ def may_be_allowed(factory: sessionmaker[Session], ip: str) -> bool:
 
 def dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
     """Run one API call in one transaction; see the module docstring for the order of checks."""
-    return _dispatch(table, factory, params, ip)
+    outcome = _dispatch(table, factory, params, ip, inline=False)
+    if outcome is None:  # pragma: no cover - only an inline dispatch defers
+        raise RuntimeError("dispatch deferred outside the event loop")
+    return outcome
 
 
-def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str) -> Outcome:
+def dispatch_inline(
+    table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str
+) -> Outcome | None:
+    """:func:`dispatch` for a caller on the event loop: None, having written nothing, when
+    the call needs an argon2 password check (~100 ms of CPU), which the caller then hands
+    to a thread, so wrong logins never stall the loop (issue 12, finding 5)."""
+    return _dispatch(table, factory, params, ip, inline=True)
+
+
+def _dispatch(
+    table: ActionTable, factory: sessionmaker[Session], params: Params, ip: str, inline: bool = False
+) -> Outcome | None:
     started = time.perf_counter()
     action_name = params.str("action")
     identifier = params.str("identifier") or params.str("username")
@@ -89,16 +103,21 @@ def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params
     with uow:
         status, auth_failed = 200, False
         try:
-            if access.is_locked_out(uow, ip):
+            gate = access.lockout(uow, ip, identifier)
+            if gate.banned:
                 log.warning("api login refused: %s is locked out", ip)
                 raise AuthError("IP Banned")
             credential = access.find_credential(uow, identifier)
             access.check_ip(uow, ip, credential, params.str("accesskey"))
+            if inline and access.needs_password_hash(credential, identifier, secret):
+                return None  # nothing written yet: the unit rolls back on exit
             try:
                 admin, credential = access.authenticate(uow, identifier, secret, credential=credential)
             except AuthError:
                 auth_failed = True
                 raise
+            if gate.failures:
+                access.clear_failures(uow, ip, identifier)  # a success resets the count
             uow.actor.admin_id, uow.actor.admin_username = admin.id, admin.username
             try:
                 action = table.resolve(action_name)
@@ -131,7 +150,7 @@ def _dispatch(table: ActionTable, factory: sessionmaker[Session], params: Params
             result, status = _error("An unexpected error occurred"), 200
         uow.rollback()
         if auth_failed:
-            access.record_failure(uow, ip, identifier)
+            access.record_failure(uow, ip, identifier, secret)
         _log_call(uow, action_name, identifier, ip, result, status, started)
         uow.commit()
         return Outcome(result, status, action_name)

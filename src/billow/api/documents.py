@@ -59,7 +59,8 @@ def _authorise(uow: UnitOfWork, authorization: str, ip: str, action: str) -> Res
     """
     identifier, secret = _basic(authorization)
     try:
-        if api_authentication.is_locked_out(uow, ip):
+        gate = api_authentication.lockout(uow, ip, identifier)
+        if gate.banned:
             raise AuthError("IP Banned")
         credential = api_authentication.find_credential(uow, identifier)
         api_authentication.check_ip(uow, ip, credential, "")
@@ -68,9 +69,12 @@ def _authorise(uow: UnitOfWork, authorization: str, ip: str, action: str) -> Res
     try:
         admin, credential = api_authentication.authenticate(uow, identifier, secret)
     except AuthError as exc:
-        api_authentication.record_failure(uow, ip, identifier)
+        api_authentication.record_failure(uow, ip, identifier, secret)
         uow.commit()
         return _refuse(401, exc.message)
+    if gate.failures:
+        api_authentication.clear_failures(uow, ip, identifier)  # a success resets the count
+        uow.commit()
     if not api_authentication.allows(credential, action):
         return _refuse(403, f'Invalid Permissions: API action "{action.lower()}" is not allowed')
     uow.actor.admin_id, uow.actor.admin_username = admin.id, admin.username

@@ -1,4 +1,4 @@
-"""``billow ip``: the API IP allow-list."""
+"""``billow ip``: the API IP allow-list, and lifting a brute-force lock-out."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import typer
 from rich.table import Table
 
 from billow.cli.common import console, unit_of_work
+from billow.services.access import api_authentication
 from billow.services.access import ip_allow_list as access
 
-app = typer.Typer(help="The API IP allow-list.", no_args_is_help=True)
+app = typer.Typer(help="The API IP allow-list and the brute-force lock-out.", no_args_is_help=True)
 
 
 @app.command("allow")
@@ -39,3 +40,12 @@ def ip_list() -> None:
         for e in access.list_allowed_ips(uow):
             table.add_row(e.network, str(e.credential_id or "all"), e.note)
     console.print(table)
+
+
+@app.command("unban")
+def ip_unban(ip: str) -> None:
+    """Lift the brute-force lock-out of an address at once (forget its failed logins)."""
+    with unit_of_work() as uow:
+        forgotten = api_authentication.unban_ip(uow, ip)
+    plural = "" if forgotten == 1 else "s"
+    console.print(f"unbanned {ip.strip()} ({forgotten} failed login{plural} forgotten)")

@@ -151,9 +151,9 @@ def request_password_reset(uow: UnitOfWork, user_id: int = 0, email: str = "") -
 
 def validate_login(uow: UnitOfWork, email: str, password: str) -> User:
     user = find_user_by_email(uow, email) if email else None
-    if user is None or not user.password_hash or not security.verify_password(
-        user.password_hash, password
-    ):
+    # Hashed also for an unknown e-mail (against a dummy hash): no enumeration by timing.
+    matched = security.verify_password(user.password_hash if user else "", password)
+    if user is None or not matched:
         raise ValidationError("Email or Password Invalid", code="invalid_login")
     user.last_login = uow.now
     user.last_ip = uow.actor.ip

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from billow.config import get_settings
 from billow.errors import ValidationError
+from billow.files import FILE_MODE, private_dir
 
 __all__ = [
     "Upload",
@@ -167,8 +168,7 @@ def validate_uploads(uploads: list[Upload], allowed_types: str) -> list[Upload]:
 
 def _root() -> Path:
     root = get_settings().resolved_attachments_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return private_dir(root)
 
 
 def _path(stored_name: str) -> Path:
@@ -185,7 +185,7 @@ def new_stored_name(filename: str) -> str:
 def write_file(stored_name: str, data: bytes) -> str:
     """Write *data* as *stored_name* (never overwriting); return its sha256."""
     path = _path(stored_name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return hashlib.sha256(data).hexdigest()
