@@ -15,6 +15,8 @@ of the statuses the caller saw (*when*): a rolled-back step or a concurrent chan
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from billow.db.models import Service, ServiceAddon
 from billow.errors import BillowError
@@ -28,35 +30,32 @@ log = logging.getLogger("billow.provisioning")
 
 def after_commit(uow: UnitOfWork, service_id: int, key: str, *, when: tuple[str, ...]) -> None:
     """Run module action *key* for the service after *uow* commits, if its status is in *when*."""
-
-    def call(later: UnitOfWork) -> None:
-        service = later.session.get(Service, service_id)
-        if service is None or service.status not in when:
-            return
-        try:
-            provisioning.run(later, service, key)
-        except BillowError as exc:
-            later.rollback()
-            log.warning("module %s for service %s refused: %s", key, service_id, exc.message)
-            log_activity(later, f"Module {ACTIONS[key].label} Failed - Service ID: {service_id}"
-                         f" - Error: {exc.message}", client_id=service.userid)
-
-    uow.defer(call)
+    _defer(uow, Service, service_id, "Service", key, when,
+           lambda later, service: provisioning.run(later, service, key))
 
 
 def addon_after_commit(uow: UnitOfWork, addon_id: int, key: str, *, when: tuple[str, ...]) -> None:
     """Move client addon *addon_id* through *key* after *uow* commits, if its status is in *when*."""
+    _defer(uow, ServiceAddon, addon_id, "Addon", key, when,
+           lambda later, row: addon_provisioning.change(later, row, key))
+
+
+def _defer(
+    uow: UnitOfWork, model: type[Service] | type[ServiceAddon], row_id: int, label: str, key: str,
+    when: tuple[str, ...], act: Callable[[UnitOfWork, Any], object],
+) -> None:
+    """Queue *act* on the row after the commit; a refusal is logged, never raised at the caller."""
 
     def call(later: UnitOfWork) -> None:
-        row = later.session.get(ServiceAddon, addon_id)
+        row = later.session.get(model, row_id)
         if row is None or row.status not in when:
             return
         try:
-            addon_provisioning.change(later, row, key)
+            act(later, row)
         except BillowError as exc:
             later.rollback()
-            log.warning("module %s for addon %s refused: %s", key, addon_id, exc.message)
-            log_activity(later, f"Module {ACTIONS[key].label} Failed - Addon ID: {addon_id}"
+            log.warning("module %s for %s %s refused: %s", key, label.lower(), row_id, exc.message)
+            log_activity(later, f"Module {ACTIONS[key].label} Failed - {label} ID: {row_id}"
                          f" - Error: {exc.message}", client_id=row.userid)
 
     uow.defer(call)

@@ -37,7 +37,14 @@ def service_options(
 
 
 def save_options(uow: UnitOfWork, service: Service, chosen: list[catalog_options.ChosenOption]) -> None:
+    """Replace *service*'s chosen options with *chosen*."""
     uow.session.execute(delete(ServiceConfigOption).where(ServiceConfigOption.service_id == service.id))
+    add_options(uow, service, chosen)
+    uow.session.flush()
+
+
+def add_options(uow: UnitOfWork, service: Service, chosen: list[catalog_options.ChosenOption]) -> None:
+    """Record *chosen* for a service that has none yet (a new order's service)."""
     for option in chosen:
         uow.session.add(
             ServiceConfigOption(
@@ -47,7 +54,6 @@ def save_options(uow: UnitOfWork, service: Service, chosen: list[catalog_options
                 qty=option.qty,
             )
         )
-    uow.session.flush()
 
 
 def option_values(chosen: list[catalog_options.ChosenOption]) -> dict[str, Any]:

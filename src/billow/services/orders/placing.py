@@ -19,7 +19,6 @@ from billow.db.models import (
     Promotion,
     Service,
     ServiceAddon,
-    ServiceConfigOption,
 )
 from billow.errors import NotFound, ValidationError
 from billow.events import request_email
@@ -34,6 +33,7 @@ from billow.services.catalog import products as catalog_products
 from billow.services.catalog.cycles import cycle, due_after, next_due
 from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
 from billow.services.hosting import provisioning
+from billow.services.hosting.config_options import add_options
 from billow.services.orders._renewals import renewal_line
 from billow.services.orders.requests import OrderItem, OrderRequest, PlacedOrder
 from billow.uow import UnitOfWork
@@ -274,15 +274,7 @@ def _add_item(
             provisioning.set_service_password(service, item.rootpw)
         uow.session.add(service)
         uow.session.flush()
-        for option in chosen:
-            uow.session.add(
-                ServiceConfigOption(
-                    service_id=service.id,
-                    option_id=option.option.id,
-                    choice_id=option.choice.id if option.choice else 0,
-                    qty=option.qty,
-                )
-            )
+        add_options(uow, service, chosen)
         save_custom_fields(uow, "product", service.id, item.customfields)
         services.append(service)
         title = f"{group} - {product.name}" + (f" - {service.domain}" if service.domain else "")
