@@ -1,3 +1,3 @@
-"""Fixtures of the catalog tests: the local protocol servers (helpers: catalog_helpers.py)."""
+"""Fixtures of the catalog tests: the local protocol servers (helpers: tests/catalog_helpers.py)."""
 
 from protocol_servers import fabric, whm  # noqa: F401
