@@ -13,7 +13,7 @@ lock, the automation log, progress, hooks). A complete task::
 
     from billow.automation.base import RunContext, Task
     from billow.db.models import Ticket
-    from billow.services.tickets import close_ticket
+    from billow.services.support.changes import close_ticket
     from billow.uow import UnitOfWork
 
 

@@ -23,7 +23,7 @@ from billow.db.models.clients import DEFAULT_EMAIL_PREFERENCES
 from billow.errors import NotFound, ValidationError
 from billow.services.activity import log_activity
 from billow.services.clients.custom_fields import check_custom_fields, save_custom_fields
-from billow.services.clients.users import user_email_taken
+from billow.services.clients.users import create_user, user_email_taken
 from billow.services.clients.validation import (
     check_lengths,
     normalise_country,
@@ -170,7 +170,6 @@ def add_client(
     check_lengths(Client, values)
     if owner is None:
         # The owner login first, so the client row is written once with its owner.
-        from billow.services.clients.users import create_user
 
         owner = create_user(
             uow, str(values.get("firstname") or ""), str(values.get("lastname") or ""),

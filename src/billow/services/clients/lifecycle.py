@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from billow.db.models import Client, User, UserClient
-from billow.money import fmt
+from billow.money import ZERO, fmt
 from billow.services.activity import log_activity
 from billow.services.clients.accounts import client_hook_vars, get_client
 from billow.services.extension import ExtensionPoint
@@ -87,8 +87,6 @@ def delete_client(
 
 def client_stats(uow: UnitOfWork, client: Client) -> dict[str, Any]:
     """WHMCS's ``stats``: raw Decimal amounts and ints, formatted at the end."""
-    from billow.money import ZERO
-
     stats: dict[str, Any] = {key: ZERO for key in MONEY_STATS}
     stats.update({key: 0 for key in COUNT_STATS})
     stats["creditbalance"] = client.credit

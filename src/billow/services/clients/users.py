@@ -10,6 +10,7 @@ from billow import security
 from billow.db.models import User, UserClient
 from billow.db.queries import count_of
 from billow.errors import NotFound, ValidationError
+from billow.events import request_email
 from billow.services.clients.validation import check_lengths, normalise_email
 from billow.uow import UnitOfWork
 
@@ -143,7 +144,6 @@ def request_password_reset(uow: UnitOfWork, user_id: int = 0, email: str = "") -
     user.reset_token_digest = security.keyed_digest(token)
     user.reset_token_expires = uow.now + timedelta(hours=1)
     # The token travels only inside the outbox payload the e-mail worker consumes.
-    from billow.events import request_email
 
     request_email(uow, "Password Reset Validation", user.id, reset_token=token)
     return user

@@ -10,6 +10,7 @@ from billow.db.models import EmailMessage
 from billow.services.mail import context_registry
 from billow.services.mail.smtp import SmtpSettings
 from billow.services.mail.templates import _template_type
+from billow.services.support.mail_parsing import LOOP_HEADER, LOOP_VALUE
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.email")
@@ -25,8 +26,6 @@ AUTO_SUBMITTED = {
 
 def _support_headers(uow: UnitOfWork, row: EmailMessage, mime: MimeMessage) -> None:
     """Mark ticket e-mails so the inbound importer drops them if they come back (a loop)."""
-    from billow.services.support.mail_parsing import LOOP_HEADER, LOOP_VALUE
-
     if not row.template or _template_type(uow, row.template) != "support":
         return
     mime[LOOP_HEADER] = LOOP_VALUE

@@ -26,6 +26,7 @@ from billow.services.mail.templates import (
     render,
 )
 from billow.services.settings import get_setting, setting_on
+from billow.services.support.mail_parsing import REPLY_ABOVE_MARKER
 from billow.uow import UnitOfWork
 
 log = logging.getLogger("billow.email")
@@ -146,8 +147,6 @@ def _with_reply_marker(rendered: Rendered) -> Rendered:
     The client types the answer above it; the importer (``support_mail.strip_quoted_reply``)
     cuts the reply there, so the quoted ticket text never comes back as a new reply.
     """
-    from billow.services.support.mail_parsing import REPLY_ABOVE_MARKER
-
     text = f"{REPLY_ABOVE_MARKER}\n\n{rendered.text}" if rendered.text else rendered.text
     html = f"<p>{escape(REPLY_ABOVE_MARKER)}</p>\n{rendered.html}" if rendered.html else rendered.html
     return Rendered(rendered.subject, html, text)

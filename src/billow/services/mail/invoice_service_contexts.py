@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from billow.db.models import Client, Invoice
+from billow.db.models import Client, Invoice, Product, Server, Service
+from billow.services.billing.invoice_pdf import render_invoice_pdf
+from billow.services.billing.invoices import get_invoice, invoice_balance
+from billow.services.billing.payments import list_transactions
+from billow.services.formatting import format_amount, locale_for
+from billow.services.hosting.module_params import service_password
 from billow.services.mail.client_contexts import client_fields
 from billow.services.mail.context_registry import MailContext
+from billow.services.settings import get_setting
 from billow.uow import UnitOfWork
 
 
@@ -26,11 +32,6 @@ def _client_merge(uow: UnitOfWork, client_id: int) -> dict[str, Any]:
 
 def invoice_email_context(uow: UnitOfWork, invoice_id: int) -> MailContext | None:
     """``invoice`` templates: *relid* is the invoice; the PDF is attached by the sender."""
-    from billow.services.billing.invoices import invoice_balance
-    from billow.services.billing.payments import list_transactions
-    from billow.services.formatting import format_amount, locale_for
-    from billow.services.settings import get_setting
-
     invoice = uow.session.get(Invoice, invoice_id) if invoice_id else None
     if invoice is None:
         return None
@@ -73,18 +74,12 @@ def invoice_email_context(uow: UnitOfWork, invoice_id: int) -> MailContext | Non
 
 def invoice_pdf_attachment(uow: UnitOfWork, invoice_id: int) -> tuple[str, bytes]:
     """The sender's attachment renderer: ``(Invoice-<number>.pdf, bytes)`` as WHMCS names it."""
-    from billow.services.billing.invoice_pdf import render_invoice_pdf
-    from billow.services.billing.invoices import get_invoice
-
     number = get_invoice(uow, invoice_id).invoicenum or str(invoice_id)
     return f"Invoice-{number}.pdf", render_invoice_pdf(uow, invoice_id)
 
 
 def service_email_context(uow: UnitOfWork, service_id: int) -> MailContext | None:
     """``product`` templates: *relid* is the service; the welcome e-mail shows the password."""
-    from billow.db.models import Product, Server, Service
-    from billow.services.hosting.module_params import service_password
-
     service = uow.session.get(Service, service_id) if service_id else None
     if service is None:
         return None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from billow import security
 from billow.db.models import (
     SupportDepartment,
     Ticket,
@@ -19,8 +20,6 @@ from billow.uow import UnitOfWork
 
 def add_department(uow: UnitOfWork, name: str, email: str = "", **options: Any) -> SupportDepartment:
     """Create a support department; ``mail_password`` is stored encrypted."""
-    from billow import security
-
     if not name.strip():
         raise ValidationError("Department name is required", code="department_name_required")
     if email:

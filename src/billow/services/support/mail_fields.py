@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from billow.config import get_settings
 from billow.db.models import (
     Client,
     Ticket,
     TicketReply,
 )
+from billow.services.mail.context_registry import MailContext
 from billow.services.settings import get_setting
 from billow.services.support._render import render_message
 from billow.services.support._ticket_common import _dept_name
@@ -33,8 +35,6 @@ def ticket_email_fields(uow: UnitOfWork, ticket_id: int) -> dict[str, Any] | Non
     get explicit recipients; a client ticket without CC leaves them empty, so the e-mail
     goes to the client and the contacts that accept support e-mail.
     """
-    from billow.config import get_settings
-
     ticket = uow.session.get(Ticket, ticket_id) if ticket_id else None
     if ticket is None:
         return None
@@ -81,8 +81,6 @@ def ticket_email_fields(uow: UnitOfWork, ticket_id: int) -> dict[str, Any] | Non
 
 def ticket_email_context(uow: UnitOfWork, ticket_id: int) -> Any:
     """The e-mail sender's resolver for ``support`` templates (``billow.services.mail.context_registry``)."""
-    from billow.services.mail.context_registry import MailContext  # the events area's type
-
     fields = ticket_email_fields(uow, ticket_id)
     return None if fields is None else MailContext(**fields)
 
