@@ -80,6 +80,8 @@ class Gateway(ABC):  # noqa: B024 - an ABC of optional hooks: subclasses define 
     active_by_default: ClassVar[bool] = False
     #: WHMCS ``gatewayType``: "Bank" for bank modules, "" otherwise.
     gateway_type: ClassVar[str] = ""
+    #: Set from the gateway's settings row: run against the provider's sandbox.
+    test_mode: bool = False
 
     def __init__(self, settings: Mapping[str, str] | None = None) -> None:
         defaults = {f.key: f.default for f in self.config}
