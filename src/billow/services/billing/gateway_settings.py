@@ -25,6 +25,7 @@ from billow.modules.gateways.base import Gateway, supports
 from billow.uow import UnitOfWork
 
 MASK = "********"
+HOOKS = ("link", "capture", "refund", "store_remote", "remove_remote")
 _SECRET_WORDS = ("secret", "key", "password", "token", "signature", "hash")
 
 
@@ -85,8 +86,12 @@ def activate(uow: UnitOfWork, name: str, settings: Mapping[str, str], *, test_mo
     merged = {**current, **_parse(cls, settings)}
     configure_gateway(uow, cls.system_name, active=True, settings=merged, test_mode=test_mode,
                       display=display or (row.display_name if row is not None else ""),
-                      sortorder=sortorder if sortorder is not None else (row.sortorder if row is not None else 0))
+                      sortorder=sortorder if sortorder is not None else _order(row))
     return show(uow, cls.system_name)
+
+
+def _order(row: GatewaySetting | None) -> int:
+    return row.sortorder if row is not None else 0
 
 
 def deactivate(uow: UnitOfWork, name: str) -> GatewayView:
@@ -106,8 +111,8 @@ def update_settings(uow: UnitOfWork, name: str, settings: Mapping[str, str]) -> 
     current = unseal(row.settings) if row is not None else {}
     configure_gateway(
         uow, cls.system_name, active=row.active if row is not None else cls.active_by_default,
-        settings={**current, **_parse(cls, settings)}, test_mode=bool(row.test_mode) if row is not None else False,
-        display=row.display_name if row is not None else "", sortorder=row.sortorder if row is not None else 0)
+        settings={**current, **_parse(cls, settings)}, test_mode=row is not None and bool(row.test_mode),
+        display=row.display_name if row is not None else "", sortorder=_order(row))
     return show(uow, cls.system_name)
 
 
@@ -122,7 +127,7 @@ def show(uow: UnitOfWork, name: str) -> GatewayView:
         test_mode=bool(row.test_mode) if row is not None else False,
         sortorder=row.sortorder if row is not None else 0,
         settings=masked(gateway, gateway.settings),
-        hooks=[h for h in ("link", "capture", "refund", "store_remote", "remove_remote") if supports(gateway, h)])
+        hooks=[h for h in HOOKS if supports(gateway, h)])
 
 
 def all_gateways(uow: UnitOfWork) -> list[GatewayView]:
