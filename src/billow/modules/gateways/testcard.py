@@ -35,7 +35,11 @@ DECLINING_CARD = "4000000000000341"
 class TestCard(Gateway):
     system_name = "testcard"
     display_name = "Test Card (sandbox)"
-    config = (ConfigField("fee_percent", "Fee percentage reported per capture", "text", "0"),)
+    config = (
+        ConfigField("fee_percent", "Fee percentage reported per capture", "text", "0"),
+        ConfigField("secret_key", "Sandbox secret key (kept encrypted, shown masked; checked by nothing)",
+                    "password", ""),
+    )
 
     def capture(self, request: PaymentRequest) -> GatewayResult:
         token = request.transid or request.gatewayid

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from billow.db.models import GatewaySetting
 from billow.errors import NotFound, ValidationError
 from billow.modules.gateways import (
@@ -132,6 +130,4 @@ def show(uow: UnitOfWork, name: str) -> GatewayView:
 
 def all_gateways(uow: UnitOfWork) -> list[GatewayView]:
     """Every installed gateway, active or not, by name."""
-    stored = set(uow.session.scalars(select(GatewaySetting.gateway)))
-    names = sorted(set(gateway_classes()) | stored & set(gateway_classes()))
-    return [show(uow, name) for name in names]
+    return [show(uow, name) for name in sorted(gateway_classes())]
