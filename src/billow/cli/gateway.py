@@ -38,7 +38,8 @@ def _print(view: GatewayView, as_json: bool) -> None:
         print(json.dumps(asdict(view)))
         return
     mode = "test" if view.test_mode else "live"
-    console.print(f"{view.name} ({view.display_name}): {'active' if view.active else 'inactive'}, {mode} mode")
+    state = "active" if view.active else "inactive"
+    console.print(f"{view.name} ({view.display_name}): {state}, {mode} mode")
     for key, value in sorted(view.settings.items()):
         console.print(f"  {key} = {value}", highlight=False, markup=False)
     console.print(f"  hooks: {', '.join(view.hooks) or '-'}")
