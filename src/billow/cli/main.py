@@ -13,6 +13,7 @@ from billow.cli import (
     credential,
     currency,
     email,
+    gateway,
     invoice,
     ip,
     modulequeue,
@@ -53,5 +54,6 @@ for name, sub_app in (
     ("modulequeue", modulequeue.app),
     ("product", product.app),
     ("currency", currency.app),
+    ("gateway", gateway.app),
 ):
     app.add_typer(sub_app, name=name)

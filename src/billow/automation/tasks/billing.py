@@ -211,11 +211,13 @@ class ProcessCreditCardPayments(Task):
         # 3. Record the outcome in a new transaction.
         if result.ok:
             with ctx.transaction(1) as uow:
+                card_payments.log_capture(uow, prepared, result)
                 recorded = card_payments.record_captured(uow, prepared, result.transid, result.fee)
                 ctx.count("captured" if recorded else "already_recorded")
             return
         reason = result.reason or result.status
         with ctx.transaction(0) as uow:
+            card_payments.log_capture(uow, prepared, result)
             card_payments.record_declined(uow, prepared, reason)
             ctx.count("declined")
         ctx.fail(self, invoice_id, f"{prepared.gateway_name}: {reason}")

@@ -26,6 +26,7 @@ from billow.db.models.automation import (  # noqa: F401
 from billow.db.models.billing import (  # noqa: F401
     BillableItem,
     CreditLog,
+    GatewayLog,
     GatewaySetting,
     Invoice,
     InvoiceItem,

@@ -123,6 +123,15 @@ class PayMethod(Base):
     card_last_four: Mapped[str] = mapped_column(String(4), default="")
     #: ``MM/YY``
     card_expiry: Mapped[str] = mapped_column(String(5), default="")
+    #: Card brand as the gateway reports it (``Visa``, ``MasterCard``).
+    card_type: Mapped[str] = mapped_column(String(30), default="")
+    #: Bank accounts: the bank's name, the account type, and the routing code and account
+    #: number encrypted with the installation key (shown masked, never in full).
+    bank_name: Mapped[str] = mapped_column(String(100), default="")
+    bank_account_type: Mapped[str] = mapped_column(String(30), default="")
+    bank_code_enc: Mapped[str] = mapped_column(Text, default="")
+    bank_account_enc: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Lower is preferred; the capture uses the first usable method.
     order_preference: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from billow import clock
 from billow.db.base import Base, Timestamps
 from billow.db.types import Money, UTCDateTime
 
@@ -189,3 +190,23 @@ class GatewaySetting(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     sortorder: Mapped[int] = mapped_column(Integer, default=0)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Run against the gateway's sandbox (WHMCS "test mode").
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GatewayLog(Base):
+    """One exchange with a payment gateway (WHMCS "Gateway Log", ``tblgatewaylog``).
+
+    ``data`` is written by :mod:`billow.services.billing.gateway_log` with every secret
+    and card number masked.
+    """
+
+    __tablename__ = "gateway_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    gateway: Mapped[str] = mapped_column(String(50), default="", index=True)
+    #: what the exchange was: ``callback``, ``capture``, ``refund``, ``store_remote`` ...
+    kind: Mapped[str] = mapped_column(String(50), default="")
+    data: Mapped[str] = mapped_column(Text, default="")
+    #: WHMCS's result words: ``Success``, ``Declined``, ``Error``, ``Invalid Signature`` ...
+    result: Mapped[str] = mapped_column(String(100), default="")

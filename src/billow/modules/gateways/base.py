@@ -9,6 +9,12 @@ unsupported (WHMCS checks ``function_exists`` the same way), see :func:`supports
   payer to the gateway (WHMCS ``_link``).
 * ``capture(request)`` — merchant gateways: charge a stored card/token (``_capture``).
 * ``refund(request)`` — give money back through the gateway (``_refund``).
+* ``store_remote(request: StoreRequest)`` — tokenisation gateways: hand the card to the
+  gateway and get back its token (WHMCS ``_storeremote``). The result's ``transid`` is the
+  token; ``card_type``/``card_last_four``/``card_expiry`` describe the stored card. The
+  card number travels in the request only: Billow never stores it.
+* ``remove_remote(request: StoreRequest)`` — forget a stored token at the gateway
+  (``request.token``); optional, a pay method is deleted locally anyway.
 
 Remote refusals are results, not exceptions: every hook returns a :class:`GatewayResult`.
 """
@@ -55,12 +61,32 @@ class PaymentRequest:
 
 
 @dataclass(frozen=True)
+class StoreRequest:
+    """What ``store_remote``/``remove_remote`` receive: a card to tokenise (or a token to
+    update or forget). Never logged or stored as it is."""
+
+    client: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+    card_number: str = field(default="", repr=False)
+    #: ``MMYY``
+    card_expiry: str = ""
+    card_cvv: str = field(default="", repr=False)
+    #: the gateway's existing token when updating or removing
+    token: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class GatewayResult:
     status: str
     transid: str = ""
     fee: Decimal = Decimal("0")
     rawdata: Any = ""
     reason: str = ""
+    #: ``store_remote``: the stored card as the gateway describes it
+    card_type: str = ""
+    card_last_four: str = ""
+    card_expiry: str = ""
 
     @property
     def ok(self) -> bool:
@@ -80,6 +106,8 @@ class Gateway(ABC):  # noqa: B024 - an ABC of optional hooks: subclasses define 
     active_by_default: ClassVar[bool] = False
     #: WHMCS ``gatewayType``: "Bank" for bank modules, "" otherwise.
     gateway_type: ClassVar[str] = ""
+    #: Set from the gateway's settings row: run against the provider's sandbox.
+    test_mode: bool = False
 
     def __init__(self, settings: Mapping[str, str] | None = None) -> None:
         defaults = {f.key: f.default for f in self.config}
@@ -87,5 +115,6 @@ class Gateway(ABC):  # noqa: B024 - an ABC of optional hooks: subclasses define 
 
 
 def supports(gateway: Gateway, hook: str) -> bool:
-    """True when *gateway*'s class (not the base) defines *hook* (``link``/``capture``/``refund``)."""
+    """True when *gateway*'s class (not the base) defines *hook* (``link``, ``capture``,
+    ``refund``, ``store_remote``, ``remove_remote``)."""
     return any(hook in vars(k) for k in type(gateway).__mro__ if k not in (Gateway, object))

@@ -19,6 +19,10 @@ Public face (``from billow.services.billing import invoices``):
   overage billing;
 - ``late_fees``, ``reminders``, ``card_payments``: the rules the daily run applies to
   unpaid invoices (fees, notices, automatic captures, card expiry notices);
+  ``card_payments.capture_now`` is CapturePayment;
+- ``pay_methods``: stored pay methods (gateway tokens, encrypted bank accounts; never a
+  card number); ``gateway_settings``: gateway activation and settings (stored encrypted,
+  shown masked); ``gateway_log``: the Gateway Log (``record`` masks secrets and card data);
 - ``invoice_pdf``: the PDF of an invoice; ``client_steps``: billing's part of closing,
   deleting and summarising a client (registered by :mod:`billow.bootstrap`);
 - ``settings``: the billing settings' defaults.

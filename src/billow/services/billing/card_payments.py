@@ -10,6 +10,10 @@ Retry rules (WHMCS): invoices are attempted from ``CCProcessDaysBefore`` days be
 due date; a failed capture is retried daily, or with ``CCAttemptOnlyOnce`` never again, or
 with ``CCRetryEveryWeekFor`` N weekly for N weeks. Clients with ``disableautocc`` are
 skipped.
+
+:func:`capture_now` is ``CapturePayment``: the same three steps for one invoice at once,
+against the client's default pay method, with no retry rule. Every gateway call is
+written to the Gateway Log (:func:`log_capture`).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from decimal import Decimal
 from sqlalchemy import exists, select
 
 from billow.db.models import Client, Invoice, PayMethod
-from billow.errors import Conflict
+from billow.errors import Conflict, ModuleError, ModuleFailed, NotFound
 from billow.events import request_email
 from billow.modules.gateways import load_gateway
-from billow.modules.gateways.base import PaymentRequest, supports
+from billow.modules.gateways.base import ERROR, GatewayResult, PaymentRequest, supports
 from billow.security import decrypt
 from billow.services.activity import log_activity
+from billow.services.billing import gateway_log
 from billow.services.billing.invoices import invoice_balance, lock_invoice
 from billow.services.billing.payments import add_payment
 from billow.services.settings import setting_int, setting_on
@@ -110,6 +115,49 @@ def record_declined(uow: UnitOfWork, prepared: PreparedCapture, reason: str) -> 
     log_activity(uow, f"Automatic Capture Failed - Invoice ID: {prepared.invoice_id} - {reason}",
                  client_id=prepared.client_id)
     request_email(uow, "Credit Card Payment Failed", prepared.invoice_id)
+
+
+def call_gateway(prepared: PreparedCapture) -> GatewayResult:
+    """Ask the gateway to capture (the caller holds no transaction); a crash is an error result."""
+    assert prepared.request is not None and prepared.gateway is not None
+    try:
+        return prepared.gateway.capture(prepared.request)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - a broken gateway is a failed attempt, not a crash
+        return GatewayResult(ERROR, reason=f"{type(exc).__name__}: {exc}")
+
+
+def log_capture(uow: UnitOfWork, prepared: PreparedCapture, result: GatewayResult) -> None:
+    """Write one capture exchange to the Gateway Log (the token and secrets masked)."""
+    assert prepared.request is not None
+    gateway_log.record(uow, prepared.gateway_name, "capture", {
+        "invoiceid": prepared.invoice_id, "amount": str(prepared.request.amount),
+        "currency": prepared.request.currency, "token": prepared.request.transid, "status": result.status,
+        "transid": result.transid, "fee": str(result.fee), "reason": result.reason, "rawdata": result.rawdata,
+    }, "Success" if result.ok else result.status.title())
+
+
+def capture_now(uow: UnitOfWork, invoice_id: int) -> None:
+    """Charge unpaid *invoice_id* against its client's default pay method (``CapturePayment``).
+
+    Raises WHMCS's "Invoice Not Found or Not Unpaid" or "Payment Attempt Failed"; a decline
+    is recorded (activity log, "Credit Card Payment Failed" e-mail) before the refusal.
+    """
+    if not invoice_id or uow.session.get(Invoice, invoice_id) is None:
+        raise NotFound("Invoice Not Found or Not Unpaid", code="invoice_not_unpaid")
+    invoice = lock_for_capture(uow, invoice_id)
+    if invoice is None:
+        raise NotFound("Invoice Not Found or Not Unpaid", code="invoice_not_unpaid")
+    prepared = prepare_capture(uow, invoice, uow.now)
+    if prepared.request is None:
+        raise ModuleError("Payment Attempt Failed", code="payment_attempt_failed")
+    with uow.outside_transaction():
+        result = call_gateway(prepared)
+    log_capture(uow, prepared, result)
+    if result.ok:
+        record_captured(uow, prepared, result.transid, result.fee)
+        return
+    record_declined(uow, prepared, result.reason or result.status)
+    raise ModuleFailed("Payment Attempt Failed", code="payment_attempt_failed")
 
 
 def cards_expiring(uow: UnitOfWork, today: date, after: int, limit: int) -> Sequence[int]:
