@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
-from catalog_helpers import add_server, assert_shape, build_shop, example, make_client
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -15,6 +14,7 @@ from billow.config import reset_settings
 from billow.db.models import ModuleLog, ModuleQueueEntry, Order, OutboxEvent, Service
 from billow.services.billing import payments
 from billow.uow import UnitOfWork
+from catalog_helpers import add_server, assert_shape, build_shop, example, make_client
 
 
 def _arrange(uow, whm, fabric):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from catalog_helpers import assert_shape, build_shop, example, make_client
 from sqlalchemy import select
 
 from billow.api.params import encode_php_array
@@ -14,6 +13,7 @@ from billow.clock import frozen
 from billow.db.models import Invoice, Service, ServiceAddon
 from billow.services.billing import generation as invoicegen
 from billow.uow import UnitOfWork
+from catalog_helpers import assert_shape, build_shop, example, make_client
 
 
 def _ordered(api, uow, **extra):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from catalog_helpers import assert_shape, build_shop, example, make_client
 from sqlalchemy import select
 
 from billow.api.params import encode_php_array
 from billow.clock import frozen
 from billow.db.models import Invoice, Order, OutboxEvent, Service, ServiceAddon
+from catalog_helpers import assert_shape, build_shop, example, make_client
 
 
 def _setup(uow):
