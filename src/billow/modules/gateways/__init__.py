@@ -18,11 +18,14 @@ from billow.errors import ValidationError
 from billow.modules.discovery import discover
 from billow.modules.gateways.base import Gateway
 from billow.modules.gateways.builtin import BankTransfer, MailIn
+from billow.modules.gateways.stripe import Stripe
 from billow.uow import UnitOfWork
 
 #: Gateways shipped with Billow; the entry points list them too (this keeps an
 #: uninstalled source checkout working).
-BUILTIN: dict[str, type[Gateway]] = {BankTransfer.system_name: BankTransfer, MailIn.system_name: MailIn}
+BUILTIN: dict[str, type[Gateway]] = {
+    BankTransfer.system_name: BankTransfer, MailIn.system_name: MailIn, Stripe.system_name: Stripe,
+}
 
 
 @lru_cache(maxsize=1)
