@@ -276,3 +276,16 @@ def test_dispute_records_a_transaction_out_and_sends_the_invoice_to_collections(
     assert [(r[0][:3], r[1], r[2]) for r in rows] == [
         ("pi_", Decimal("10.00"), Decimal("0.00")), ("dp_", Decimal("0.00"), Decimal("10.00"))]
     assert _invoice_status(db, invoice_id) == "Collections"
+
+
+def test_gateway_log_carries_no_secret_or_signature(api, http, db, stripe_server):
+    invoice_id, intent = _paid(api, http, db, stripe_server)
+    body = stripe_server.event("payment_intent.succeeded", stripe_server.intents[intent])
+    _deliver(http, body, sign(body, "whsec_wrong"))
+    logged = _read(db, lambda uow: [e.payload for e in uow.session.scalars(
+        select(OutboxEvent).where(OutboxEvent.name == "LogTransaction"))])
+    results = {p["result"] for p in logged}
+    assert results >= {"Created", "Successful", "Duplicate Transaction", "Invalid Signature"}
+    text = repr(logged)
+    for secret in (stripe_server.secret_key, WEBHOOK_SECRET, "v1=", "pm_card"):
+        assert secret not in text
