@@ -64,6 +64,9 @@ class _Base(ABC):
                 if owner.garbage:
                     return self._send(200, b"<html><body>Internal proxy page</body></html>", "text/html")
                 status, payload = owner.handle(self.command, self.path, dict(self.headers), body)
+                if status == 0:  # the work is done but the answer is lost: the connection drops
+                    self.close_connection = True
+                    return None
                 data = b"" if payload is None else json.dumps(payload).encode()
                 return self._send(status, data)
 

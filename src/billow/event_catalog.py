@@ -149,7 +149,7 @@ _ENTRIES: tuple[EventSpec, ...] = (
        "id userid currency gateway date description amountin fees amountout rate transid invocieid "
        "refundid"),
     _e("LogTransaction", "Invoices and Quotes",
-       ("billow.services.billing.payments",),
+       ("billow.services.billing.payments", "billow.services.billing.gateway_log"),
        "gateway data result"),
     _e("ManualRefund", "Invoices and Quotes",
        ("billow.services.billing.payments",),

@@ -17,6 +17,7 @@ from billow.api.body_limit import BodyLimit, BodyTooLarge
 from billow.api.dispatch import _SQLITE_WRITER, dispatch, dispatch_inline, may_be_allowed
 from billow.api.documents import invoice_pdf, ticket_attachment
 from billow.api.encode import to_json, to_xml
+from billow.api.gateway_callbacks import add_routes as add_gateway_callback_routes
 from billow.api.params import Params, parse_php_pairs
 from billow.bootstrap import wire
 from billow.config import get_settings
@@ -186,6 +187,8 @@ def create_app() -> FastAPI:
         ip = client_ip(request, settings.trusted_proxies)
         return await run_in_threadpool(ticket_attachment, factory, request.headers.get("authorization", ""),
                                        ip, rest)
+
+    add_gateway_callback_routes(app, factory)
 
     @app.api_route("/healthz", methods=["GET", "POST"])
     async def healthz() -> Response:

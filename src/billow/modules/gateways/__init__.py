@@ -24,6 +24,7 @@ from billow.errors import ValidationError
 from billow.modules.discovery import discover
 from billow.modules.gateways.base import Gateway
 from billow.modules.gateways.builtin import BankTransfer, MailIn
+from billow.modules.gateways.stripe import Stripe
 from billow.modules.gateways.testcard import TestCard
 from billow.security import decrypt, encrypt
 from billow.uow import UnitOfWork
@@ -32,6 +33,7 @@ from billow.uow import UnitOfWork
 #: uninstalled source checkout working).
 BUILTIN: dict[str, type[Gateway]] = {
     BankTransfer.system_name: BankTransfer, MailIn.system_name: MailIn, TestCard.system_name: TestCard,
+    Stripe.system_name: Stripe,
 }
 
 _SEALED = "enc:"

@@ -15,6 +15,11 @@ unsupported (WHMCS checks ``function_exists`` the same way), see :func:`supports
   card number travels in the request only: Billow never stores it.
 * ``remove_remote(request: StoreRequest)`` — forget a stored token at the gateway
   (``request.token``); optional, a pay method is deleted locally anyway.
+* ``hosted_payment(request)`` — create the gateway's hosted payment for an invoice and
+  answer what a page needs to send the payer there (:class:`HostedPayment`).
+* ``callback(body, headers)`` — verify a callback (webhook) with the gateway's own scheme
+  and read it into :class:`CallbackEvent` values; a bad signature raises
+  :class:`CallbackRejected`. It may call the gateway (never inside a transaction).
 
 Remote refusals are results, not exceptions: every hook returns a :class:`GatewayResult`.
 """
@@ -91,6 +96,44 @@ class GatewayResult:
     @property
     def ok(self) -> bool:
         return self.status == SUCCESS
+
+
+@dataclass(frozen=True)
+class HostedPayment:
+    """A hosted payment created at the gateway: where to send the payer, or what a page
+    embedding the gateway's own payment element needs."""
+
+    reference: str
+    redirect_url: str = ""
+    client_secret: str = ""
+    publishable_key: str = ""
+
+
+#: ``CallbackEvent.kind`` values.
+PAYMENT, REFUND, DISPUTE, FAILED, IGNORED = "payment", "refund", "dispute", "failed", "ignored"
+
+
+@dataclass(frozen=True)
+class CallbackEvent:
+    """One fact a verified callback reports, in Billow's terms.
+
+    *transid* is the gateway's id of the money movement (the payment, the refund, the
+    dispute); *original_transid* names the payment a refund or dispute takes back.
+    """
+
+    kind: str
+    event_id: str = ""
+    invoice_id: int = 0
+    transid: str = ""
+    original_transid: str = ""
+    amount: Decimal = Decimal("0")
+    currency: str = ""
+    fee: Decimal = Decimal("0")
+    reason: str = ""
+
+
+class CallbackRejected(Exception):
+    """A callback that failed the gateway's verification (bad or stale signature, bad body)."""
 
 
 class Gateway(ABC):  # noqa: B024 - an ABC of optional hooks: subclasses define what they support

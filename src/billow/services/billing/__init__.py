@@ -13,7 +13,11 @@ Public face (``from billow.services.billing import invoices``):
 - ``invoice_timing``: when a recurring item is due for invoicing;
 - ``contract``: the shapes other areas bill with (``InvoiceLine``, ``DueItem``,
   ``DateAdvance``);
-- ``payments``: payments, refunds, transactions; ``credit``: account credit and its log;
+- ``payments``: payments, refunds, chargebacks, transactions; ``credit``: account credit and
+  its log;
+- ``hosted_payments``: an invoice paid online (the gateway's hosted payment);
+  ``gateway_callbacks``: a gateway's signed callback verified and recorded (the route
+  ``POST /gateways/{name}/callback``) and the gateway log;
 - ``tax``: which rates apply and how much tax lines bear;
 - ``billable_items``: one-off and recurring charges; ``overages``: disk and bandwidth
   overage billing;

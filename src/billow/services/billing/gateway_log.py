@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from billow.db.models import GatewayLog
+from billow.services.billing import gateway_settings
 from billow.uow import UnitOfWork
 
 MASK = "********"
@@ -87,6 +88,9 @@ def record(uow: UnitOfWork, gateway: str, kind: str, data: Mapping[str, Any], re
     text = json.dumps(mask(dict(data), secrets), default=str, sort_keys=True)
     uow.session.add(GatewayLog(gateway=gateway, kind=kind, data=text, result=result[:100]))
     uow.session.flush()
+    # WHMCS's hook for every Gateway Log line, with the same masked text.
+    uow.emit("LogTransaction", {"gateway": gateway, "data": f"{kind}: {text}", "result": result},
+             resource_type="gateway", resource_id=0)
 
 
 def entries(uow: UnitOfWork, *, gateway: str = "", limit: int = 100) -> list[GatewayLog]:
@@ -98,6 +102,4 @@ def entries(uow: UnitOfWork, *, gateway: str = "", limit: int = 100) -> list[Gat
 
 
 def _gateway_secrets(uow: UnitOfWork, gateway: str) -> list[str]:
-    from billow.services.billing import gateway_settings
-
     return gateway_settings.secret_values(uow, gateway)

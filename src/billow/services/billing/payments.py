@@ -155,6 +155,7 @@ def refund_payment(
     refund_transid: str = "",
     reverse: bool = False,
     send_email: bool = True,
+    remote: bool = False,
 ) -> Transaction:
     """Refund all or part of payment *transaction_id*, as WHMCS's ``refundInvoicePayment``.
 
@@ -162,7 +163,9 @@ def refund_payment(
     *through_gateway* asks the gateway module to send it back (else it is recorded as a
     manual refund, ``ManualRefund`` hook). When everything paid on the invoice has been
     refunded the invoice becomes Refunded; with *reverse*, a partly refunded Paid invoice
-    returns to Unpaid (its payment no longer covers it).
+    returns to Unpaid (its payment no longer covers it). *remote* records a refund the
+    gateway already made (reported by its callback, *refund_transid* its id, unique per
+    gateway like a payment's).
     """
     payment = get_transaction(uow, transaction_id)
     if payment.amountin <= 0 or payment.refundid:
@@ -200,14 +203,17 @@ def refund_payment(
             transid = result.transid or transid
             if result.fee:
                 fees = result.fee
-        else:
+        elif not remote:
             uow.emit("ManualRefund", {"transid": payment.id, "amount": amount},
                      resource_type="transaction", resource_id=payment.id)
+        if remote and transid and transid_taken(uow, payment.gateway, transid):
+            raise Conflict(DUPLICATE, code="duplicate_transaction_id")
         refund = Transaction(
             client_id=client_id, currency_id=0, gateway=payment.gateway, date=uow.now,
             description=f"Refund of Transaction ID {payment.transid}", amountin=ZERO, fees=-fees,
             amountout=amount, rate=payment.rate, transid=transid, invoice_id=payment.invoice_id,
             refundid=payment.id,
+            unique_key=_unique_key(payment.gateway, transid) if remote and transid else None,
         )
         _record(uow, refund)
         log_activity(uow, f"Refunded Invoice Payment - Invoice ID: {payment.invoice_id} - "
@@ -219,6 +225,29 @@ def refund_payment(
                           invoice_refund_type="credit" if to_credit else "gateway",
                           invoice_refund_amount=fmt(amount))
     return refund
+
+
+def record_chargeback(uow: UnitOfWork, payment: Transaction, amount: Decimal, transid: str,
+                      reason: str = "") -> Transaction:
+    """A dispute (chargeback) the gateway reports on *payment*: the money is out, recorded
+    as a transaction out with the dispute's id, and the invoice goes to Collections."""
+    invoice = lock_invoice(uow, payment.invoice_id) if payment.invoice_id else None
+    if transid_taken(uow, payment.gateway, transid):
+        raise Conflict(DUPLICATE, code="duplicate_transaction_id")
+    places = places_of(invoice) if invoice is not None else 2
+    txn = Transaction(
+        client_id=payment.client_id, currency_id=0, gateway=payment.gateway, date=uow.now,
+        description=f"Chargeback of Transaction ID {payment.transid}" + (f" ({reason})" if reason else ""),
+        amountin=ZERO, fees=ZERO, amountout=min(quantize(to_decimal(amount), places), payment.amountin),
+        rate=payment.rate, transid=transid, invoice_id=payment.invoice_id, refundid=payment.id,
+        unique_key=_unique_key(payment.gateway, transid),
+    )
+    _record(uow, txn)
+    log_activity(uow, f"Chargeback Recorded - Invoice ID: {payment.invoice_id} - "
+                      f"Transaction ID: {payment.id}", client_id=payment.client_id)
+    if invoice is not None and invoice.status in ("Paid", "Unpaid", "Payment Pending"):
+        invoice.status = "Collections"
+    return txn
 
 
 def _gateway_refund(uow: UnitOfWork, payment: Transaction, amount: Decimal, invoice: Invoice | None) -> Any:
