@@ -6,13 +6,13 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from catalog_helpers import add_server, assert_shape, build_shop, example
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from billow.db.models import Price, Product, Server
 from billow.security import decrypt
 from billow.services.catalog import promotions
+from catalog_helpers import add_server, assert_shape, build_shop, example
 
 
 def test_get_products_shape_pricing_and_filters(api, uow):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from catalog_helpers import add_server, build_shop, make_client
 from sqlalchemy import select
 
 from billow.db.models import ModuleQueueEntry, Product, Service
@@ -12,6 +11,7 @@ from billow.events import HookAbort, registry
 from billow.services.catalog import config_options, product_fields, products
 from billow.services.hosting import module_params, module_queue, panel_reads, servers
 from billow.uow import UnitOfWork
+from catalog_helpers import add_server, build_shop, make_client
 
 
 def _shop(uow, whm):

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from catalog_helpers import build_shop, make_client
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from billow.clock import frozen
 from billow.db.models import Invoice, Product, Promotion, Service
 from billow.services.catalog import price_rows, promotions
 from billow.services.catalog.cycles import add_months, cycle, next_due, prorate
+from catalog_helpers import build_shop, make_client
 
 
 @pytest.mark.parametrize(
