@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
 from billing_helpers import make_client
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from billow.db.models import Client, CreditLog, Invoice, Transaction
 from billow.errors import ModuleError, ValidationError
 from billow.events import add_hook
+from billow.modules.gateways.base import Gateway, GatewayResult
 from billow.services.billing import payments
 from billow.services.billing.contract import InvoiceLine
 from billow.services.billing.credit import add_credit, logged_credit
 from billow.services.billing.invoices import create_invoice, invoice_balance
 from billow.services.clients import lifecycle as client_lifecycle
+from billow.uow import UnitOfWork
 
 D = Decimal
 
@@ -107,3 +110,45 @@ def test_stats(uow, client):
     assert stats["numDraftInvoices"] == 1 and stats["draftInvoicesBalance"] == "$4.00 USD"
     assert stats["grossRevenue"] == "$15.00 USD" and stats["income"] == "$14.50 USD"
     assert stats["expenses"] == "$0.50 USD"
+
+
+class _SlowRefunds(Gateway):
+    """A gateway whose refund checks that nothing of the refund's is locked meanwhile."""
+
+    system_name = "banktransfer"
+    display_name = "Slow refunds"
+
+    def __init__(self, db) -> None:
+        super().__init__()
+        self.db = db
+        self.seen: list[str] = []
+
+    def refund(self, request):
+        def write() -> None:
+            with UnitOfWork(self.db) as other:
+                other.session.execute(update(Invoice).where(Invoice.id == request.invoice_id)
+                                      .values(notes="written while the gateway answered"))
+                other.commit()
+                self.seen.append("written")
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        worker.join(timeout=5)
+        return GatewayResult("success", transid="gw-refund-1")
+
+
+def test_gateway_refund_holds_no_lock_while_the_gateway_answers(db, client, monkeypatch):
+    """Another connection can write the invoice while the gateway is asked for the refund."""
+    with UnitOfWork(db) as uow:
+        invoice, txn = _paid(uow, uow.session.merge(client))
+        invoice_id, txn_id = invoice.id, txn.id
+        uow.commit()
+    gateway = _SlowRefunds(db)
+    monkeypatch.setattr(payments, "load_gateway", lambda uow, name: gateway)
+    with UnitOfWork(db) as uow:
+        refund = payments.refund_payment(uow, txn_id, D("30"), through_gateway=True)
+        uow.commit()
+        assert (refund.amountout, refund.transid) == (D("30.00"), "gw-refund-1")
+    assert gateway.seen == ["written"]
+    with UnitOfWork(db) as uow:
+        assert uow.session.get(Invoice, invoice_id).notes == "written while the gateway answered"

@@ -25,6 +25,7 @@ from billow.modules.gateways import load_gateway
 from billow.modules.gateways.base import PaymentRequest, supports
 from billow.money import ZERO, fmt, quantize, to_decimal
 from billow.services.activity import log_activity
+from billow.services.billing import gateway_log
 from billow.services.billing.credit import adjust_credit, lock_client
 from billow.services.billing.invoices import (
     invoice_balance,
@@ -200,6 +201,11 @@ def refund_payment(
         transid = refund_transid
         if through_gateway:
             result = _gateway_refund(uow, payment, amount, invoice)
+            # The call ran outside the transaction: take the invoice's lock again before
+            # recording. The money has left at the gateway, so it is recorded whatever
+            # happened meanwhile; the ledger must match the gateway.
+            payment = get_transaction(uow, transaction_id)
+            invoice = lock_invoice(uow, payment.invoice_id) if payment.invoice_id else None
             transid = result.transid or transid
             if result.fee:
                 fees = result.fee
@@ -256,13 +262,18 @@ def _gateway_refund(uow: UnitOfWork, payment: Transaction, amount: Decimal, invo
         raise ModuleError(f"Refunds are not supported by the {payment.gateway or 'manual'} gateway",
                           code="refund_not_supported")
     currency = invoice.currency.code if invoice is not None and invoice.currency is not None else ""
-    result = gateway.refund(PaymentRequest(  # type: ignore[attr-defined]
+    request = PaymentRequest(
         invoice_id=payment.invoice_id, amount=amount, currency=currency, transid=payment.transid,
         settings=gateway.settings,
-    ))
-    uow.emit("LogTransaction", {"gateway": payment.gateway, "data": str(result.rawdata),
-                                "result": f"Refund {result.status.capitalize()}"},
-             resource_type="transaction", resource_id=payment.id)
+    )
+    name, payment_id = payment.gateway, payment.id
+    # No transaction or writer lock is held while the gateway answers (what was checked so
+    # far is committed first; nothing has been written yet).
+    with uow.outside_transaction():
+        result = gateway.refund(request)  # type: ignore[attr-defined]
+    gateway_log.record(uow, name, "refund", {"transaction": payment_id, "amount": str(amount),
+                                             "response": str(result.rawdata)},
+                       f"Refund {result.status.capitalize()}")
     if not result.ok:
         raise ModuleError(f"Refund Failed: {result.reason or result.status}", code="refund_failed")
     return result
