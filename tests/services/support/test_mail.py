@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
+from typer.testing import CliRunner
 
+from billow.cli import app
 from billow.db.models import (
     OutboxEvent,
     SupportDepartment,
@@ -378,45 +380,17 @@ def test_import_failure_is_logged_and_rolls_back_files(db, desk, data_dir):
     assert _log(db) == [("juergen@example.org", "Import Failed: paused")]
 
 
-def test_cli_department_commands(db, data_dir: Path, database_url: str):
-    exe = Path(sys.executable).with_name("billow")
-    # The commands run against this test's database, named explicitly.
-    env = {**os.environ, "BILLOW_DATABASE_URL": database_url, "BILLOW_DATA_DIR": str(data_dir)}
-    proc = subprocess.run(
-        [
-            str(exe),
-            "ticket",
-            "department-add",
-            "Billing",
-            "--email",
-            "billing@example.net",
-            "--imap-host",
-            "127.0.0.1",
-            "--imap-login",
-            "billing",
-            "--imap-password",
-            "pw",
-        ],
-        capture_output=True,
-        timeout=120,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    listed = subprocess.run(
-        [str(exe), "ticket", "department-list"],
-        capture_output=True,
-        timeout=120,
-        env={**env, "COLUMNS": "200"},
-    )
-    assert "billing@example.net" in listed.stdout.decode() and "pw" not in listed.stdout.decode()
-    # Read what the command stored through a connection of its own (not a pooled one).
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            [stored] = conn.execute(select(SupportDepartment.mail_password)).scalars().all()
-    finally:
-        engine.dispose()
-    assert stored != "pw" and stored  # stored encrypted
+def test_cli_department_commands(db):
+    runner = CliRunner()
+    added = runner.invoke(app, ["ticket", "department-add", "Billing", "--email", "billing@example.net",
+                                "--imap-host", "127.0.0.1", "--imap-login", "billing",
+                                "--imap-password", "pw"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["ticket", "department-list"], env={"COLUMNS": "200"})
+    assert "billing@example.net" in listed.stdout and "pw" not in listed.stdout
+    with db() as session:
+        dept = session.scalars(select(SupportDepartment)).one()
+        assert dept.mail_password != "pw" and dept.mail_password  # stored encrypted
 
 
 def test_flood_of_new_tickets_from_one_sender_is_cut_off(db, desk):
