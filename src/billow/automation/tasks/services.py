@@ -15,6 +15,7 @@ message, and is tried again by the next run.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from billow.automation.base import RunContext, Task
@@ -55,8 +56,9 @@ class AddonModuleActions(Task):
     def describe(self, item: int) -> str:
         return f"addon:{item}"
 
+    @abstractmethod
     def change(self, uow: UnitOfWork, item: int) -> Outcome:
-        raise NotImplementedError
+        """Apply this task's module action to addon *item* (a hosting service step)."""
 
     def counter_for(self, outcome: Outcome) -> str:
         return self.counter
